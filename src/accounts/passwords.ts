@@ -1,0 +1,40 @@
+import argon2 from 'argon2';
+
+import type { Config } from '../config.js';
+
+export type Argon2Params = Config['argon2'];
+
+/**
+ * argon2id with OWASP's parameters (Password Storage Cheat Sheet: m=19 MiB,
+ * t=2, p=1 by default). Hashes carry their own parameters, so raising the cost
+ * later upgrades each account at its next successful login (needsRehash).
+ */
+export function createPasswordHasher(params: Argon2Params) {
+  const options = {
+    type: argon2.argon2id,
+    memoryCost: params.memoryKib,
+    timeCost: params.iterations,
+    parallelism: params.parallelism,
+  } as const;
+  // Verified against when the login names no account, so an unknown user costs
+  // the same time as a wrong password and the response time reveals nothing.
+  let decoy: Promise<string> | undefined;
+
+  return {
+    hash: (password: string) => argon2.hash(password, options),
+    async verify(hash: string, password: string): Promise<boolean> {
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        return false;
+      }
+    },
+    async burnTime(password: string): Promise<void> {
+      decoy ??= argon2.hash('gatehouse-decoy-password', options);
+      await argon2.verify(await decoy, password).catch(() => false);
+    },
+    needsRehash: (hash: string) => argon2.needsRehash(hash, options),
+  };
+}
+
+export type PasswordHasher = ReturnType<typeof createPasswordHasher>;

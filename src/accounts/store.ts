@@ -1,0 +1,65 @@
+import type { Db } from '../db/index.js';
+
+export interface AccountRow {
+  id: string;
+  username: string;
+  email: string | null;
+  email_verified: boolean;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  password_hash: string;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewAccountRow {
+  id: string;
+  username: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  passwordHash: string;
+}
+
+export function createAccountStore(db: Db) {
+  return {
+    async insert(row: NewAccountRow): Promise<AccountRow> {
+      const { rows } = await db.query<AccountRow>(
+        `INSERT INTO accounts (id, username, email, email_verified, name, given_name, family_name, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        [row.id, row.username, row.email, row.emailVerified, row.name, row.givenName, row.familyName, row.passwordHash],
+      );
+      return rows[0]!;
+    },
+    async findById(id: string): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
+      return rows[0];
+    },
+    /** A login name is a username or an email address, matched case-insensitively. */
+    async findByLogin(login: string): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        'SELECT * FROM accounts WHERE lower(username) = lower($1) OR lower(email) = lower($1) ORDER BY lower(username) = lower($1) DESC LIMIT 1',
+        [login],
+      );
+      return rows[0];
+    },
+    async list(): Promise<AccountRow[]> {
+      const { rows } = await db.query<AccountRow>('SELECT * FROM accounts ORDER BY created_at, username');
+      return rows;
+    },
+    async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE accounts SET disabled = $2, updated_at = now() WHERE id = $1', [id, disabled]);
+      return rowCount > 0;
+    },
+    async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1', [id, passwordHash]);
+      return rowCount > 0;
+    },
+  };
+}
+
+export type AccountStore = ReturnType<typeof createAccountStore>;

@@ -1,0 +1,89 @@
+/**
+ * buildProvider: the whole HTTP application for one key set. oidc-provider is
+ * the root koa app (mounting it inside another app breaks its cookies), so
+ * every Gatehouse middleware is added with provider.use, in this order:
+ *   request id + log line → error boundary → security headers → health →
+ *   static assets → interaction pages → (the library's own routes)
+ * A key change builds a new provider with this same function and swaps it in
+ * through the ProviderHandle.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+
+import type { Config } from './config.js';
+import type { KeySet } from './keys/keystore.js';
+import type { Csrf } from './interactions/csrf.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { staticAssets } from './interactions/static.js';
+import type { Views } from './interactions/views.js';
+import { healthRoutes, type ReadinessCheck } from './observability/health.js';
+import { requestContext } from './observability/request-context.js';
+import { providerConfiguration } from './oidc/configuration.js';
+import { errorBoundary } from './security/errors.js';
+import { securityHeaders } from './security/headers.js';
+import type { Services } from './services.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  services: Services;
+  views: Views;
+  csrf: Csrf;
+  cookieKeys: string[];
+  readiness: ReadinessCheck;
+}
+
+export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
+  const { config, log } = deps;
+  const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
+  provider.proxy = config.trustProxy;
+
+  provider.use(requestContext(log, { trustIncomingId: config.trustProxy }));
+  provider.use(errorBoundary(log, deps.views));
+  provider.use(securityHeaders());
+  provider.use(healthRoutes(deps.readiness));
+  provider.use(staticAssets());
+  const interactions = interactionRoutes({ accounts: deps.services.accounts, views: deps.views, csrf: deps.csrf });
+  provider.use(interactions.routes());
+  provider.use(interactions.allowedMethods());
+
+  // The library answers these itself with a generic body; the detail is logged here.
+  provider.on('server_error', (ctx, error) => {
+    log.error({ requestId: ctx.state.requestId, err: error }, 'provider server_error');
+  });
+  provider.on('grant.error', (ctx, error) => {
+    log.info({ requestId: ctx.state.requestId, error: (error as { error?: string }).error, clientId: ctx.oidc?.client?.clientId }, 'token request rejected');
+  });
+  return provider;
+}
+
+/**
+ * The only mutable global the design allows: which provider serves requests.
+ * Listeners call `callback`, which forwards to the current provider; `swap`
+ * replaces it, and requests already inside the old one finish there.
+ */
+export class ProviderHandle {
+  #provider: Provider;
+  #handler: (req: IncomingMessage, res: ServerResponse) => void;
+
+  constructor(provider: Provider) {
+    this.#provider = provider;
+    this.#handler = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+  }
+
+  get current(): Provider {
+    return this.#provider;
+  }
+
+  swap(provider: Provider): void {
+    const handler = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+    this.#provider = provider;
+    this.#handler = handler;
+  }
+
+  readonly callback = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handler(req, res);
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Storage of oidc-provider's protocol artifacts (tokens, codes, sessions,
+ * grants, interactions, replay records) in the oidc_models table.
+ *
+ * Rows are keyed by SHA-256 of the library's identifier, and the identifier
+ * (`jti`) is removed from the stored payload: for opaque tokens, codes and
+ * session ids the identifier *is* the credential, so a dump must not hold it.
+ * The caller always has the identifier when it looks a row up, and puts it back.
+ */
+import type { Db, Queryable } from '../db/index.js';
+import { sha256 } from '../security/digest.js';
+
+export type ArtifactPayload = Record<string, unknown> & {
+  jti?: string;
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  consumed?: number;
+};
+
+interface Row {
+  payload: ArtifactPayload;
+  consumed_at: Date | null;
+}
+
+const live = '(expires_at IS NULL OR expires_at > now())';
+
+function restore(id: string, row: Row | undefined): ArtifactPayload | undefined {
+  if (!row) return undefined;
+  const payload: ArtifactPayload = { ...row.payload, jti: id };
+  if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
+  return payload;
+}
+
+export function createArtifactStore(db: Db) {
+  return {
+    async upsert(model: string, id: string, payload: ArtifactPayload, expiresInSeconds: number | undefined): Promise<void> {
+      const { jti: _jti, consumed: _consumed, ...stored } = payload;
+      await db.query(
+        `INSERT INTO oidc_models (model, id_hash, payload, grant_id, session_uid_hash, user_code_hash, expires_at)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $7::integer) END)
+         ON CONFLICT (model, id_hash) DO UPDATE SET
+           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, session_uid_hash = EXCLUDED.session_uid_hash,
+           user_code_hash = EXCLUDED.user_code_hash, expires_at = EXCLUDED.expires_at`,
+        [
+          model,
+          sha256(id),
+          JSON.stringify(stored),
+          payload.grantId ?? null,
+          model === 'Session' && payload.uid ? sha256(payload.uid) : null,
+          payload.userCode ? sha256(payload.userCode) : null,
+          expiresInSeconds ?? null,
+        ],
+      );
+    },
+
+    async find(model: string, id: string): Promise<ArtifactPayload | undefined> {
+      const { rows } = await db.query<Row>(
+        `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND id_hash = $2 AND ${live}`,
+        [model, sha256(id)],
+      );
+      return restore(id, rows[0]);
+    },
+
+    /** Sessions by their uid; the uid is itself only stored hashed. */
+    async findSessionByUid(uid: string): Promise<ArtifactPayload | undefined> {
+      const { rows } = await db.query<Row & { jti: string }>(
+        `SELECT payload, consumed_at FROM oidc_models WHERE model = 'Session' AND session_uid_hash = $1 AND ${live}`,
+        [sha256(uid)],
+      );
+      // The session id cannot be recovered from its hash; the library only needs the
+      // payload here and re-saves under the cookie's id, which it still holds.
+      const row = rows[0];
+      return row ? { ...row.payload } : undefined;
+    },
+
+    async findByUserCode(model: string, userCode: string): Promise<ArtifactPayload | undefined> {
+      const { rows } = await db.query<Row>(
+        `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND user_code_hash = $2 AND ${live}`,
+        [model, sha256(userCode)],
+      );
+      const row = rows[0];
+      return row ? { ...row.payload } : undefined;
+    },
+
+    /**
+     * Marks a row consumed if, and only if, nobody consumed it first. Returns the
+     * row's grant id when it was already consumed, so the caller can treat the
+     * second use as a replay (RFC 6749 §4.1.2: revoke what the code issued).
+     */
+    async consume(model: string, id: string): Promise<{ consumed: true } | { consumed: false; grantId: string | null }> {
+      const idHash = sha256(id);
+      const updated = await db.query(
+        'UPDATE oidc_models SET consumed_at = now() WHERE model = $1 AND id_hash = $2 AND consumed_at IS NULL',
+        [model, idHash],
+      );
+      if (updated.rowCount > 0) return { consumed: true };
+      const { rows } = await db.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_models WHERE model = $1 AND id_hash = $2', [model, idHash]);
+      return { consumed: false, grantId: rows[0]?.grant_id ?? null };
+    },
+
+    async destroy(model: string, id: string): Promise<void> {
+      await db.query('DELETE FROM oidc_models WHERE model = $1 AND id_hash = $2', [model, sha256(id)]);
+    },
+
+    /** Removes every token, code and the grant itself: what a replay or a revocation must kill. */
+    async revokeGrant(grantId: string, executor: Queryable = db): Promise<number> {
+      const { rowCount } = await executor.query(
+        "DELETE FROM oidc_models WHERE grant_id = $1 OR (model = 'Grant' AND id_hash = $2)",
+        [grantId, sha256(grantId)],
+      );
+      return rowCount;
+    },
+
+    async revokeByGrantId(model: string, grantId: string): Promise<void> {
+      await db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [model, grantId]);
+    },
+
+    /** Deletes one batch of expired rows; returns how many went. */
+    async deleteExpired(batchSize: number): Promise<number> {
+      const { rowCount } = await db.query(
+        `DELETE FROM oidc_models WHERE (model, id_hash) IN (
+           SELECT model, id_hash FROM oidc_models WHERE expires_at < now() LIMIT $1
+         )`,
+        [batchSize],
+      );
+      return rowCount;
+    },
+  };
+}
+
+export type ArtifactStore = ReturnType<typeof createArtifactStore>;

@@ -1,0 +1,74 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+import { PGlite } from '@electric-sql/pglite';
+
+import type { Db, Queryable, QueryResult, SqlValue } from './db.js';
+
+interface PgliteLike {
+  query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
+  exec(sql: string): Promise<unknown>;
+}
+
+function queryable(pglite: PgliteLike): Queryable {
+  return {
+    async query<Row>(sql: string, params: readonly SqlValue[] = []): Promise<QueryResult<Row>> {
+      const result = await pglite.query<Row>(sql, params as unknown[]);
+      return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
+    },
+    async exec(script: string) {
+      await pglite.exec(script);
+    },
+  };
+}
+
+/**
+ * The zero-setup default: PostgreSQL compiled to WebAssembly, in-process, on
+ * disk under the data directory. One process only, so advisory locks are an
+ * in-process queue and notifications never leave the process.
+ */
+export async function openEmbedded(dataDir: string): Promise<Db> {
+  const dir = path.join(dataDir, 'pglite');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pglite = await PGlite.create(dir);
+  const locks = new Map<number, Promise<unknown>>();
+  const held = new Set<number>();
+
+  return {
+    kind: 'embedded',
+    ...queryable(pglite),
+    transaction: (fn) => pglite.transaction((tx) => fn(queryable(tx))),
+    async withAdvisoryLock(lockId, fn, { wait = true } = {}) {
+      if (!wait && held.has(lockId)) return { acquired: false };
+      const previous = locks.get(lockId) ?? Promise.resolve();
+      const run = previous.catch(() => undefined).then(async () => {
+        held.add(lockId);
+        try {
+          return await fn();
+        } finally {
+          held.delete(lockId);
+        }
+      });
+      locks.set(lockId, run);
+      return { acquired: true, value: await run };
+    },
+    async listen(channel, onPayload) {
+      const unsubscribe = await pglite.listen(channel, onPayload);
+      return async () => unsubscribe();
+    },
+    async notify(channel, payload) {
+      await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async ping() {
+      try {
+        await pglite.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+import type { Db, Queryable, QueryResult, SqlValue } from './db.js';
+
+// int8 (COUNT(*), bigserial) as a JS number: every such value here stays far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<Row>(sql: string, params: readonly SqlValue[] = []): Promise<QueryResult<Row>> {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string) {
+      await client.query(script);
+    },
+  };
+}
+
+/**
+ * One LISTEN connection per process, re-established after the server restarts
+ * so notifications resume without a Gatehouse restart. Missed notifications are
+ * covered by each subscriber's periodic check (DESIGN invariant 2).
+ */
+class Listener {
+  private client: pg.Client | undefined;
+  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly connectionString: string, private readonly log: Logger) {}
+
+  async subscribe(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      await this.ensureConnected();
+      await this.client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    }
+    set.add(handler);
+    return async () => {
+      set.delete(handler);
+      if (set.size === 0) {
+        this.handlers.delete(channel);
+        await this.client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+      }
+    };
+  }
+
+  private async ensureConnected(): Promise<void> {
+    if (this.client) return;
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    await this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'gatehouse-listener' });
+    client.on('notification', (message) => {
+      for (const handler of this.handlers.get(message.channel) ?? []) handler(message.payload ?? '');
+    });
+    const lost = (error?: Error) => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.log.warn({ err: error?.message }, 'database listener connection lost; reconnecting');
+      this.scheduleReconnect(1000);
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    await client.connect();
+    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    this.client = client;
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.ensureConnected().catch(() => this.scheduleReconnect(Math.min(delayMs * 2, 15_000)));
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+export function openPostgres(connectionString: string, options: { poolMax: number; log: Logger }): Db {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolMax,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'gatehouse',
+  });
+  // Without a listener an idle client's error (a server restart) would crash the process.
+  pool.on('error', (error) => options.log.warn({ err: error.message }, 'idle database connection failed'));
+  const listener = new Listener(connectionString, options.log);
+
+  return {
+    kind: 'postgres',
+    ...queryable(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const value = await fn(queryable(client));
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async withAdvisoryLock(lockId, fn, { wait = true } = {}) {
+      // Session-level lock on one pooled connection, released explicitly before the
+      // connection returns to the pool (or dropped with the connection if the node dies).
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        if (wait) {
+          await client.query('SELECT pg_advisory_lock($1)', [lockId]);
+        } else {
+          const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [lockId]);
+          if (!rows[0]?.locked) return { acquired: false };
+        }
+        try {
+          return { acquired: true, value: await fn() };
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [lockId]).catch(() => {
+            broken = true;
+          });
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+    listen: (channel, onPayload) => listener.subscribe(channel, onPayload),
+    async notify(channel, payload) {
+      await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async ping() {
+      try {
+        await pool.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await listener.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/** Process entry: `npm start` / `node dist/main.js`. */
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './observability/logger.js';
+import { startGatehouse } from './server.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const gatehouse = await startGatehouse(config, log).catch((error: unknown) => {
+    log.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  });
+
+  log.info(
+    {
+      listening: gatehouse.url,
+      issuer: config.issuer,
+      discovery: `${config.issuer}/.well-known/openid-configuration`,
+      environment: config.env,
+    },
+    `Gatehouse listening on ${gatehouse.url}; discovery at ${config.issuer}/.well-known/openid-configuration`,
+  );
+  if (config.env !== 'production') {
+    log.info('next steps: `npx gatehouse users add alice --email alice@example.com` and `npx gatehouse clients add --type confidential --name "My app" --redirect-uri http://localhost:8080/callback`');
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    gatehouse
+      .close()
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'unclean shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,27 @@
+import { errors, type ResourceServer } from 'oidc-provider';
+
+import type { ResourceService } from '../resources/resources.js';
+
+/**
+ * RFC 8707 resource indicators. A registered resource server gets JWT access
+ * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
+ * its operator chose so; an unregistered `resource` is `invalid_target`.
+ */
+export function resourceIndicators(resources: ResourceService) {
+  return {
+    enabled: true,
+    // An authorization-code client that named its API at /authorize need not name it again at /token.
+    useGrantedResource: async () => true,
+    async getResourceServerInfo(_ctx: unknown, indicator: string): Promise<ResourceServer> {
+      const rs = await resources.find(indicator);
+      if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
+      return {
+        scope: rs.scopes.join(' '),
+        audience: rs.audience,
+        accessTokenTTL: rs.accessTokenTtl,
+        accessTokenFormat: rs.tokenFormat,
+        ...(rs.tokenFormat === 'jwt' ? { jwt: { sign: { alg: rs.signingAlg as 'ES256' | 'RS256' | 'PS256' | 'EdDSA' } } } : {}),
+      };
+    },
+  };
+}

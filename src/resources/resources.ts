@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+import type { Db } from '../db/index.js';
+
+/**
+ * Resource servers (APIs) that receive access tokens. A token requested for a
+ * registered audience (RFC 8707 `resource`) is a JWT (RFC 9068) the API can
+ * verify offline against the JWKS, unless the operator chose opaque tokens.
+ */
+export const newResourceSchema = z.object({
+  audience: z.url().max(2000).refine((v) => !v.includes('#'), 'a resource indicator has no fragment (RFC 8707 §2)'),
+  name: z.string().trim().min(1).max(200),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scope tokens are printable ASCII without space, quote or backslash')).max(100).default([]),
+  accessTokenTtl: z.number().int().min(30).max(86_400),
+  tokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
+  signingAlg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).default('ES256'),
+});
+
+export type NewResource = z.input<typeof newResourceSchema>;
+
+export interface ResourceServer {
+  audience: string;
+  name: string;
+  scopes: string[];
+  accessTokenTtl: number;
+  tokenFormat: 'jwt' | 'opaque';
+  signingAlg: string;
+  createdAt: Date;
+}
+
+interface Row {
+  audience: string;
+  name: string;
+  scopes: string[];
+  access_token_ttl: number;
+  token_format: 'jwt' | 'opaque';
+  signing_alg: string;
+  created_at: Date;
+}
+
+const toResource = (row: Row): ResourceServer => ({
+  audience: row.audience,
+  name: row.name,
+  scopes: row.scopes,
+  accessTokenTtl: row.access_token_ttl,
+  tokenFormat: row.token_format,
+  signingAlg: row.signing_alg,
+  createdAt: row.created_at,
+});
+
+export class ResourceError extends Error {
+  override name = 'ResourceError';
+}
+
+export function createResourceService(db: Db) {
+  return {
+    async add(input: NewResource): Promise<ResourceServer> {
+      const r = newResourceSchema.parse(input);
+      const { rows } = await db.query<Row>(
+        `INSERT INTO resource_servers (audience, name, scopes, access_token_ttl, token_format, signing_alg)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT (audience) DO NOTHING RETURNING *`,
+        [r.audience, r.name, JSON.stringify(r.scopes), r.accessTokenTtl, r.tokenFormat, r.signingAlg],
+      );
+      if (!rows[0]) throw new ResourceError(`a resource server for ${r.audience} already exists`);
+      return toResource(rows[0]);
+    },
+    async find(audience: string): Promise<ResourceServer | undefined> {
+      const { rows } = await db.query<Row>('SELECT * FROM resource_servers WHERE audience = $1', [audience]);
+      return rows[0] ? toResource(rows[0]) : undefined;
+    },
+    async list(): Promise<ResourceServer[]> {
+      const { rows } = await db.query<Row>('SELECT * FROM resource_servers ORDER BY audience');
+      return rows.map(toResource);
+    },
+    async remove(audience: string): Promise<void> {
+      const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
+      if (rowCount === 0) throw new ResourceError('no such resource server');
+    },
+  };
+}
+
+export type ResourceService = ReturnType<typeof createResourceService>;

@@ -1,0 +1,84 @@
+/**
+ * Boots a real Gatehouse (the same startGatehouse that `npm start` runs) on a
+ * free loopback port against a fresh database of the kind GATEHOUSE_TEST_DB
+ * names, with logs captured for assertions.
+ */
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+
+import type { NewAccount } from '../../src/accounts/schemas.js';
+import type { NewClient } from '../../src/clients/schemas.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startGatehouse, type Gatehouse } from '../../src/server.js';
+import { freshDatabase, integrationDbKind, type TestDbKind, type TestDatabase } from './databases.js';
+
+export interface TestGatehouse {
+  issuer: string;
+  app: Gatehouse;
+  database: TestDatabase;
+  /** Every JSON log line written so far. */
+  logs: string[];
+  createUser(overrides?: Partial<NewAccount>): Promise<{ id: string; username: string; password: string }>;
+  createClient(input: NewClient): Promise<{ clientId: string; clientSecret: string | undefined }>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+let userCounter = 0;
+
+export async function startTestGatehouse(options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase } = {}): Promise<TestGatehouse> {
+  const database = options.database ?? (await freshDatabase(options.kind ?? integrationDbKind()));
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    GATEHOUSE_HOST: '127.0.0.1',
+    GATEHOUSE_PORT: String(port),
+    GATEHOUSE_ISSUER: issuer,
+    GATEHOUSE_DATA_DIR: database.dataDir,
+    GATEHOUSE_LOG_LEVEL: 'info',
+    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const app = await startGatehouse(config, createLogger(config.logLevel, sink));
+
+  return {
+    issuer,
+    app,
+    database,
+    logs,
+    async createUser(overrides = {}) {
+      userCounter += 1;
+      const username = overrides.username ?? `user${userCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      const password = overrides.password ?? 'correct horse battery staple';
+      const account = await app.services.accounts.create({ email: `${username}@example.test`, emailVerified: true, name: `User ${username}`, ...overrides, username, password });
+      return { id: account.id, username, password };
+    },
+    async createClient(input) {
+      const { client, clientSecret } = await app.services.clients.create(input);
+      return { clientId: client.clientId, clientSecret };
+    },
+    async close() {
+      await app.close();
+      if (!options.database) await database.cleanup();
+    },
+  };
+}
