@@ -2,7 +2,8 @@
  * buildProvider: the whole HTTP application for one key set. oidc-provider is
  * the root koa app (mounting it inside another app breaks its cookies), so
  * every Gatehouse middleware is added with provider.use, in this order:
- *   request id + log line → error boundary → security headers → health →
+ *   request id + log line → error boundary → security headers → OAuth error
+ *   codes → health →
  *   static assets → interaction pages → (the library's own routes)
  * A key change builds a new provider with this same function and swaps it in
  * through the ProviderHandle.
@@ -21,6 +22,7 @@ import type { Views } from './interactions/views.js';
 import { healthRoutes, type ReadinessCheck } from './observability/health.js';
 import { requestContext } from './observability/request-context.js';
 import { providerConfiguration } from './oidc/configuration.js';
+import { oauthErrorCodes } from './oidc/error-codes.js';
 import { errorBoundary } from './security/errors.js';
 import { securityHeaders } from './security/headers.js';
 import type { Services } from './services.js';
@@ -43,6 +45,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   provider.use(requestContext(log, { trustIncomingId: config.trustProxy }));
   provider.use(errorBoundary(log, deps.views));
   provider.use(securityHeaders());
+  provider.use(oauthErrorCodes());
   provider.use(healthRoutes(deps.readiness));
   provider.use(staticAssets());
   const interactions = interactionRoutes({ accounts: deps.services.accounts, views: deps.views, csrf: deps.csrf });

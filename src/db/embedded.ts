@@ -32,21 +32,23 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pglite = await PGlite.create(dir);
   const locks = new Map<number, Promise<unknown>>();
-  const held = new Set<number>();
+  // Holders plus waiters per lock, counted synchronously so a no-wait caller
+  // sees a lock as taken the moment another caller asked for it.
+  const claims = new Map<number, number>();
 
   return {
     kind: 'embedded',
     ...queryable(pglite),
     transaction: (fn) => pglite.transaction((tx) => fn(queryable(tx))),
     async withAdvisoryLock(lockId, fn, { wait = true } = {}) {
-      if (!wait && held.has(lockId)) return { acquired: false };
+      if (!wait && (claims.get(lockId) ?? 0) > 0) return { acquired: false };
+      claims.set(lockId, (claims.get(lockId) ?? 0) + 1);
       const previous = locks.get(lockId) ?? Promise.resolve();
       const run = previous.catch(() => undefined).then(async () => {
-        held.add(lockId);
         try {
           return await fn();
         } finally {
-          held.delete(lockId);
+          claims.set(lockId, (claims.get(lockId) ?? 1) - 1);
         }
       });
       locks.set(lockId, run);

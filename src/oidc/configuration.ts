@@ -26,7 +26,9 @@ export interface ProviderDeps {
 
 /** Scope → claims released (OIDC Core §5.4). */
 const claims = {
-  openid: ['sub'],
+  // auth_time, acr and amr in every ID token, not only when a request asks (max_age, acr_values):
+  // relying parties enforcing step-up or session age read them unconditionally.
+  openid: ['sub', 'auth_time', 'acr', 'amr'],
   profile: ['name', 'given_name', 'family_name', 'preferred_username', 'updated_at'],
   email: ['email', 'email_verified'],
   acr: null,

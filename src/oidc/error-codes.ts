@@ -1,0 +1,37 @@
+import type { Context, Next } from 'koa';
+
+/**
+ * oidc-provider 9 answers "this client may not use that grant/response type"
+ * with `invalid_request`; RFC 6749 names that case `unauthorized_client`
+ * (§5.2 for the token endpoint, §4.1.2.1 for the authorization endpoint).
+ * Relying parties branch on the code, so it is corrected here, keyed on the
+ * library's exact descriptions (a library upgrade that rewords them fails the
+ * test that covers this, rather than silently changing behaviour).
+ */
+const unauthorizedClientDescriptions = new Set([
+  'requested grant type is not allowed for this client',
+  'requested response_type is not allowed for this client',
+  'authorization_code is not allowed for this client',
+]);
+
+export function oauthErrorCodes() {
+  return async function oauthErrorCodesMiddleware(ctx: Context, next: Next) {
+    await next();
+    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+    if (body && typeof body === 'object' && body.error === 'invalid_request' && unauthorizedClientDescriptions.has(String(body.error_description))) {
+      body.error = 'unauthorized_client';
+      return;
+    }
+    const location = ctx.response.get('Location');
+    if (ctx.status >= 300 && ctx.status < 400 && location.includes('error=invalid_request')) {
+      const url = new URL(location);
+      for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
+        if (params.get('error') === 'invalid_request' && unauthorizedClientDescriptions.has(params.get('error_description') ?? '')) {
+          params.set('error', 'unauthorized_client');
+          if (params !== url.searchParams) url.hash = params.toString();
+          ctx.set('Location', url.href);
+        }
+      }
+    }
+  };
+}
