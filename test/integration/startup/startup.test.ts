@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { openDb } from '../../../src/db/index.js';
+import { migrate, migrationsDir, pendingMigrations } from '../../../src/db/migrate.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { freshDatabase, integrationDbKind } from '../../support/databases.js';
+import { freePort } from '../../support/gatehouse.js';
+
+const root = new URL('../../../', import.meta.url).pathname;
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+describe('process start-up', () => {
+  it('serves discovery on a fresh data directory, logs where it listens, and stops cleanly on SIGTERM', async () => {
+    const database = await freshDatabase(integrationDbKind());
+    cleanups.push(database.cleanup);
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, GATEHOUSE_PORT: String(port), GATEHOUSE_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+    const started = Date.now();
+    let discovery: Record<string, unknown> | undefined;
+    while (Date.now() - started < 30_000 && !discovery) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
+        if (response.ok) discovery = (await response.json()) as Record<string, unknown>;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    expect(discovery, output).toBeDefined();
+    expect(discovery!.issuer).toBe(`http://localhost:${port}`);
+    expect(discovery!.code_challenge_methods_supported).toEqual(['S256']);
+    expect(discovery!.response_types_supported).toEqual(['code']);
+    expect(output).toContain(`Gatehouse listening on http://127.0.0.1:${port}`);
+    expect(output).toContain(`/.well-known/openid-configuration`);
+    if (!database.databaseUrl) expect(output).toContain('DEVELOPMENT MASTER KEY');
+
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
+  });
+
+  it('refuses to start with an unsafe production configuration and says which setting', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', GATEHOUSE_ISSUER: 'http://id.example.com' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('GATEHOUSE_ISSUER: production requires an https issuer');
+    expect(stderr).toContain('GATEHOUSE_MASTER_KEY: production requires a master secret');
+    expect(stderr).toContain('DATABASE_URL: production requires PostgreSQL');
+    expect(stderr).not.toMatch(/\bat .+:\d+:\d+/);
+  });
+});
+
+describe.each(['embedded', 'postgres'] as const)('migrations on %s', (kind) => {
+  it('apply once, concurrently safe, and refuse an edited migration', async () => {
+    const database = await freshDatabase(kind);
+    cleanups.push(database.cleanup);
+    const log = createLogger('silent');
+    const open = () => openDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, dbPoolMax: 4 }, log);
+    const a = await open();
+    const b = kind === 'postgres' ? await open() : a;
+    try {
+      expect(await pendingMigrations(a)).toBeGreaterThan(0);
+      const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
+      expect(ra.applied.length + rb.applied.length).toBe(ra.current);
+      expect(await pendingMigrations(a)).toBe(0);
+      expect((await migrate(a)).applied).toHaveLength(0);
+
+      const edited = await mkdtemp(path.join(os.tmpdir(), 'gh-migrations-'));
+      cleanups.push(() => rm(edited, { recursive: true, force: true }));
+      await cp(migrationsDir, edited, { recursive: true });
+      await writeFile(path.join(edited, '0001_init.sql'), '-- edited\nSELECT 1;');
+      await expect(migrate(a, { dir: edited })).rejects.toThrow(/was edited after it was applied/);
+    } finally {
+      if (b !== a) await b.close();
+      await a.close();
+    }
+  });
+});

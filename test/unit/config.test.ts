@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError, loadConfig, settings } from '../../src/config.js';
+import { configTable, tableEnd, tableStart } from '../../src/config-table.js';
+import { parseDuration } from '../../src/duration.js';
+
+const strongKey = 'k'.repeat(43);
+
+describe('configuration', () => {
+  it('has working defaults for development', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ env: 'development', issuer: 'http://localhost:3000', port: 3000, host: '127.0.0.1', databaseUrl: undefined });
+    expect(config.ttl).toMatchObject({ accessToken: 600, authorizationCode: 60, refreshToken: 14 * 86_400 });
+    expect(config.argon2).toEqual({ memoryKib: 19_456, iterations: 2, parallelism: 1 });
+  });
+
+  it('derives the default issuer from the port', () => {
+    expect(loadConfig({ GATEHOUSE_PORT: '4100' }).issuer).toBe('http://localhost:4100');
+    expect(loadConfig({ GATEHOUSE_ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
+  });
+
+  it('names every bad variable in one error', () => {
+    try {
+      loadConfig({ GATEHOUSE_PORT: 'eighty', GATEHOUSE_ACCESS_TOKEN_TTL: '10 minutes', GATEHOUSE_ISSUER: 'not a url' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain('GATEHOUSE_PORT');
+      expect(message).toContain('GATEHOUSE_ACCESS_TOKEN_TTL');
+      expect(message).toContain('GATEHOUSE_ISSUER');
+    }
+  });
+
+  it('rejects unknown GATEHOUSE_ variables (typos) and query strings in the issuer', () => {
+    expect(() => loadConfig({ GATEHOUSE_PROT: '3000' })).toThrow(/GATEHOUSE_PROT: unknown setting/);
+    expect(() => loadConfig({ GATEHOUSE_ISSUER: 'https://id.example.com/?x=1' })).toThrow(/query or fragment/);
+    expect(() => loadConfig({ GATEHOUSE_MASTER_KEY: strongKey, GATEHOUSE_MASTER_KEY_FILE: '/x' })).toThrow(/set one, not both/);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+  });
+
+  it('refuses each unsafe setting in production, saying why', () => {
+    const safe = { NODE_ENV: 'production', GATEHOUSE_ISSUER: 'https://id.example.com', GATEHOUSE_MASTER_KEY: strongKey, DATABASE_URL: 'postgres://db/gh' };
+    expect(loadConfig(safe).env).toBe('production');
+    expect(() => loadConfig({ ...safe, GATEHOUSE_ISSUER: 'http://id.example.com' })).toThrow(/https issuer/);
+    expect(loadConfig({ ...safe, GATEHOUSE_ISSUER: 'http://127.0.0.1:3000' }).issuer).toBe('http://127.0.0.1:3000');
+    expect(() => loadConfig({ ...safe, GATEHOUSE_MASTER_KEY: undefined })).toThrow(/requires a master secret/);
+    expect(() => loadConfig({ ...safe, DATABASE_URL: undefined })).toThrow(/requires PostgreSQL/);
+    expect(() => loadConfig({ ...safe, GATEHOUSE_ARGON2_MEMORY_KIB: '4096' })).toThrow(/OWASP/);
+    expect(() => loadConfig({ ...safe, GATEHOUSE_ARGON2_MEMORY_KIB: '12288', GATEHOUSE_ARGON2_ITERATIONS: '2' })).toThrow(/OWASP/);
+    expect(loadConfig({ ...safe, GATEHOUSE_ARGON2_MEMORY_KIB: '12288', GATEHOUSE_ARGON2_ITERATIONS: '3' }).argon2.memoryKib).toBe(12288);
+  });
+
+  it('parses durations strictly', () => {
+    expect(parseDuration('600')).toBe(600);
+    expect(parseDuration('15m')).toBe(900);
+    expect(parseDuration('30d')).toBe(2_592_000);
+    for (const bad of ['', '1.5h', '-5', '10 m', '1w', '9999999999']) expect(parseDuration(bad)).toBeUndefined();
+  });
+
+  it('documents every setting in README.md exactly as config.ts defines it', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf(tableStart) + tableStart.length, readme.indexOf(tableEnd)).trim();
+    expect(section).toBe(configTable());
+    for (const s of settings) expect(section).toContain(`\`${s.env}\``);
+  });
+});
