@@ -12,6 +12,6 @@ export default defineConfig({
     pool: 'forks',
     // The machines (developers' and CI) have 2 cores.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/closing-line-reporter.ts'],
   },
 });

@@ -102,7 +102,7 @@ if [[ $cmd == stop ]]; then
   [[ -f $datadir/PG_VERSION ]] || exit 0
   bindir=$(find_bindir)
   if is_running; then
-    as_pg "$bindir/pg_ctl" stop -D "$datadir" -m fast -w -t 60 >&2
+    as_pg "$bindir/pg_ctl" stop -s -D "$datadir" -m fast -w -t 60 >&2
   fi
   exit 0
 fi
