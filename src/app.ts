@@ -3,8 +3,7 @@
  * the root koa app (mounting it inside another app breaks its cookies), so
  * every Gatehouse middleware is added with provider.use, in this order:
  *   request id + log line → error boundary → security headers → OAuth error
- *   codes → health →
- *   static assets → interaction pages → (the library's own routes)
+ *   codes → health → JWKS → static assets → interaction pages → (the library's own routes)
  * A key change builds a new provider with this same function and swaps it in
  * through the ProviderHandle.
  */
@@ -23,6 +22,7 @@ import { healthRoutes, type ReadinessCheck } from './observability/health.js';
 import { requestContext } from './observability/request-context.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { oauthErrorCodes } from './oidc/error-codes.js';
+import { jwksRoute } from './oidc/jwks.js';
 import { errorBoundary } from './security/errors.js';
 import { securityHeaders } from './security/headers.js';
 import type { Services } from './services.js';
@@ -47,6 +47,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   provider.use(securityHeaders());
   provider.use(oauthErrorCodes());
   provider.use(healthRoutes(deps.readiness));
+  provider.use(jwksRoute(keys, config.keys.jwksMaxAgeSeconds));
   provider.use(staticAssets());
   const interactions = interactionRoutes({ accounts: deps.services.accounts, views: deps.views, csrf: deps.csrf });
   provider.use(interactions.routes());

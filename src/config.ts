@@ -39,6 +39,21 @@ export const settings = [
   { env: 'GATEHOUSE_DATA_DIR', default: './data', description: 'Directory for the embedded database and, in development, the generated master key.', schema: z.string().min(1) },
   { env: 'GATEHOUSE_MASTER_KEY', default: undefined, description: 'Master secret (at least 32 bytes, base64url or hex) from which the keys encrypting client secrets, TOTP seeds and private keys are derived. Required in production (this or the `_FILE` form).', schema: z.string().min(32) },
   { env: 'GATEHOUSE_MASTER_KEY_FILE', default: undefined, description: 'Path of a file holding the master secret (for mounted secrets).', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MASTER_KEY_PREVIOUS', default: undefined, description: 'During a master-secret rotation only: the previous secret, still accepted for decryption until `gatehouse keys rewrap` has re-sealed everything.', schema: z.string().min(32) },
+  { env: 'GATEHOUSE_MASTER_KEY_PREVIOUS_FILE', default: undefined, description: 'File form of `GATEHOUSE_MASTER_KEY_PREVIOUS`.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_SIGNING_ALGORITHMS', default: 'ES256,RS256', description: 'Comma-separated JWS algorithms that always have an active signing key (ES256, RS256, PS256, EdDSA). ES256 signs by default; the others serve clients that ask for them.', schema: z.string().transform((v, ctx) => {
+    const algs = [...new Set(v.split(',').map((a) => a.trim()).filter(Boolean))];
+    const unknown = algs.filter((a) => !['ES256', 'RS256', 'PS256', 'EdDSA'].includes(a));
+    if (algs.length === 0 || unknown.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a list of ES256, RS256, PS256, EdDSA${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}` });
+      return z.NEVER;
+    }
+    return algs;
+  }) },
+  { env: 'GATEHOUSE_KEY_ROTATION_INTERVAL', default: '30d', description: 'How long a signing key signs before the scheduled rotation replaces it.', schema: duration },
+  { env: 'GATEHOUSE_KEY_PUBLISH_DELAY', default: '24h', description: 'How long a new key is published in the JWKS before it signs: the longest time a relying party may cache the JWKS.', schema: duration },
+  { env: 'GATEHOUSE_KEY_CHECK_INTERVAL', default: '10s', description: 'How often each node re-reads the key set, in case a change notification was lost.', schema: duration },
+  { env: 'GATEHOUSE_JWKS_MAX_AGE', default: '5m', description: '`Cache-Control: max-age` of the JWKS response.', schema: duration },
   { env: 'GATEHOUSE_LOG_LEVEL', default: 'info', description: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
   { env: 'GATEHOUSE_ACCESS_TOKEN_TTL', default: '10m', description: 'Lifetime of access tokens issued to users when the resource server sets none.', schema: duration },
   { env: 'GATEHOUSE_CLIENT_CREDENTIALS_TTL', default: '10m', description: 'Lifetime of client-credentials access tokens when the resource server sets none.', schema: duration },
@@ -75,6 +90,14 @@ export interface Config {
   dbPoolMax: number;
   dataDir: string;
   masterKey: { value: string } | { file: string } | undefined;
+  previousMasterKey: { value: string } | { file: string } | undefined;
+  keys: {
+    algorithms: Array<'ES256' | 'RS256' | 'PS256' | 'EdDSA'>;
+    rotationIntervalSeconds: number;
+    publishDelaySeconds: number;
+    checkIntervalSeconds: number;
+    jwksMaxAgeSeconds: number;
+  };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   ttl: Ttls;
   cleanupIntervalSeconds: number;
@@ -122,6 +145,14 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: get('GATEHOUSE_DB_POOL_MAX'),
     dataDir: path.resolve(get<string>('GATEHOUSE_DATA_DIR')),
     masterKey: masterKeySource(get('GATEHOUSE_MASTER_KEY'), get('GATEHOUSE_MASTER_KEY_FILE')),
+    previousMasterKey: masterKeySource(get('GATEHOUSE_MASTER_KEY_PREVIOUS'), get('GATEHOUSE_MASTER_KEY_PREVIOUS_FILE')),
+    keys: {
+      algorithms: get('GATEHOUSE_SIGNING_ALGORITHMS'),
+      rotationIntervalSeconds: get('GATEHOUSE_KEY_ROTATION_INTERVAL'),
+      publishDelaySeconds: get('GATEHOUSE_KEY_PUBLISH_DELAY'),
+      checkIntervalSeconds: get('GATEHOUSE_KEY_CHECK_INTERVAL'),
+      jwksMaxAgeSeconds: get('GATEHOUSE_JWKS_MAX_AGE'),
+    },
     logLevel: get('GATEHOUSE_LOG_LEVEL'),
     ttl: {
       accessToken: get('GATEHOUSE_ACCESS_TOKEN_TTL'),
@@ -156,6 +187,18 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
   if (issuer.search || issuer.hash) problems.push('GATEHOUSE_ISSUER: must not carry a query or fragment');
   if (env.GATEHOUSE_MASTER_KEY && env.GATEHOUSE_MASTER_KEY_FILE) {
     problems.push('GATEHOUSE_MASTER_KEY and GATEHOUSE_MASTER_KEY_FILE: set one, not both');
+  }
+  if (env.GATEHOUSE_MASTER_KEY_PREVIOUS && env.GATEHOUSE_MASTER_KEY_PREVIOUS_FILE) {
+    problems.push('GATEHOUSE_MASTER_KEY_PREVIOUS and GATEHOUSE_MASTER_KEY_PREVIOUS_FILE: set one, not both');
+  }
+  if (config.previousMasterKey && !config.masterKey) {
+    problems.push('GATEHOUSE_MASTER_KEY_PREVIOUS: only meaningful with GATEHOUSE_MASTER_KEY (the new secret) set');
+  }
+  if (config.keys.publishDelaySeconds >= config.keys.rotationIntervalSeconds) {
+    problems.push('GATEHOUSE_KEY_PUBLISH_DELAY: must be shorter than GATEHOUSE_KEY_ROTATION_INTERVAL');
+  }
+  if (config.keys.jwksMaxAgeSeconds > config.keys.publishDelaySeconds) {
+    problems.push('GATEHOUSE_JWKS_MAX_AGE: must not exceed GATEHOUSE_KEY_PUBLISH_DELAY, or a cached JWKS could miss a key that already signs');
   }
   if (config.ttl.refreshToken < config.ttl.accessToken) {
     problems.push('GATEHOUSE_REFRESH_TOKEN_TTL: must not be shorter than GATEHOUSE_ACCESS_TOKEN_TTL');

@@ -15,7 +15,8 @@ import { openDb, type Db } from './db/index.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { createCsrf } from './interactions/csrf.js';
 import { createViews } from './interactions/views.js';
-import { loadMasterKey } from './security/master-key.js';
+import { watchKeys, type KeyWatcher } from './keys/watcher.js';
+import { loadMasterKey, loadPreviousMasterKeys } from './security/master-key.js';
 import { createSecretBox } from './security/secret-box.js';
 import { createServices, type Services } from './services.js';
 
@@ -24,6 +25,7 @@ export interface Gatehouse {
   issuer: string;
   server: Server;
   handle: ProviderHandle;
+  keys: KeyWatcher;
   db: Db;
   services: Services;
   close(): Promise<void>;
@@ -40,10 +42,13 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     const report = await migrate(db, { onApply: (m) => log.info({ version: m.version, name: m.name }, 'applying migration') });
     log.info({ applied: report.applied.length, schemaVersion: report.current }, 'database schema is current');
 
-    const secrets = createSecretBox(masterKey.secret);
-    const services = createServices(db, config, secrets);
-    const created = await services.keystore.ensureActiveKeys();
-    for (const key of created) log.info({ kid: key.kid, alg: key.alg }, 'signing key created');
+    const previousMasterKeys = await loadPreviousMasterKeys(config);
+    if (previousMasterKeys.length) log.warn('master-secret rotation in progress: the previous secret is accepted for decryption; run `gatehouse keys rewrap`, then remove GATEHOUSE_MASTER_KEY_PREVIOUS');
+    const secrets = createSecretBox(masterKey.secret, previousMasterKeys);
+    const services = createServices(db, config, secrets, {
+      onKeyEvent: (event) => log.info({ event: event.type, kid: event.kid, alg: event.alg, ...event.detail }, 'signing key event'),
+    });
+    await services.keystore.ensureActiveKeys();
     const keys = await services.keystore.load();
 
     let draining = false;
@@ -52,10 +57,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       log,
       services,
       views: createViews(),
-      csrf: createCsrf(secrets.deriveKey('csrf')),
-      // Derived, not stored: every node computes the same keys, and a provider
-      // swap keeps every cookie valid.
-      cookieKeys: [secrets.deriveKey('cookie-signing').toString('base64url')],
+      csrf: createCsrf(secrets.deriveKeys('csrf')),
+      // Derived, not stored: every node computes the same keys, a provider swap
+      // keeps every cookie valid, and during a master-secret rotation cookies
+      // signed under the previous secret still verify.
+      cookieKeys: secrets.deriveKeys('cookie-signing').map((k) => k.toString('base64url')),
       readiness: async () => {
         const failed: string[] = [];
         if (draining) failed.push('shutting_down');
@@ -65,6 +71,14 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       },
     };
     const handle = new ProviderHandle(buildProvider(deps, keys));
+    const keyWatcher = await watchKeys({
+      db,
+      keystore: services.keystore,
+      initial: keys,
+      checkIntervalSeconds: config.keys.checkIntervalSeconds,
+      log,
+      onChange: (next) => handle.swap(buildProvider(deps, next)),
+    });
     const stopCleanup = scheduleCleanup(db, services.artifacts, config.cleanupIntervalSeconds, log);
 
     const server = createServer(handle.callback);
@@ -83,11 +97,13 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       issuer: config.issuer,
       server,
       handle,
+      keys: keyWatcher,
       db,
       services,
       async close() {
         draining = true;
         stopCleanup();
+        await keyWatcher.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

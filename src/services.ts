@@ -3,17 +3,32 @@ import { createArtifactStore } from './artifacts/store.js';
 import { createClientService } from './clients/clients.js';
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
-import { createKeystore } from './keys/keystore.js';
+import { createKeystore, type KeyEvent } from './keys/keystore.js';
 import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './security/secret-box.js';
 
+/** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
+const keyRetentionSkewSeconds = 60;
+
+export interface ServiceHooks {
+  onKeyEvent?: (event: KeyEvent) => void | Promise<void>;
+}
+
 /** The service layer, built once per process and shared by the server and the CLI. */
-export function createServices(db: Db, config: Pick<Config, 'argon2'>, secrets: SecretBox) {
+export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
+  const resources = createResourceService(db);
   return {
     accounts: createAccountService(db, config.argon2),
     clients: createClientService(db, secrets),
-    resources: createResourceService(db),
-    keystore: createKeystore(db, secrets),
+    resources,
+    keystore: createKeystore({
+      db,
+      secrets,
+      settings: config.keys,
+      retentionSeconds: async () =>
+        Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
+      ...(hooks.onKeyEvent ? { onEvent: hooks.onKeyEvent } : {}),
+    }),
     artifacts: createArtifactStore(db),
   };
 }

@@ -1,14 +1,21 @@
+/**
+ * The signing keystore: keys live in the database (private halves sealed under
+ * the master secret), their state follows from time (lifecycle.ts), and every
+ * change is announced on the `gatehouse_keys` channel so each node reloads its
+ * provider within moments; the periodic check in watcher.ts covers a lost
+ * notification.
+ */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
 import { advisoryLocks, type Db } from '../db/index.js';
 import type { SecretBox } from '../security/secret-box.js';
-import { createSigningKeyStore, type KeyState, type SigningKeyRow } from './store.js';
+import { isPublished, keyStatuses, nextTransition, type KeyStatus } from './lifecycle.js';
+import { createSigningKeyStore, toRecord, type SigningKeyRow } from './store.js';
 
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
-/** Algorithms every installation can sign with from first start: ES256 by default, RS256 for RPs that only know RSA. */
-export const bootstrapAlgorithms: readonly SigningAlgorithm[] = ['ES256', 'RS256'];
+export const keyChangeChannel = 'gatehouse_keys';
 
 export interface PrivateJwk extends JWK {
   kid: string;
@@ -17,10 +24,28 @@ export interface PrivateJwk extends JWK {
 }
 
 export interface KeySet {
-  /** Private JWKs handed to oidc-provider; non-active keys carry key_ops ['verify'] so they are published but never sign. */
+  /** Private JWKs for oidc-provider: the active key of each algorithm first; next and retired keys carry key_ops ['verify'], so they verify but never sign. */
   jwks: { keys: PrivateJwk[] };
-  /** A fingerprint of the set (kids and states) so a node can tell whether its provider is current. */
+  /** What /jwks publishes: public members only, without key_ops (RFC 7517 §4.3: not together with `use`). */
+  publicJwks: { keys: JWK[] };
+  /** Fingerprint of kids and effective states: equal versions mean an identical provider. */
   version: string;
+  /** When this set stops being right (an activation or unpublication is due). */
+  validUntil: Date | undefined;
+  statuses: KeyStatus[];
+}
+
+export interface KeyEvent {
+  type: 'created' | 'activated' | 'retired' | 'revoked' | 'removed' | 'rewrapped';
+  kid: string;
+  alg: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface KeystoreSettings {
+  algorithms: readonly SigningAlgorithm[];
+  rotationIntervalSeconds: number;
+  publishDelaySeconds: number;
 }
 
 export class KeystoreError extends Error {
@@ -36,56 +61,207 @@ async function generate(alg: SigningAlgorithm): Promise<{ kid: string; publicJwk
   return { kid, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwk: { ...privateJwk, kid, alg, use: 'sig' } };
 }
 
-export function createKeystore(db: Db, secrets: SecretBox) {
-  const store = createSigningKeyStore(db);
+export interface KeystoreDeps {
+  db: Db;
+  secrets: SecretBox;
+  settings: KeystoreSettings;
+  /** Longest lifetime of anything a key signs (ID tokens, JWT access tokens) plus clock skew. */
+  retentionSeconds: () => Promise<number>;
+  onEvent?: (event: KeyEvent) => void | Promise<void>;
+}
 
-  function decrypt(row: SigningKeyRow): PrivateJwk {
+export function createKeystore(deps: KeystoreDeps) {
+  const { db, secrets, settings } = deps;
+  const store = createSigningKeyStore(db);
+  const emit = async (event: KeyEvent) => deps.onEvent?.(event);
+  const announce = (reason: string) => db.notify(keyChangeChannel, reason);
+
+  async function statuses(now: Date): Promise<{ rows: SigningKeyRow[]; statuses: KeyStatus[]; retention: number }> {
+    const [rows, retention] = await Promise.all([store.list(), deps.retentionSeconds()]);
+    return { rows, statuses: keyStatuses(rows.map(toRecord), now, retention), retention };
+  }
+
+  async function insertKey(alg: SigningAlgorithm, activateAt: Date): Promise<string> {
+    const key = await generate(alg);
+    await store.insert({
+      kid: key.kid,
+      alg,
+      public_jwk: key.publicJwk as Record<string, unknown>,
+      private_ciphertext: secrets.seal('signing-key', key.kid, JSON.stringify(key.privateJwk)),
+      activate_at: activateAt,
+    });
+    await emit({ type: 'created', kid: key.kid, alg, detail: { activateAt: activateAt.toISOString() } });
+    return key.kid;
+  }
+
+  /** Makes sure `alg` has a signer after `outgoing` stops: promotes the earliest staged key, or creates one active now. */
+  async function ensureSuccessor(alg: string, outgoing: string, now: Date, all: KeyStatus[]): Promise<{ kid: string; how: 'promoted' | 'created' }> {
+    const staged = all.filter((s) => s.alg === alg && s.state === 'next' && s.kid !== outgoing).sort((a, b) => a.activateAt.getTime() - b.activateAt.getTime())[0];
+    if (staged) {
+      await store.setActivateAt(staged.kid, now);
+      await emit({ type: 'activated', kid: staged.kid, alg, detail: { early: true } });
+      return { kid: staged.kid, how: 'promoted' };
+    }
+    const kid = await insertKey(alg as SigningAlgorithm, now);
+    await emit({ type: 'activated', kid, alg });
+    return { kid, how: 'created' };
+  }
+
+  async function locked<T>(fn: () => Promise<T>): Promise<T> {
+    const result = await db.withAdvisoryLock(advisoryLocks.keyRotation, fn);
+    if (!result.acquired) throw new KeystoreError('could not take the key lock');
+    return result.value;
+  }
+
+  function decrypt(row: SigningKeyRow, active: boolean): PrivateJwk {
     const jwk = JSON.parse(secrets.open('signing-key', row.kid, row.private_ciphertext)) as PrivateJwk;
-    if (row.state !== 'active') return { ...jwk, key_ops: ['verify'] };
-    return jwk;
+    return active ? jwk : { ...jwk, key_ops: ['verify'] };
   }
 
   return {
     /**
      * On first start (or after every key of an algorithm was revoked) creates an
-     * active key per bootstrap algorithm. Runs under an advisory lock so nodes
-     * starting together create one key, not one each.
+     * active key per configured algorithm, under the key lock so nodes starting
+     * together create one key, not one each.
      */
-    async ensureActiveKeys(): Promise<SigningKeyRow[]> {
-      const result = await db.withAdvisoryLock(advisoryLocks.keyRotation, async () => {
-        const published = await store.listPublished();
-        const created: SigningKeyRow[] = [];
-        for (const alg of bootstrapAlgorithms) {
-          if (published.some((k) => k.alg === alg && k.state === 'active')) continue;
-          const key = await generate(alg);
-          const row = {
-            kid: key.kid,
-            alg,
-            public_jwk: key.publicJwk as Record<string, unknown>,
-            private_ciphertext: secrets.seal('signing-key', key.kid, JSON.stringify(key.privateJwk)),
-            state: 'active' as KeyState,
-          };
-          await store.insert(row);
-          created.push({ ...row, created_at: new Date(), activate_at: new Date(), retire_at: null, delete_after: null });
+    async ensureActiveKeys(now = new Date()): Promise<string[]> {
+      return locked(async () => {
+        const { statuses: all } = await statuses(now);
+        const created: string[] = [];
+        for (const alg of settings.algorithms) {
+          if (all.some((s) => s.alg === alg && s.state === 'active')) continue;
+          const staged = all.find((s) => s.alg === alg && s.state === 'next');
+          if (staged) {
+            await store.setActivateAt(staged.kid, now);
+            created.push(staged.kid);
+          } else {
+            created.push(await insertKey(alg, now));
+          }
         }
+        if (created.length) await announce('bootstrap');
         return created;
       });
-      return result.acquired ? result.value : [];
     },
 
-    async load(): Promise<KeySet> {
-      const rows = await store.listPublished();
-      if (!rows.some((r) => r.state === 'active')) throw new KeystoreError('no active signing key');
-      // The library signs with the first matching key; the active key of each
-      // algorithm therefore comes first.
-      const ordered = [...rows.filter((r) => r.state === 'active'), ...rows.filter((r) => r.state !== 'active')];
+    async load(now = new Date()): Promise<KeySet> {
+      const { rows, statuses: all, retention } = await statuses(now);
+      const published = all.filter(isPublished);
+      const active = published.filter((s) => s.state === 'active');
+      if (active.length === 0) throw new KeystoreError('no active signing key');
+      const rowByKid = new Map(rows.map((r) => [r.kid, r]));
+      // ES256 signs by default (clientDefaults), so its active key leads; the rest follow.
+      const ordered = [...active.sort((a, b) => Number(b.alg === 'ES256') - Number(a.alg === 'ES256')), ...published.filter((s) => s.state !== 'active')];
       return {
-        jwks: { keys: ordered.map(decrypt) },
-        version: ordered.map((r) => `${r.kid}:${r.state}`).join(','),
+        jwks: { keys: ordered.map((s) => decrypt(rowByKid.get(s.kid)!, s.state === 'active')) },
+        publicJwks: { keys: ordered.map((s) => rowByKid.get(s.kid)!.public_jwk as JWK) },
+        version: ordered.map((s) => `${s.kid}:${s.state}`).join(','),
+        validUntil: nextTransition(rows.map(toRecord), now, retention),
+        statuses: all,
       };
     },
 
-    list: () => store.listAll(),
+    async list(now = new Date()): Promise<KeyStatus[]> {
+      return (await statuses(now)).statuses;
+    },
+
+    /**
+     * Stages a new key: published now, signing after the publish delay (so
+     * every JWKS cache has it first). With `immediate`, it signs at once: for
+     * when the operator accepts that a relying party with a stale JWKS cache
+     * will briefly see an unknown kid.
+     */
+    async rotate(options: { alg?: SigningAlgorithm; immediate?: boolean } = {}, now = new Date()): Promise<{ kid: string; alg: SigningAlgorithm; activateAt: Date }> {
+      const alg = options.alg ?? 'ES256';
+      const activateAt = options.immediate ? now : new Date(now.getTime() + settings.publishDelaySeconds * 1000);
+      const kid = await locked(() => insertKey(alg, activateAt));
+      if (options.immediate) await emit({ type: 'activated', kid, alg, detail: { immediate: true } });
+      await announce('rotate');
+      return { kid, alg, activateAt };
+    },
+
+    /** Stops a key signing now; it stays published until its tokens expire. A successor signs in its place. */
+    async retire(kid: string, now = new Date()): Promise<{ successor?: { kid: string; how: 'promoted' | 'created' } }> {
+      const result = await locked(async () => {
+        const { statuses: all } = await statuses(now);
+        const key = all.find((s) => s.kid === kid);
+        if (!key) throw new KeystoreError(`no key ${kid}`);
+        if (key.state === 'revoked' || key.state === 'expired' || key.state === 'retired') throw new KeystoreError(`key ${kid} is already ${key.state}`);
+        const successor = key.state === 'active' ? await ensureSuccessor(key.alg, kid, now, all) : undefined;
+        await store.setRetiredAt(kid, now);
+        await emit({ type: 'retired', kid, alg: key.alg });
+        return { successor };
+      });
+      await announce('retire');
+      return result;
+    },
+
+    /** Removes a compromised key from the JWKS at once: every token it signed stops verifying. */
+    async revoke(kid: string, now = new Date()): Promise<{ successor?: { kid: string; how: 'promoted' | 'created' } }> {
+      const result = await locked(async () => {
+        const { statuses: all } = await statuses(now);
+        const key = all.find((s) => s.kid === kid);
+        if (!key) throw new KeystoreError(`no key ${kid}`);
+        if (key.state === 'revoked') throw new KeystoreError(`key ${kid} is already revoked`);
+        const successor = key.state === 'active' ? await ensureSuccessor(key.alg, kid, now, all) : undefined;
+        await store.setRevokedAt(kid, now);
+        await emit({ type: 'revoked', kid, alg: key.alg });
+        return { successor };
+      });
+      await announce('revoke');
+      return result;
+    },
+
+    /**
+     * The scheduled rotation, run by whichever node takes the lock first (the
+     * others skip): stages a successor so it is published for the publish delay
+     * before the active key's interval ends, and deletes keys whose tokens have
+     * all expired. Returns what it did, or undefined when another node held the lock.
+     */
+    async runSchedule(now = new Date()): Promise<{ staged: string[]; removed: string[] } | undefined> {
+      const result = await db.withAdvisoryLock(advisoryLocks.keyRotation, async () => {
+        const { statuses: all } = await statuses(now);
+        const staged: string[] = [];
+        for (const alg of settings.algorithms) {
+          const active = all.find((s) => s.alg === alg && s.state === 'active');
+          if (!active || all.some((s) => s.alg === alg && s.state === 'next')) continue;
+          const due = active.activateAt.getTime() + settings.rotationIntervalSeconds * 1000;
+          if (due - settings.publishDelaySeconds * 1000 > now.getTime()) continue;
+          staged.push(await insertKey(alg, new Date(Math.max(due, now.getTime() + settings.publishDelaySeconds * 1000))));
+        }
+        const expired = all.filter((s) => s.state === 'expired');
+        await store.remove(expired.map((s) => s.kid));
+        for (const s of expired) await emit({ type: 'removed', kid: s.kid, alg: s.alg });
+        return { staged, removed: expired.map((s) => s.kid) };
+      }, { wait: false });
+      if (!result.acquired) return undefined;
+      if (result.value.staged.length || result.value.removed.length) await announce('schedule');
+      return result.value;
+    },
+
+    /** Re-seals every private key still under a previous master secret; returns how many. */
+    async rewrap(onProgress?: (done: number, total: number) => void): Promise<number> {
+      const rows = (await store.list()).filter((r) => secrets.keyIdOf(r.private_ciphertext) !== secrets.currentKeyId);
+      let done = 0;
+      for (const row of rows) {
+        await store.setCiphertext(row.kid, secrets.seal('signing-key', row.kid, secrets.open('signing-key', row.kid, row.private_ciphertext)));
+        done += 1;
+        onProgress?.(done, rows.length);
+        await emit({ type: 'rewrapped', kid: row.kid, alg: row.alg });
+      }
+      return done;
+    },
+
+    /** For metrics: per algorithm, the active key's age and the time until it is due to be replaced. */
+    async status(now = new Date()): Promise<Array<{ alg: string; kid: string; ageSeconds: number; secondsToRotation: number }>> {
+      const { statuses: all } = await statuses(now);
+      return all
+        .filter((s) => s.state === 'active')
+        .map((s) => {
+          const staged = all.find((n) => n.alg === s.alg && n.state === 'next');
+          const rotation = staged ? staged.activateAt.getTime() : s.activateAt.getTime() + settings.rotationIntervalSeconds * 1000;
+          return { alg: s.alg, kid: s.kid, ageSeconds: Math.floor((now.getTime() - s.activateAt.getTime()) / 1000), secondsToRotation: Math.max(0, Math.floor((rotation - now.getTime()) / 1000)) };
+        });
+    },
   };
 }
 

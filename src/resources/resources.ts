@@ -72,6 +72,11 @@ export function createResourceService(db: Db) {
       const { rows } = await db.query<Row>('SELECT * FROM resource_servers ORDER BY audience');
       return rows.map(toResource);
     },
+    /** The longest access-token lifetime any resource server has: how long a signing key must stay published after it stops signing. */
+    async maxAccessTokenTtl(): Promise<number> {
+      const { rows } = await db.query<{ max: number | null }>('SELECT max(access_token_ttl) AS max FROM resource_servers');
+      return rows[0]?.max ?? 0;
+    },
     async remove(audience: string): Promise<void> {
       const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
       if (rowCount === 0) throw new ResourceError('no such resource server');

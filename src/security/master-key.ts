@@ -30,15 +30,22 @@ export interface MasterKey {
  * one is generated into the data directory (mode 0600) so `npm start` works on a
  * fresh clone; production configuration refuses to reach this branch.
  */
+async function readConfigured(source: NonNullable<Config['masterKey']>, variable: string): Promise<Buffer> {
+  if ('value' in source) return decodeMasterKey(source.value);
+  const text = await readFile(source.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new MasterKeyError(`cannot read ${variable}_FILE (${error.code ?? 'error'})`);
+  });
+  return decodeMasterKey(text);
+}
+
+/** The previous master secret during a rotation (decrypt-only), if configured. */
+export async function loadPreviousMasterKeys(config: Pick<Config, 'previousMasterKey'>): Promise<Buffer[]> {
+  return config.previousMasterKey ? [await readConfigured(config.previousMasterKey, 'GATEHOUSE_MASTER_KEY_PREVIOUS')] : [];
+}
+
 export async function loadMasterKey(config: Pick<Config, 'masterKey' | 'dataDir' | 'env'>): Promise<MasterKey> {
   const source = config.masterKey;
-  if (source && 'value' in source) return { secret: decodeMasterKey(source.value), source: 'environment' };
-  if (source && 'file' in source) {
-    const text = await readFile(source.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new MasterKeyError(`cannot read GATEHOUSE_MASTER_KEY_FILE (${error.code ?? 'error'})`);
-    });
-    return { secret: decodeMasterKey(text), source: 'file' };
-  }
+  if (source) return { secret: await readConfigured(source, 'GATEHOUSE_MASTER_KEY'), source: 'value' in source ? 'environment' : 'file' };
   if (config.env === 'production') throw new MasterKeyError('production requires GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE');
 
   const file = path.join(config.dataDir, 'master.key');

@@ -31,12 +31,26 @@ describe('secret box (AES-256-GCM under HKDF-derived keys)', () => {
     const sealed = box.seal('client-secret', 'client-1', 'value');
     expect(() => box.open('client-secret', 'client-2', sealed)).toThrow(/does not decrypt/);
     expect(() => box.open('signing-key', 'client-1', sealed)).toThrow(/does not decrypt/);
-    expect(() => createSecretBox(Buffer.alloc(32, 8)).open('client-secret', 'client-1', sealed)).toThrow(/does not decrypt/);
-    const [v, iv, body] = sealed.split('.');
+    expect(() => createSecretBox(Buffer.alloc(32, 8)).open('client-secret', 'client-1', sealed)).toThrow(/does not have/);
+    const [v, id, iv, body] = sealed.split('.');
     const flipped = `${body!.slice(0, 2)}${body![2] === 'A' ? 'B' : 'A'}${body!.slice(3)}`;
-    expect(() => box.open('client-secret', 'client-1', `${v}.${iv}.${flipped}`)).toThrow(/does not decrypt/);
+    expect(() => box.open('client-secret', 'client-1', `${v}.${id}.${iv}.${flipped}`)).toThrow(/does not decrypt/);
     expect(() => box.open('client-secret', 'client-1', 'garbage')).toThrow(/format/);
-    expect(() => box.open('client-secret', 'client-1', 'v1.AAAA.AA')).toThrow(/too short/);
+    expect(() => box.open('client-secret', 'client-1', `v1.${id}.AAAA.AA`)).toThrow(/too short/);
+  });
+
+  it('opens ciphertexts of a previous master key during a rotation and seals under the new one', () => {
+    const oldKey = Buffer.alloc(32, 7);
+    const newKey = Buffer.alloc(32, 1);
+    const sealedOld = box.seal('totp-seed', 'acc', 'seed');
+    const rotating = createSecretBox(newKey, [oldKey]);
+    expect(rotating.open('totp-seed', 'acc', sealedOld)).toBe('seed');
+    const resealed = rotating.seal('totp-seed', 'acc', 'seed');
+    expect(rotating.keyIdOf(resealed)).toBe(rotating.currentKeyId);
+    expect(rotating.keyIdOf(sealedOld)).toBe(box.currentKeyId);
+    expect(() => box.open('totp-seed', 'acc', resealed)).toThrow(/does not have/);
+    expect(rotating.deriveKeys('cookie-signing')).toHaveLength(2);
+    expect(rotating.deriveKeys('cookie-signing')[1]!.equals(box.deriveKey('cookie-signing'))).toBe(true);
   });
 
   it('derives stable, purpose-separated keys', () => {
@@ -73,7 +87,7 @@ describe('master key', () => {
 });
 
 describe('interaction CSRF tokens', () => {
-  const csrf = createCsrf(Buffer.alloc(32, 9));
+  const csrf = createCsrf([Buffer.alloc(32, 9)]);
   it('verifies the token of its own interaction only, in constant time over equal lengths', () => {
     const token = csrf.tokenFor('uid-a');
     expect(csrf.verify('uid-a', token)).toBe(true);
@@ -81,5 +95,12 @@ describe('interaction CSRF tokens', () => {
     expect(csrf.verify('uid-a', `${token}x`)).toBe(false);
     expect(csrf.verify('uid-a', undefined)).toBe(false);
     expect(csrf.verify('uid-a', ['array'])).toBe(false);
+  });
+
+  it('accepts tokens signed under a previous key during a master-secret rotation', () => {
+    const rotated = createCsrf([Buffer.alloc(32, 1), Buffer.alloc(32, 9)]);
+    expect(rotated.verify('uid-a', csrf.tokenFor('uid-a'))).toBe(true);
+    expect(rotated.tokenFor('uid-a')).not.toBe(csrf.tokenFor('uid-a'));
+    expect(csrf.verify('uid-a', rotated.tokenFor('uid-a'))).toBe(false);
   });
 });
