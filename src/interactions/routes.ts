@@ -7,7 +7,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/accounts.js';
 import { loginFormSchema } from '../accounts/schemas.js';
@@ -63,7 +63,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function load(ctx: Context): Promise<Details> {
     const uid = ctx.params.uid;
     if (!uid || !uidPattern.test(uid)) throw new PageError(400, 'This sign-in link is not valid.');
-    const details = await providerOf(ctx).interactionDetails(ctx.req, ctx.res);
+    const details = await providerOf(ctx)
+      .interactionDetails(ctx.req, ctx.res)
+      .catch((error: unknown) => {
+        // The interaction cookie is missing or expired: opened in another browser, or too late.
+        if (error instanceof errors.SessionNotFound) throw new PageError(400, 'This sign-in link has expired or was opened in another browser. Go back to the application and start again.');
+        throw error;
+      });
     if (details.uid !== uid) throw new PageError(400, 'This sign-in link belongs to another sign-in. Start again from the application.');
     return details;
   }
