@@ -6,18 +6,23 @@ import type { Db } from './db/index.js';
 import { createKeystore, type KeyEvent } from './keys/keystore.js';
 import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './security/secret-box.js';
+import { noAudit, type Audit } from './audit/events.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
 const keyRetentionSkewSeconds = 60;
 
 export interface ServiceHooks {
   onKeyEvent?: (event: KeyEvent) => void | Promise<void>;
+  /** Where security events go; the server wires the hash-chained audit log here. */
+  audit?: Audit;
 }
 
 /** The service layer, built once per process and shared by the server and the CLI. */
 export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
   const resources = createResourceService(db);
+  const audit = hooks.audit ?? noAudit;
   return {
+    audit,
     accounts: createAccountService(db, config.argon2),
     clients: createClientService(db, secrets),
     resources,
