@@ -21,19 +21,30 @@ export interface ServiceHooks {
 export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
   const resources = createResourceService(db);
   const audit = hooks.audit ?? noAudit;
+  const keystore = createKeystore({
+    db,
+    secrets,
+    settings: config.keys,
+    retentionSeconds: async () =>
+      Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
+    ...(hooks.onKeyEvent ? { onEvent: hooks.onKeyEvent } : {}),
+  });
+  // Every service that stores something sealed under the master secret, for `gatehouse keys rewrap`.
+  const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
+    'signing keys': (p) => keystore.rewrap(p),
+  };
   return {
     audit,
+    /** Re-seals everything still under a previous master secret; returns counts per holder. */
+    async rewrapSealedSecrets(onProgress: (holder: string, done: number, total: number) => void = () => {}): Promise<Record<string, number>> {
+      const counts: Record<string, number> = {};
+      for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));
+      return counts;
+    },
     accounts: createAccountService(db, config.argon2),
     clients: createClientService(db, secrets),
     resources,
-    keystore: createKeystore({
-      db,
-      secrets,
-      settings: config.keys,
-      retentionSeconds: async () =>
-        Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
-      ...(hooks.onKeyEvent ? { onEvent: hooks.onKeyEvent } : {}),
-    }),
+    keystore,
     artifacts: createArtifactStore(db),
   };
 }

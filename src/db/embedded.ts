@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { PGlite } from '@electric-sql/pglite';
@@ -22,6 +22,44 @@ function queryable(pglite: PgliteLike): Queryable {
   };
 }
 
+export class EmbeddedLockError extends Error {
+  override name = 'EmbeddedLockError';
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite has no lock of its own, and two processes writing one data directory
+ * corrupt it (the CLI while the server runs, say). A pid file taken with O_EXCL
+ * makes the second one fail with a message instead; a stale file left by a
+ * killed process is taken over.
+ */
+async function lockDataDir(file: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) {
+        throw new EmbeddedLockError(`the embedded database in ${path.dirname(file)} is in use by process ${pid}; stop it first (the embedded database serves one process: use PostgreSQL, DATABASE_URL, for more)`);
+      }
+      await rm(file, { force: true });
+    }
+  }
+  throw new EmbeddedLockError(`could not lock the embedded database in ${path.dirname(file)}`);
+}
+
 /**
  * The zero-setup default: PostgreSQL compiled to WebAssembly, in-process, on
  * disk under the data directory. One process only, so advisory locks are an
@@ -30,7 +68,11 @@ function queryable(pglite: PgliteLike): Queryable {
 export async function openEmbedded(dataDir: string): Promise<Db> {
   const dir = path.join(dataDir, 'pglite');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const pglite = await PGlite.create(dir);
+  const unlock = await lockDataDir(path.join(dataDir, 'embedded.lock'));
+  const pglite = await PGlite.create(dir).catch(async (error: unknown) => {
+    await unlock();
+    throw error;
+  });
   const locks = new Map<number, Promise<unknown>>();
   // Holders plus waiters per lock, counted synchronously so a no-wait caller
   // sees a lock as taken the moment another caller asked for it.
@@ -71,6 +113,7 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
     },
     async close() {
       await pglite.close();
+      await unlock();
     },
   };
 }

@@ -132,3 +132,20 @@ describe.each(['embedded', 'postgres'] as const)('adapter contract on %s', (kind
     expect([a, b].filter((x) => x === undefined)).toHaveLength(1);
   });
 });
+
+describe('embedded database lock', () => {
+  it('refuses a second opener of the same data directory while the first holds it, and frees it on close', async () => {
+    const database = await freshDatabase('embedded');
+    const log = createLogger('silent');
+    const first = await openDb({ databaseUrl: undefined, dataDir: database.dataDir, dbPoolMax: 2 }, log);
+    try {
+      await expect(openDb({ databaseUrl: undefined, dataDir: database.dataDir, dbPoolMax: 2 }, log)).rejects.toThrow(/is in use by process \d+; stop it first/);
+    } finally {
+      await first.close();
+    }
+    const second = await openDb({ databaseUrl: undefined, dataDir: database.dataDir, dbPoolMax: 2 }, log);
+    expect(await second.ping()).toBe(true);
+    await second.close();
+    await database.cleanup();
+  });
+});

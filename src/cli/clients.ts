@@ -1,0 +1,187 @@
+import { Option, type Command } from 'commander';
+
+import { ClientError, type ClientSummary } from '../clients/clients.js';
+import { clientTypes, type NewClient } from '../clients/schemas.js';
+import { signingAlgorithms } from '../keys/keystore.js';
+import { auditOperator, withContext } from './context.js';
+import { CliError, withInput } from './errors.js';
+import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
+
+export function clientJson(client: ClientSummary) {
+  return {
+    client_id: client.clientId,
+    name: client.name,
+    type: client.type,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    token_endpoint_auth_method: client.authMethod,
+    first_party: client.firstParty,
+    disabled: client.disabled,
+    source: client.source,
+    created_at: isoDate(client.createdAt),
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const status = (disabled: boolean) => (disabled ? 'disabled' : 'enabled');
+
+interface AddOptions {
+  type: NewClient['type'];
+  name: string;
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  firstParty?: boolean;
+  scope?: string;
+  authMethod?: NewClient['authMethod'];
+  idTokenAlg?: NewClient['idTokenSigningAlg'];
+  json?: boolean;
+}
+
+async function add(options: AddOptions): Promise<void> {
+  const input: NewClient = {
+    type: options.type,
+    name: options.name,
+    redirectUris: options.redirectUri ?? [],
+    postLogoutRedirectUris: options.postLogoutRedirectUri ?? [],
+    firstParty: options.firstParty ?? false,
+    scope: options.scope,
+    authMethod: options.authMethod,
+    idTokenSigningAlg: options.idTokenAlg,
+  };
+  if (options.type === 'public' && options.authMethod) {
+    throw new CliError('--auth-method: a public client has no secret and authenticates with PKCE only');
+  }
+  await withContext(async (context) => {
+    const { client, clientSecret } = await withInput(input, (value) => context.services.clients.create(value));
+    auditOperator(context, 'client.created', client.clientId, { type: client.type, name: client.name, redirectUris: client.redirectUris });
+    if (options.json) {
+      printJson({ ...clientJson(client), client_secret: clientSecret ?? null });
+    } else {
+      printFields([
+        ['client_id', client.clientId],
+        ['client_secret', clientSecret ?? '(none: a public client proves itself with PKCE)'],
+        ['type', client.type],
+        ['name', client.name],
+        ['redirect_uris', client.redirectUris],
+      ]);
+    }
+    if (clientSecret) {
+      note('the client secret is shown only this once; Gatehouse stores it encrypted and cannot display it again');
+    }
+  });
+}
+
+async function list(options: { json?: boolean }): Promise<void> {
+  await withContext(async ({ services }) => {
+    const clients = await services.clients.list();
+    if (options.json) return printJson(clients.map(clientJson));
+    printTable(
+      clients,
+      [
+        { header: 'CLIENT_ID', value: (c) => c.clientId },
+        { header: 'NAME', value: (c) => c.name },
+        { header: 'TYPE', value: (c) => c.type },
+        { header: 'STATUS', value: (c) => status(c.disabled) },
+        { header: 'REDIRECT URIS', value: (c) => c.redirectUris.join(' ') },
+        { header: 'CREATED', value: (c) => isoDate(c.createdAt) },
+      ],
+      'no clients yet: add one with `gatehouse clients add`',
+    );
+  });
+}
+
+async function show(clientId: string, options: { json?: boolean }): Promise<void> {
+  await withContext(async ({ services }) => {
+    const client = await services.clients.find(clientId);
+    if (!client) throw new CliError(`no such client: ${clientId}`);
+    if (options.json) return printJson(clientJson(client));
+    printFields([
+      ['client_id', client.clientId],
+      ['name', client.name],
+      ['type', client.type],
+      ['status', status(client.disabled)],
+      ['grant types', client.grantTypes],
+      ['redirect uris', client.redirectUris],
+      ['auth method', client.authMethod],
+      ['first party', client.firstParty],
+      ['source', client.source],
+      ['created', isoDate(client.createdAt)],
+    ]);
+  });
+}
+
+/** The service says "no such client"; the operator may have several ids in flight, so name it. */
+function naming(clientId: string) {
+  return (error: unknown): never => {
+    if (error instanceof ClientError) throw new CliError(`${error.message}: ${clientId}`);
+    throw error;
+  };
+}
+
+async function remove(clientId: string): Promise<void> {
+  await withContext(async (context) => {
+    await context.services.clients.remove(clientId).catch(naming(clientId));
+    auditOperator(context, 'client.removed', clientId);
+    out(`removed client ${clientId}`);
+  });
+}
+
+async function setDisabled(clientId: string, disabled: boolean): Promise<void> {
+  await withContext(async (context) => {
+    await context.services.clients.setDisabled(clientId, disabled).catch(naming(clientId));
+    auditOperator(context, disabled ? 'client.disabled' : 'client.enabled', clientId);
+    out(`${status(disabled)} client ${clientId}`);
+  });
+}
+
+export function registerClientCommands(program: Command): void {
+  const clients = program.command('clients').description('manage OAuth clients (relying parties and services)');
+
+  clients
+    .command('add')
+    .description('register a client and print its id and (once) its secret')
+    .addOption(new Option('--type <type>', 'confidential (server-side app), public (SPA or native app, PKCE) or service (client credentials)').choices(clientTypes).makeOptionMandatory())
+    .requiredOption('--name <name>', 'name shown on the consent page')
+    .option('--redirect-uri <uri>', 'allowed redirect URI (repeatable): https, loopback http or a private-use scheme', collect)
+    .option('--post-logout-redirect-uri <uri>', 'allowed post-logout redirect URI (repeatable)', collect)
+    .option('--first-party', 'an application of this installation: consent is not asked for')
+    .option('--scope <scopes>', 'space-separated scopes the client may request, e.g. "openid profile api:read"')
+    .addOption(new Option('--auth-method <method>', 'how a confidential or service client sends its secret (default client_secret_basic)').choices(['client_secret_basic', 'client_secret_post']))
+    .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))
+    .option('--json', 'print a JSON object (including client_secret)')
+    .addHelpText('after', `
+The client secret is printed once and stored encrypted; it cannot be shown again.
+
+Examples:
+  $ gatehouse clients add --type confidential --name "My app" --redirect-uri https://app.example.com/callback
+  $ gatehouse clients add --type public --name "CLI tool" --redirect-uri http://127.0.0.1:8400/callback
+  $ gatehouse clients add --type service --name "Billing worker" --scope "invoices:read" --json`)
+    .action(add);
+
+  clients.command('list').description('list clients').option('--json', 'print a JSON array').action(list);
+
+  clients
+    .command('show')
+    .description('show one client')
+    .argument('<client_id>', 'the client id')
+    .option('--json', 'print a JSON object')
+    .action(show);
+
+  clients
+    .command('remove')
+    .description('delete a client for good')
+    .argument('<client_id>', 'the client id')
+    .action(remove);
+
+  clients
+    .command('disable')
+    .description('disable a client (it can no longer authenticate or obtain tokens)')
+    .argument('<client_id>', 'the client id')
+    .action((clientId: string) => setDisabled(clientId, true));
+
+  clients
+    .command('enable')
+    .description('enable a disabled client')
+    .argument('<client_id>', 'the client id')
+    .action((clientId: string) => setDisabled(clientId, false));
+}

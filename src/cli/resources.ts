@@ -1,0 +1,129 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { parseDuration } from '../duration.js';
+import { signingAlgorithms } from '../keys/keystore.js';
+import { ResourceError, type NewResource, type ResourceServer } from '../resources/resources.js';
+import { auditOperator, withContext } from './context.js';
+import { CliError, withInput } from './errors.js';
+import { isoDate, out, printFields, printJson, printTable } from './output.js';
+
+export function resourceJson(resource: ResourceServer) {
+  return {
+    audience: resource.audience,
+    name: resource.name,
+    scopes: resource.scopes,
+    access_token_ttl: resource.accessTokenTtl,
+    token_format: resource.tokenFormat,
+    signing_alg: resource.signingAlg,
+    created_at: isoDate(resource.createdAt),
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function duration(value: string): number {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) throw new InvalidArgumentError('expected a duration such as 600, 90s, 15m, 12h or 30d');
+  return seconds;
+}
+
+/** 3600 → "1h", 90 → "90s": the table reads like the option that set it. */
+function formatSeconds(seconds: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+interface AddOptions {
+  audience: string;
+  name: string;
+  scope?: string[];
+  ttl: number;
+  format?: NewResource['tokenFormat'];
+  alg?: NewResource['signingAlg'];
+  json?: boolean;
+}
+
+async function add(options: AddOptions): Promise<void> {
+  const input: NewResource = {
+    audience: options.audience,
+    name: options.name,
+    scopes: options.scope ?? [],
+    accessTokenTtl: options.ttl,
+    tokenFormat: options.format,
+    signingAlg: options.alg,
+  };
+  await withContext(async (context) => {
+    const resource = await withInput(input, (value) => context.services.resources.add(value));
+    auditOperator(context, 'resource.created', resource.audience, { scopes: resource.scopes, accessTokenTtl: resource.accessTokenTtl, tokenFormat: resource.tokenFormat });
+    if (options.json) return printJson(resourceJson(resource));
+    printFields([
+      ['audience', resource.audience],
+      ['name', resource.name],
+      ['scopes', resource.scopes],
+      ['access token ttl', formatSeconds(resource.accessTokenTtl)],
+      ['token format', resource.tokenFormat],
+      ['signing alg', resource.signingAlg],
+    ]);
+  });
+}
+
+async function list(options: { json?: boolean }): Promise<void> {
+  await withContext(async ({ services }) => {
+    const resources = await services.resources.list();
+    if (options.json) return printJson(resources.map(resourceJson));
+    printTable(
+      resources,
+      [
+        { header: 'AUDIENCE', value: (r) => r.audience },
+        { header: 'NAME', value: (r) => r.name },
+        { header: 'SCOPES', value: (r) => r.scopes.join(' ') },
+        { header: 'TTL', value: (r) => formatSeconds(r.accessTokenTtl) },
+        { header: 'FORMAT', value: (r) => r.tokenFormat },
+        { header: 'ALG', value: (r) => r.signingAlg },
+        { header: 'CREATED', value: (r) => isoDate(r.createdAt) },
+      ],
+      'no resource servers yet: add one with `gatehouse resources add`',
+    );
+  });
+}
+
+async function remove(audience: string): Promise<void> {
+  await withContext(async (context) => {
+    await context.services.resources.remove(audience).catch((error: unknown) => {
+      if (error instanceof ResourceError) throw new CliError(`${error.message}: ${audience}`);
+      throw error;
+    });
+    auditOperator(context, 'resource.removed', audience);
+    out(`removed resource server ${audience}`);
+  });
+}
+
+export function registerResourceCommands(program: Command): void {
+  const resources = program.command('resources').description('manage resource servers (APIs that receive access tokens)');
+
+  resources
+    .command('add')
+    .description('register a resource server (an RFC 8707 resource indicator)')
+    .requiredOption('--audience <uri>', 'the resource indicator clients request, an absolute URI without fragment')
+    .requiredOption('--name <name>', 'name shown on the consent page')
+    .option('--scope <scope>', 'a scope the API accepts (repeatable)', collect)
+    .requiredOption('--ttl <duration>', 'access token lifetime: 600, 90s, 15m, 12h …', duration)
+    .addOption(new Option('--format <format>', 'access token format: jwt (RFC 9068, verifiable offline; the default) or opaque').choices(['jwt', 'opaque']))
+    .addOption(new Option('--alg <alg>', 'signing algorithm of JWT access tokens (default ES256)').choices(signingAlgorithms))
+    .option('--json', 'print a JSON object')
+    .addHelpText('after', `
+Example:
+  $ gatehouse resources add --audience https://api.example.com --name "Example API" \\
+      --scope invoices:read --scope invoices:write --ttl 10m`)
+    .action(add);
+
+  resources.command('list').description('list resource servers').option('--json', 'print a JSON array').action(list);
+
+  resources
+    .command('remove')
+    .description('delete a resource server')
+    .argument('<audience>', 'its resource indicator')
+    .action(remove);
+}
