@@ -2,11 +2,16 @@
  * buildProvider: the whole HTTP application for one key set. oidc-provider is
  * the root koa app (mounting it inside another app breaks its cookies), so
  * every Gatehouse middleware is added with provider.use, in this order:
- *   request id + log line → error boundary → security headers → OAuth error
- *   codes → health → JWKS → static assets → interaction pages → (the library's own routes)
+ *   client IP + request id + log line + request metrics → error boundary →
+ *   security headers → size limits → rate limits → OAuth error codes →
+ *   health → metrics → revocation audit → JWKS → static assets → interaction
+ *   pages → (the library's own routes)
+ * Rate limits sit after the error boundary (a store failure is still a clean
+ * answer) and before everything that costs: parsing, client lookups, argon2.
  * A key change builds a new provider with this same function and swaps it in
  * through the ProviderHandle.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -18,13 +23,19 @@ import type { Csrf } from './interactions/csrf.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { staticAssets } from './interactions/static.js';
 import type { Views } from './interactions/views.js';
+import { auditProviderEvents, auditRevocations } from './audit/provider-events.js';
 import { healthRoutes, type ReadinessCheck } from './observability/health.js';
+import type { Metrics } from './observability/metrics.js';
+import { metricsRoute } from './observability/metrics-route.js';
 import { requestContext } from './observability/request-context.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { oauthErrorCodes } from './oidc/error-codes.js';
 import { jwksRoute } from './oidc/jwks.js';
+import type { ClientAddress } from './security/client-ip.js';
 import { errorBoundary } from './security/errors.js';
 import { securityHeaders } from './security/headers.js';
+import { rateLimit, type RateLimits } from './security/rate-limit.js';
+import { requestLimits } from './security/request-limits.js';
 import type { Services } from './services.js';
 
 export interface AppDeps {
@@ -35,6 +46,10 @@ export interface AppDeps {
   csrf: Csrf;
   cookieKeys: string[];
   readiness: ReadinessCheck;
+  /** Built once per process, not per provider: leases, counters and metrics outlive a key swap. */
+  clientAddress: ClientAddress;
+  rateLimits: RateLimits;
+  metrics: Metrics;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -42,14 +57,18 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
 
-  provider.use(requestContext(log, { trustIncomingId: config.trustProxy }));
+  provider.use(requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }));
   provider.use(errorBoundary(log, deps.views));
   provider.use(securityHeaders());
+  provider.use(requestLimits());
+  provider.use(rateLimit({ limits: deps.rateLimits, views: deps.views, log, onLimited: deps.metrics.rateLimited }));
   provider.use(oauthErrorCodes());
   provider.use(healthRoutes(deps.readiness));
+  provider.use(metricsRoute(deps.metrics.registry, config.metrics.token));
+  provider.use(auditRevocations(deps.services.audit));
   provider.use(jwksRoute(keys, config.keys.jwksMaxAgeSeconds));
   provider.use(staticAssets());
-  const interactions = interactionRoutes({ accounts: deps.services.accounts, views: deps.views, csrf: deps.csrf });
+  const interactions = interactionRoutes({ services: deps.services, views: deps.views, csrf: deps.csrf, mfaRequiredForAll: config.mfa.required });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
 
@@ -60,6 +79,11 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   provider.on('grant.error', (ctx, error) => {
     log.info({ requestId: ctx.state.requestId, error: (error as { error?: string }).error, clientId: ctx.oidc?.client?.clientId }, 'token request rejected');
   });
+  // Koa prints unhandled errors to stderr unless someone listens; they belong in the JSON log.
+  (provider as unknown as EventEmitter).on('error', (error: unknown, ctx?: { state?: { requestId?: string } }) => {
+    log.error({ requestId: ctx?.state?.requestId, err: error }, 'unhandled request error');
+  });
+  auditProviderEvents(provider, deps.services.audit);
   return provider;
 }
 

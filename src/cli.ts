@@ -8,10 +8,13 @@ import { readFileSync } from 'node:fs';
 
 import { Command, CommanderError } from 'commander';
 
+import { registerAuditCommands } from './cli/audit.js';
 import { registerClientCommands } from './cli/clients.js';
 import { describeError, isDebug } from './cli/errors.js';
+import { registerIatCommands } from './cli/iat.js';
 import { registerKeyCommands } from './cli/keys.js';
 import { registerMigrateCommand } from './cli/migrate.js';
+import { registerPolicyCommands } from './cli/policies.js';
 import { registerResourceCommands } from './cli/resources.js';
 import { registerUserCommands } from './cli/users.js';
 
@@ -44,8 +47,11 @@ Examples:
   registerMigrateCommand(program);
   registerUserCommands(program);
   registerClientCommands(program);
+  registerIatCommands(program);
+  registerPolicyCommands(program);
   registerResourceCommands(program);
   registerKeyCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

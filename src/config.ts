@@ -3,6 +3,8 @@
  * meaning. The README's configuration table is generated from `settings`
  * (`npm run docs:config`), and a test fails when the two disagree.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -20,6 +22,96 @@ const duration = z.string().transform((value, ctx) => {
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/** A count per window, written `10/5m`: rate-limit budgets and alert thresholds. */
+export interface Threshold {
+  count: number;
+  windowSeconds: number;
+}
+
+function parseThreshold(text: string): Threshold | undefined {
+  const match = /^(\d{1,9})\/(.+)$/.exec(text.trim());
+  const windowSeconds = match ? parseDuration(match[2]!) : undefined;
+  if (!match || !windowSeconds || Number(match[1]) < 1) return undefined;
+  return { count: Number(match[1]), windowSeconds };
+}
+
+const threshold = z.string().transform((value, ctx) => {
+  const parsed = parseThreshold(value);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: 'expected COUNT/WINDOW such as 10/5m' });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** A rate-limit budget per client IP and per client id; either may be `off`. */
+export interface RateLimitBudget {
+  ip: Threshold | undefined;
+  client: Threshold | undefined;
+}
+
+const budget = z.string().transform((value, ctx): RateLimitBudget => {
+  const result: RateLimitBudget = { ip: undefined, client: undefined };
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, limit] = part.split('=', 2).map((p) => p.trim());
+    const parsed = limit === 'off' ? undefined : parseThreshold(limit ?? '');
+    if ((key !== 'ip' && key !== 'client') || (limit !== 'off' && !parsed)) {
+      ctx.addIssue({ code: 'custom', message: 'expected ip=COUNT/WINDOW,client=COUNT/WINDOW (either may be `off`), e.g. ip=600/1m,client=300/1m' });
+      return z.NEVER;
+    }
+    result[key] = parsed;
+  }
+  return result;
+});
+
+const cidrList = z.string().transform((value, ctx) => {
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !isCidr(e));
+  if (entries.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR ranges${bad.length ? ` (unparseable: ${bad.join(', ')})` : ''}` });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+/** Public keys per trusted software-statement issuer (RFC 7591 §2.3): `{"<iss>": {"keys": [JWK, …]}}`. */
+export type TrustedIssuerKeys = Record<string, { keys: Array<{ kty: string } & Record<string, unknown>> }>;
+
+const publicJwk = z
+  .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
+  .refine((jwk) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk), 'keys must be public keys (a private member was found)');
+const trustedIssuerKeys = z
+  .record(z.string().min(1).max(500), z.object({ keys: z.array(publicJwk).min(1).max(50) }))
+  .refine((issuers) => Object.keys(issuers).length > 0, 'name at least one issuer');
+
+function parseIssuerKeys(text: string, ctx: z.RefinementCtx): TrustedIssuerKeys {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"https://issuer.example": {"keys": [{"kty": "EC", …}]}}' });
+    return z.NEVER;
+  }
+  const parsed = trustedIssuerKeys.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ') });
+    return z.NEVER;
+  }
+  return parsed.data as TrustedIssuerKeys;
+}
+
+const issuerKeysInline = z.string().transform(parseIssuerKeys);
+const issuerKeysFile = z.string().transform((file, ctx) => {
+  let text: string;
+  try {
+    text = readFileSync(path.resolve(file), 'utf8');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+  return parseIssuerKeys(text, ctx);
+});
+
 interface Setting {
   env: string;
   default: string | undefined;
@@ -33,7 +125,8 @@ export const settings = [
   { env: 'GATEHOUSE_ISSUER', default: undefined, description: 'Public issuer URL; unset: `http://localhost:<GATEHOUSE_PORT>` (scheme, host, optional path; no query or fragment). Must be https in production unless loopback.', schema: z.url() },
   { env: 'GATEHOUSE_HOST', default: '127.0.0.1', description: 'Address the HTTP listener binds to (`0.0.0.0` in containers).', schema: z.string().min(1) },
   { env: 'GATEHOUSE_PORT', default: '3000', description: 'Port of the HTTP listener (0 picks a free port).', schema: integer(0, 65535) },
-  { env: 'GATEHOUSE_TRUST_PROXY', default: 'false', description: 'Trust `X-Forwarded-Proto/Host/For` from a reverse proxy in front of Gatehouse.', schema: boolean },
+  { env: 'GATEHOUSE_TRUST_PROXY', default: 'false', description: 'Trust `X-Forwarded-Proto/Host/For` and `X-Request-Id` from the reverse proxies named in `GATEHOUSE_TRUSTED_PROXIES` (required with it).', schema: boolean },
+  { env: 'GATEHOUSE_TRUSTED_PROXIES', default: undefined, description: 'Comma-separated addresses or CIDR ranges of the reverse proxies in front of Gatehouse. Forwarded headers from any other peer are ignored; the client IP is the right-most `X-Forwarded-For` hop that is not one of these.', schema: cidrList },
   { env: 'DATABASE_URL', default: undefined, description: 'PostgreSQL connection URL. Unset: the embedded database in `GATEHOUSE_DATA_DIR` is used (one process only; refused in production).', schema: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL') },
   { env: 'GATEHOUSE_DB_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per process (one more is held for LISTEN).', schema: integer(2, 500) },
   { env: 'GATEHOUSE_DATA_DIR', default: './data', description: 'Directory for the embedded database and, in development, the generated master key.', schema: z.string().min(1) },
@@ -67,6 +160,27 @@ export const settings = [
   { env: 'GATEHOUSE_ARGON2_MEMORY_KIB', default: '19456', description: 'argon2id memory cost in KiB (OWASP: 19456 with 2 iterations, or an equivalent pair).', schema: integer(1024, 4_194_304) },
   { env: 'GATEHOUSE_ARGON2_ITERATIONS', default: '2', description: 'argon2id time cost (iterations).', schema: integer(1, 100) },
   { env: 'GATEHOUSE_ARGON2_PARALLELISM', default: '1', description: 'argon2id parallelism (lanes).', schema: integer(1, 16) },
+  { env: 'GATEHOUSE_LOCKOUT_MAX_FAILURES', default: '5', description: 'Failed password or second-factor attempts an account may have in one lockout window; the next attempt is refused (HTTP 429) until the window ends.', schema: integer(1, 1000) },
+  { env: 'GATEHOUSE_LOCKOUT_MAX_FAILURES_PER_IP', default: '30', description: 'Failed attempts one client IP address may have in one lockout window, across all accounts (higher than the per-account limit: many users can share an address).', schema: integer(1, 100_000) },
+  { env: 'GATEHOUSE_LOCKOUT_WINDOW', default: '15m', description: 'Lockout window: it starts at the first failure and the counters reset when it ends.', schema: duration },
+  { env: 'GATEHOUSE_MFA_REQUIRED', default: 'false', description: 'Require a second factor (TOTP) from every user; users without one set it up during their next sign-in.', schema: boolean },
+  { env: 'GATEHOUSE_TOTP_ISSUER', default: undefined, description: 'Name authenticator apps show for Gatehouse accounts (the `issuer` of the `otpauth://` URI); unset: the host name of `GATEHOUSE_ISSUER`.', schema: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain a colon (it separates issuer and account in the otpauth label)') },
+  { env: 'GATEHOUSE_RATE_LIMITING', default: 'true', description: 'Rate limiting of the protocol endpoints and pages per client IP and per client id (budgets below). Counters are shared by all nodes through PostgreSQL, or kept in memory on the embedded database.', schema: boolean },
+  { env: 'GATEHOUSE_RATE_LIMIT_TOKEN', default: 'ip=1200/1m,client=600/1m', description: 'Budget of `/token`: requests per client IP and per client id in a window (`ip=COUNT/WINDOW,client=COUNT/WINDOW`; `off` disables one).', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_AUTHORIZATION', default: 'ip=300/1m,client=3000/1m', description: 'Budget of `/auth`, `/request` (PAR) and `/session/end`.', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_INTROSPECTION', default: 'ip=3000/1m,client=1200/1m', description: 'Budget of `/token/introspection`, `/token/revocation` and `/me` (userinfo is limited per IP only).', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_REGISTRATION', default: 'ip=30/1h,client=60/1m', description: 'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_INTERACTION', default: 'ip=300/1m,client=off', description: 'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.', schema: budget },
+  { env: 'GATEHOUSE_METRICS_TOKEN', default: undefined, description: 'Bearer token (at least 32 characters) that `/metrics` requires. Unset: `/metrics` is not served on the main port (only on `GATEHOUSE_METRICS_PORT`, if set).', schema: z.string().min(32) },
+  { env: 'GATEHOUSE_METRICS_PORT', default: undefined, description: 'Port of a separate listener that serves only `/metrics`, for a scraper on a private network; unset: no such listener.', schema: integer(0, 65535) },
+  { env: 'GATEHOUSE_METRICS_HOST', default: '127.0.0.1', description: 'Address the metrics listener binds to.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_ALERT_WEBHOOK_URL', default: undefined, description: 'URL security alerts are POSTed to as JSON, signed with `GATEHOUSE_ALERT_WEBHOOK_SECRET` (scheme in docs/alerts.md). Unset: alerts are only logged.', schema: z.url({ protocol: /^https?$/ }) },
+  { env: 'GATEHOUSE_ALERT_WEBHOOK_SECRET', default: undefined, description: 'HMAC-SHA256 key (at least 32 characters) that signs every alert delivery; required with the URL.', schema: z.string().min(32) },
+  { env: 'GATEHOUSE_ALERT_LOGIN_FAILURES', default: '10/5m', description: 'Alert when one account, or one client IP, has this many failed sign-ins within the window.', schema: threshold },
+  { env: 'GATEHOUSE_ALERT_INVALID_CLIENT', default: '30/1m', description: 'Alert when client authentication fails (`invalid_client`) this many times within the window, across all clients.', schema: threshold },
+  { env: 'GATEHOUSE_REGISTRATION', default: 'token', description: 'Dynamic client registration at `/reg` (RFC 7591, managed per RFC 7592): `token` requires an initial access token (`gatehouse iat create`), `open` lets anyone register under the baseline policy, `off` removes the endpoint.', schema: z.enum(['token', 'open', 'off']) },
+  { env: 'GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS', default: undefined, description: 'Trusted software-statement issuers (RFC 7591 §2.3) and their public keys, as JSON: `{"<iss>": {"keys": [<JWK>, …]}}`. Unset (and no `_FILE`): software statements are refused.', schema: issuerKeysInline },
+  { env: 'GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE', default: undefined, description: 'Path of a JSON file of the same shape as `GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS`.', schema: issuerKeysFile },
 ] as const satisfies readonly Setting[];
 
 export interface Ttls {
@@ -86,6 +200,7 @@ export interface Config {
   host: string;
   port: number;
   trustProxy: boolean;
+  trustedProxies: string[];
   databaseUrl: string | undefined;
   dbPoolMax: number;
   dataDir: string;
@@ -102,7 +217,16 @@ export interface Config {
   ttl: Ttls;
   cleanupIntervalSeconds: number;
   argon2: { memoryKib: number; iterations: number; parallelism: number };
+  lockout: { maxFailures: number; maxFailuresPerIp: number; windowSeconds: number };
+  mfa: { required: boolean; totpIssuer: string };
+  rateLimits: { enabled: boolean; budgets: Record<RateLimitClass, RateLimitBudget> };
+  metrics: { token: string | undefined; port: number | undefined; host: string };
+  alerts: { webhookUrl: string | undefined; webhookSecret: string | undefined; loginFailures: Threshold; invalidClient: Threshold };
+  registration: { mode: 'token' | 'open' | 'off'; softwareStatementIssuers: TrustedIssuerKeys };
 }
+
+/** Endpoint classes with their own rate-limit budgets. */
+export type RateLimitClass = 'token' | 'authorization' | 'introspection' | 'registration' | 'interaction';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -141,6 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: get('GATEHOUSE_HOST'),
     port: get('GATEHOUSE_PORT'),
     trustProxy: get('GATEHOUSE_TRUST_PROXY'),
+    trustedProxies: get<string[] | undefined>('GATEHOUSE_TRUSTED_PROXIES') ?? [],
     databaseUrl: get('DATABASE_URL'),
     dbPoolMax: get('GATEHOUSE_DB_POOL_MAX'),
     dataDir: path.resolve(get<string>('GATEHOUSE_DATA_DIR')),
@@ -170,7 +295,39 @@ export function loadConfig(env: Env = process.env): Config {
       iterations: get('GATEHOUSE_ARGON2_ITERATIONS'),
       parallelism: get('GATEHOUSE_ARGON2_PARALLELISM'),
     },
+    lockout: {
+      maxFailures: get('GATEHOUSE_LOCKOUT_MAX_FAILURES'),
+      maxFailuresPerIp: get('GATEHOUSE_LOCKOUT_MAX_FAILURES_PER_IP'),
+      windowSeconds: get('GATEHOUSE_LOCKOUT_WINDOW'),
+    },
+    mfa: {
+      required: get('GATEHOUSE_MFA_REQUIRED'),
+      totpIssuer: get<string | undefined>('GATEHOUSE_TOTP_ISSUER') ?? '',
+    },
+    rateLimits: {
+      enabled: get('GATEHOUSE_RATE_LIMITING'),
+      budgets: {
+        token: get('GATEHOUSE_RATE_LIMIT_TOKEN'),
+        authorization: get('GATEHOUSE_RATE_LIMIT_AUTHORIZATION'),
+        introspection: get('GATEHOUSE_RATE_LIMIT_INTROSPECTION'),
+        registration: get('GATEHOUSE_RATE_LIMIT_REGISTRATION'),
+        interaction: get('GATEHOUSE_RATE_LIMIT_INTERACTION'),
+      },
+    },
+    metrics: { token: get('GATEHOUSE_METRICS_TOKEN'), port: get('GATEHOUSE_METRICS_PORT'), host: get('GATEHOUSE_METRICS_HOST') },
+    alerts: {
+      webhookUrl: get('GATEHOUSE_ALERT_WEBHOOK_URL'),
+      webhookSecret: get('GATEHOUSE_ALERT_WEBHOOK_SECRET'),
+      loginFailures: get('GATEHOUSE_ALERT_LOGIN_FAILURES'),
+      invalidClient: get('GATEHOUSE_ALERT_INVALID_CLIENT'),
+    },
+    registration: {
+      mode: get('GATEHOUSE_REGISTRATION'),
+      softwareStatementIssuers: get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS') ?? get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE') ?? {},
+    },
   };
+  // The host name without the port: a colon would split the otpauth label (Key Uri Format).
+  config.mfa.totpIssuer ||= new URL(config.issuer).hostname;
   checkConsistency(config, env, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return config;
@@ -191,6 +348,9 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
   if (env.GATEHOUSE_MASTER_KEY_PREVIOUS && env.GATEHOUSE_MASTER_KEY_PREVIOUS_FILE) {
     problems.push('GATEHOUSE_MASTER_KEY_PREVIOUS and GATEHOUSE_MASTER_KEY_PREVIOUS_FILE: set one, not both');
   }
+  if (env.GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS && env.GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE) {
+    problems.push('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS and GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE: set one, not both');
+  }
   if (config.previousMasterKey && !config.masterKey) {
     problems.push('GATEHOUSE_MASTER_KEY_PREVIOUS: only meaningful with GATEHOUSE_MASTER_KEY (the new secret) set');
   }
@@ -199,6 +359,18 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
   }
   if (config.keys.jwksMaxAgeSeconds > config.keys.publishDelaySeconds) {
     problems.push('GATEHOUSE_JWKS_MAX_AGE: must not exceed GATEHOUSE_KEY_PUBLISH_DELAY, or a cached JWKS could miss a key that already signs');
+  }
+  if (config.trustProxy && config.trustedProxies.length === 0) {
+    problems.push('GATEHOUSE_TRUST_PROXY: name the proxies in GATEHOUSE_TRUSTED_PROXIES; trusting forwarded headers from any peer lets every client choose its own IP');
+  }
+  if (!config.trustProxy && config.trustedProxies.length > 0) {
+    problems.push('GATEHOUSE_TRUSTED_PROXIES: set GATEHOUSE_TRUST_PROXY=true as well, or remove the list');
+  }
+  if (Boolean(config.alerts.webhookUrl) !== Boolean(config.alerts.webhookSecret)) {
+    problems.push('GATEHOUSE_ALERT_WEBHOOK_URL and GATEHOUSE_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are always signed)');
+  }
+  if (config.metrics.port && config.metrics.port === config.port) {
+    problems.push('GATEHOUSE_METRICS_PORT: must differ from GATEHOUSE_PORT');
   }
   if (config.ttl.refreshToken < config.ttl.accessToken) {
     problems.push('GATEHOUSE_REFRESH_TOKEN_TTL: must not be shorter than GATEHOUSE_ACCESS_TOKEN_TTL');
@@ -225,4 +397,13 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
 
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`: an address, optionally with a prefix length that fits its family. */
+export function isCidr(text: string): boolean {
+  const [address, prefix, extra] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

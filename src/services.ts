@@ -1,9 +1,13 @@
 import { createAccountService } from './accounts/accounts.js';
+import { createLockout } from './accounts/lockout.js';
 import { createArtifactStore } from './artifacts/store.js';
 import { createClientService } from './clients/clients.js';
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { createKeystore, type KeyEvent } from './keys/keystore.js';
+import { createMfaService } from './mfa/mfa.js';
+import { createPendingSignIns } from './mfa/sign-ins.js';
+import { createRegistrationServices } from './registration/index.js';
 import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './security/secret-box.js';
 import { noAudit, type Audit } from './audit/events.js';
@@ -18,9 +22,12 @@ export interface ServiceHooks {
 }
 
 /** The service layer, built once per process and shared by the server and the CLI. */
-export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
+export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
   const resources = createResourceService(db);
   const audit = hooks.audit ?? noAudit;
+  const clients = createClientService(db, secrets);
+  const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
+  const mfa = createMfaService({ db, secrets, lockout, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
     db,
     secrets,
@@ -32,6 +39,8 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
   // Every service that stores something sealed under the master secret, for `gatehouse keys rewrap`.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
     'signing keys': (p) => keystore.rewrap(p),
+    'second factors': (p) => mfa.rewrap(p),
+    'client secrets': (p) => clients.rewrap(p),
   };
   return {
     audit,
@@ -41,8 +50,12 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
       for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));
       return counts;
     },
-    accounts: createAccountService(db, config.argon2),
-    clients: createClientService(db, secrets),
+    accounts: createAccountService(db, config.argon2, lockout),
+    lockout,
+    mfa,
+    pendingSignIns: createPendingSignIns(db, secrets),
+    clients,
+    ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
     keystore,
     artifacts: createArtifactStore(db),

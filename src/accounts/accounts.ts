@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { Db } from '../db/index.js';
+import type { Lockout } from './lockout.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
 import { newAccountSchema, passwordSchema, type NewAccount } from './schemas.js';
 import { createAccountStore, type AccountRow } from './store.js';
@@ -21,6 +22,14 @@ export interface Account {
 export type AuthenticationResult =
   | { ok: true; account: Account }
   | { ok: false; reason: 'unknown_account' | 'wrong_password' | 'disabled' };
+
+/** A sign-in attempt through the lockout: also refused outright while the account or address is locked. */
+export type SignInResult =
+  | { ok: true; account: Account }
+  /** `accountId` (when the name matched an account) is for the audit log, never for the page. */
+  | { ok: false; reason: 'locked'; retryAfterSeconds: number; accountId: string | undefined }
+  /** `lockedNow`: this failure used the account's (or address's) last attempt. */
+  | { ok: false; reason: 'unknown_account' | 'wrong_password' | 'disabled'; lockedNow: { account: boolean; address: boolean }; accountId: string | undefined };
 
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -55,12 +64,30 @@ export function standardClaims(account: Account): Record<string, unknown> {
   };
 }
 
-export function createAccountService(db: Db, argon2: Argon2Params) {
+export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout) {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
 
   async function resolve(idOrLogin: string): Promise<AccountRow | undefined> {
     return (await store.findById(idOrLogin)) ?? (await store.findByLogin(idOrLogin));
+  }
+
+  /**
+   * Unknown accounts cost the same argon2 time as known ones; disabled
+   * accounts are checked too, so a disabled answer is only given to someone
+   * who knows the password.
+   */
+  async function checkPassword(row: AccountRow | undefined, password: string): Promise<AuthenticationResult> {
+    if (!row) {
+      await passwords.burnTime(password);
+      return { ok: false, reason: 'unknown_account' };
+    }
+    if (!(await passwords.verify(row.password_hash, password))) return { ok: false, reason: 'wrong_password' };
+    if (row.disabled) return { ok: false, reason: 'disabled' };
+    if (passwords.needsRehash(row.password_hash)) {
+      await store.setPasswordHash(row.id, await passwords.hash(password));
+    }
+    return { ok: true, account: toAccount(row) };
   }
 
   return {
@@ -82,23 +109,30 @@ export function createAccountService(db: Db, argon2: Argon2Params) {
       return toAccount(row);
     },
 
-    /**
-     * Checks a password. Unknown accounts cost the same argon2 time as known
-     * ones; disabled accounts are checked too, so a disabled answer is only
-     * given to someone who knows the password.
-     */
+    /** Checks a password, outside the lockout (operator tools and tests). */
     async authenticate(login: string, password: string): Promise<AuthenticationResult> {
+      return checkPassword(await store.findByLogin(login), password);
+    },
+
+    /**
+     * The sign-in page's password check: counted by the lockout before
+     * argon2 runs, so a locked account or address costs no hashing and
+     * parallel guesses cannot overrun the limit. A right password gives its
+     * attempt back but does not reset the account's count: that waits for
+     * the sign-in to complete (see lockout.ts).
+     */
+    async signIn(login: string, password: string, origin: { ip: string }): Promise<SignInResult> {
       const row = await store.findByLogin(login);
-      if (!row) {
-        await passwords.burnTime(password);
-        return { ok: false, reason: 'unknown_account' };
+      const attempt = await lockout.attempt(row ? { accountId: row.id } : { unknownLogin: login }, origin.ip);
+      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
+      const result = await checkPassword(row, password);
+      // A disabled account's right password is not a guess to count.
+      if (result.ok || result.reason === 'disabled') {
+        await attempt.succeeded();
+        return result.ok ? result : { ...result, lockedNow: { account: false, address: false }, accountId: row?.id };
       }
-      if (!(await passwords.verify(row.password_hash, password))) return { ok: false, reason: 'wrong_password' };
-      if (row.disabled) return { ok: false, reason: 'disabled' };
-      if (passwords.needsRehash(row.password_hash)) {
-        await store.setPasswordHash(row.id, await passwords.hash(password));
-      }
-      return { ok: true, account: toAccount(row) };
+      const { locked, addressLocked } = attempt.failed();
+      return { ...result, lockedNow: { account: locked, address: addressLocked }, accountId: row?.id };
     },
 
     async findById(id: string): Promise<Account | undefined> {
@@ -128,6 +162,17 @@ export function createAccountService(db: Db, argon2: Argon2Params) {
       if (!row) throw new AccountError('no such account');
       await store.setPasswordHash(row.id, await passwords.hash(passwordSchema.parse(password)));
       return toAccount(row);
+    },
+
+    /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
+    lockoutStatus: (accountId: string) => lockout.status(accountId),
+
+    /** Operator unlock; returns whether there was anything to clear. */
+    async unlock(idOrLogin: string): Promise<{ account: Account; cleared: boolean }> {
+      const row = await resolve(idOrLogin);
+      if (!row) throw new AccountError('no such account');
+      const cleared = await lockout.unlock(row.id, [row.username, ...(row.email ? [row.email] : [])]);
+      return { account: toAccount(row), cleared };
     },
   };
 }

@@ -3,6 +3,14 @@
  * (DESIGN invariant 5). `record` never blocks and never throws: the sink
  * buffers, batches and hash-chains rows (src/audit/), and a request must
  * not fail or slow down because auditing is busy.
+ *
+ * Types are part of the contract: alert rules (src/audit/alerts.ts) match
+ * `login.failure`, `mfa.failed`, `client.authentication_failed`,
+ * `token.reuse_detected`, `key.revoked` and any event whose actor is
+ * `operator`; metrics (src/observability/metrics.ts) count `token.issued`,
+ * `token.refused`, `login.*` and `mfa.*`. Protocol events are recorded in one
+ * place, src/audit/provider-events.ts. A request's id and client IP are
+ * filled in from the request context when an event omits them.
  */
 export interface AuditEvent {
   /** Dotted name: `login.success`, `login.failure`, `mfa.enrolled`, `token.issued`, `key.revoked`, … */

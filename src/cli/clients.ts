@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 
 import { ClientError, type ClientSummary } from '../clients/clients.js';
 import { clientTypes, type NewClient } from '../clients/schemas.js';
+import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { auditOperator, withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
@@ -18,12 +19,31 @@ export function clientJson(client: ClientSummary) {
     first_party: client.firstParty,
     disabled: client.disabled,
     source: client.source,
+    registered_by: client.registeredBy,
+    registration_policy: client.registrationPolicy,
+    secret_expires_at: isoDate(client.secretExpiresAt),
     created_at: isoDate(client.createdAt),
+    updated_at: isoDate(client.updatedAt),
   };
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const status = (disabled: boolean) => (disabled ? 'disabled' : 'enabled');
+
+/** Who brought the client in: an operator, or dynamic registration with (or without) an initial access token. */
+const origin = (client: ClientSummary) => (client.source === 'cli' ? 'operator' : client.registeredBy ? `iat ${client.registeredBy}` : 'open registration');
+
+function registrationFields(client: ClientSummary, token: InitialAccessToken | undefined): Array<[string, string | null]> {
+  if (client.source !== 'registration') return [];
+  const by = token ? `initial access token ${token.id}${token.description ? ` (${token.description})` : ''}` : 'open registration (no initial access token)';
+  return [
+    ['registered by', by],
+    ['registered at', isoDate(client.createdAt)],
+    ['policy', client.registrationPolicy ?? '(baseline)'],
+    ['secret expires', client.secretExpiresAt ? isoDate(client.secretExpiresAt) : 'never'],
+    ['updated', isoDate(client.updatedAt)],
+  ];
+}
 
 interface AddOptions {
   type: NewClient['type'];
@@ -82,6 +102,7 @@ async function list(options: { json?: boolean }): Promise<void> {
         { header: 'NAME', value: (c) => c.name },
         { header: 'TYPE', value: (c) => c.type },
         { header: 'STATUS', value: (c) => status(c.disabled) },
+        { header: 'ADDED BY', value: origin },
         { header: 'REDIRECT URIS', value: (c) => c.redirectUris.join(' ') },
         { header: 'CREATED', value: (c) => isoDate(c.createdAt) },
       ],
@@ -95,6 +116,7 @@ async function show(clientId: string, options: { json?: boolean }): Promise<void
     const client = await services.clients.find(clientId);
     if (!client) throw new CliError(`no such client: ${clientId}`);
     if (options.json) return printJson(clientJson(client));
+    const token = client.registeredBy ? await services.initialAccessTokens.find(client.registeredBy) : undefined;
     printFields([
       ['client_id', client.clientId],
       ['name', client.name],
@@ -105,6 +127,7 @@ async function show(clientId: string, options: { json?: boolean }): Promise<void
       ['auth method', client.authMethod],
       ['first party', client.firstParty],
       ['source', client.source],
+      ...registrationFields(client, token),
       ['created', isoDate(client.createdAt)],
     ]);
   });

@@ -8,7 +8,9 @@ import { openDb, type Db } from '../db/index.js';
 import { migrate, MigrationError, type Migration, type MigrationReport } from '../db/migrate.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { loadMasterKey, loadPreviousMasterKeys } from '../security/master-key.js';
-import { createSecretBox } from '../security/secret-box.js';
+import { createSecretBox, type SecretBox } from '../security/secret-box.js';
+import { openAuditTrail } from '../audit/trail.js';
+import { createLimiterFactory } from '../security/rate-limit-store.js';
 import { createServices, type Services } from '../services.js';
 import { CliError, messageOf } from './errors.js';
 import { note } from './output.js';
@@ -19,6 +21,8 @@ export interface CliContext {
   db: Db;
   services: Services;
   schema: MigrationReport;
+  /** For commands that check what the master secret protects (`audit verify`). */
+  secrets: SecretBox;
 }
 
 export interface ContextOptions {
@@ -65,8 +69,17 @@ export async function withContext<T>(action: (context: CliContext) => Promise<T>
       }
     }
     if (previousMasterKeys.length) log.info('master-secret rotation in progress: the previous secret is accepted for decryption');
-    const services = createServices(db, config, createSecretBox(masterKey.secret, previousMasterKeys));
-    return await action({ config, log, db, services, schema });
+    const secrets = createSecretBox(masterKey.secret, previousMasterKeys);
+    // Operator actions go into the same hash chain (and alert rules) as the server's events;
+    // the trail is drained before the database closes.
+    const trail = openAuditTrail({ db, chainKey: secrets.deriveKey('audit-chain'), log, counters: createLimiterFactory(db), alerts: config.alerts, issuer: config.issuer });
+    // Key commands record their own operator events (auditOperator), so key lifecycle hooks are not wired here.
+    const services = createServices(db, config, secrets, { audit: trail.audit });
+    try {
+      return await action({ config, log, db, services, schema, secrets });
+    } finally {
+      await trail.close();
+    }
   } finally {
     await db.close().catch((error: unknown) => log.warn({ err: error }, 'closing the database failed'));
   }

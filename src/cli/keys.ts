@@ -125,8 +125,10 @@ Examples:
 If the key was signing, the staged next key of its algorithm takes over early,
 or a new key is created and signs at once.
 
+A kid may begin with '-'; put -- before it so it is not read as an option.
+
 Example:
-  $ gatehouse keys retire 3bQ…`)
+  $ gatehouse keys retire -- 3bQ…`)
     .action(retire);
 
   keys
@@ -135,7 +137,7 @@ Example:
     .option('--yes', 'confirm: tokens signed with this key will fail verification everywhere')
     .addHelpText('after', `
 Example:
-  $ gatehouse keys revoke 3bQ… --yes`)
+  $ gatehouse keys revoke --yes -- 3bQ…`)
     .action(revoke);
 
   keys

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Account } from '../accounts/accounts.js';
 import { newAccountSchema } from '../accounts/schemas.js';
 import { auditOperator, withContext, type CliContext } from './context.js';
+import { registerSecondFactorCommands } from './mfa.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 import { assertPasswordSource, readNewPassword } from './password.js';
@@ -182,4 +183,6 @@ Examples:
 Example:
   $ gatehouse users set-password alice`)
     .action(setPassword);
+
+  registerSecondFactorCommands(users);
 }

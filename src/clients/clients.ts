@@ -1,9 +1,23 @@
 import { randomBytes } from 'node:crypto';
 
-import type { Db } from '../db/index.js';
+import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { newClientSchema, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
+
+/**
+ * 128 random bits, the same for operator-created and registered clients. An id
+ * starting with `-` would read as an option on the command line
+ * (`gatehouse clients show -x…`), so those are drawn again.
+ */
+export function generateClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+/** 256 random bits; Gatehouse always generates secrets, a client never chooses one (RFC 7592 §2.2). */
+export const generateClientSecret = () => randomBytes(32).toString('base64url');
 
 export interface ClientSummary {
   clientId: string;
@@ -15,7 +29,23 @@ export interface ClientSummary {
   firstParty: boolean;
   disabled: boolean;
   source: ClientRow['source'];
+  /** Dynamically registered clients: the initial access token that registered them (null: open registration). */
+  registeredBy: string | null;
+  /** Dynamically registered clients: the registration policy they answer to (null: the baseline). */
+  registrationPolicy: string | null;
+  /** When the secret stops authenticating (`client_secret_expires_at`); null: never, or no secret. */
+  secretExpiresAt: Date | null;
   createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What storing a registered client needs beyond its metadata. */
+export interface RegisteredClient {
+  clientId: string;
+  /** Validated metadata as oidc-provider hands it to the adapter, client_secret included. */
+  metadata: Record<string, unknown>;
+  registeredBy: string | null;
+  policy: string | null;
 }
 
 export class ClientError extends Error {
@@ -77,8 +107,18 @@ function summarise(row: ClientRow): ClientSummary {
     firstParty: m.first_party === true,
     disabled: row.disabled,
     source: row.source,
+    registeredBy: row.registered_by_iat,
+    registrationPolicy: row.registration_policy,
+    secretExpiresAt: typeof m.client_secret_expires_at === 'number' && m.client_secret_expires_at > 0 ? new Date(m.client_secret_expires_at * 1000) : null,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
+}
+
+/** The secret leaves the metadata before it is stored, and goes into its own column sealed. */
+function splitSecret(metadata: Record<string, unknown>): { stored: Record<string, unknown>; secret: string | undefined } {
+  const { client_secret: secret, ...stored } = metadata;
+  return { stored, secret: typeof secret === 'string' ? secret : undefined };
 }
 
 export function createClientService(db: Db, secrets: SecretBox) {
@@ -88,8 +128,8 @@ export function createClientService(db: Db, secrets: SecretBox) {
     /** Creates a client; the secret (if any) is returned once and stored only encrypted. */
     async create(input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }> {
       const parsed = newClientSchema.parse(input);
-      const clientId = randomBytes(16).toString('base64url');
-      const clientSecret = parsed.type === 'public' ? undefined : randomBytes(32).toString('base64url');
+      const clientId = generateClientId();
+      const clientSecret = parsed.type === 'public' ? undefined : generateClientSecret();
       const row = await store.insert({
         client_id: clientId,
         metadata: metadataFor(clientId, parsed),
@@ -109,6 +149,67 @@ export function createClientService(db: Db, secrets: SecretBox) {
       if (!row || row.disabled) return undefined;
       if (!row.secret_ciphertext) return row.metadata;
       return { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) };
+    },
+
+    /** Stores a client that registered itself (RFC 7591), inside the caller's registration transaction. */
+    async insertRegistered(tx: Queryable, client: RegisteredClient): Promise<ClientSummary> {
+      const { stored, secret } = splitSecret(client.metadata);
+      // A registered client without a resource list may target none (not all, as an operator-made one may).
+      stored.resources ??= [];
+      const row = await store.insert(
+        {
+          client_id: client.clientId,
+          metadata: stored,
+          secret_ciphertext: secret ? secrets.seal('client-secret', client.clientId, secret) : null,
+          source: 'registration',
+          registered_by_iat: client.registeredBy,
+          registration_policy: client.policy,
+        },
+        tx,
+      );
+      return summarise(row);
+    },
+
+    /** The registration record of a client, locked for the caller's update transaction. */
+    async lockRegistered(tx: Queryable, clientId: string): Promise<{ policy: string | null } | undefined> {
+      const row = await store.findForUpdate(tx, clientId);
+      return row?.source === 'registration' ? { policy: row.registration_policy } : undefined;
+    },
+
+    /** The policy a registered client answers to; undefined for unknown and operator-made clients. */
+    async registrationOf(clientId: string): Promise<{ policy: string | null } | undefined> {
+      const row = await store.findById(clientId);
+      return row?.source === 'registration' ? { policy: row.registration_policy } : undefined;
+    },
+
+    /** Replaces a registered client's metadata (RFC 7592 update); says whether its secret changed. */
+    async replaceRegistered(tx: Queryable, clientId: string, metadata: Record<string, unknown>): Promise<{ secretRotated: boolean }> {
+      const current = await store.findForUpdate(tx, clientId);
+      if (!current) throw new ClientError('no such client');
+      const { stored, secret } = splitSecret(metadata);
+      stored.resources ??= [];
+      const previous = current.secret_ciphertext ? secrets.open('client-secret', clientId, current.secret_ciphertext) : undefined;
+      const unchanged = secret === previous;
+      await store.replaceMetadata(tx, clientId, stored, unchanged ? current.secret_ciphertext : secret ? secrets.seal('client-secret', clientId, secret) : null);
+      return { secretRotated: secret !== undefined && previous !== undefined && !unchanged };
+    },
+
+    /** Live clients one initial access token has registered (the policy's per-token cap). */
+    countRegisteredBy: (tx: Queryable, iatId: string) => store.countRegisteredBy(tx, iatId),
+
+    /**
+     * Re-seals every client secret still sealed under a previous master secret
+     * (`gatehouse keys rewrap`); returns how many it re-sealed.
+     */
+    async rewrap(onProgress?: (done: number, total: number) => void): Promise<number> {
+      const stale = (await store.listSealed()).filter((row) => secrets.keyIdOf(row.secret_ciphertext!) !== secrets.currentKeyId);
+      let done = 0;
+      for (const row of stale) {
+        const secret = secrets.open('client-secret', row.client_id, row.secret_ciphertext!);
+        if (await store.replaceCiphertext(row.client_id, row.secret_ciphertext!, secrets.seal('client-secret', row.client_id, secret))) done += 1;
+        onProgress?.(done, stale.length);
+      }
+      return done;
     },
 
     async list(): Promise<ClientSummary[]> {

@@ -1,4 +1,4 @@
-import type { Db } from '../db/index.js';
+import type { Db, Queryable } from '../db/index.js';
 
 export interface ClientRow {
   client_id: string;
@@ -6,26 +6,59 @@ export interface ClientRow {
   secret_ciphertext: string | null;
   disabled: boolean;
   source: 'cli' | 'registration';
+  /** Registered clients: the initial access token used (null for open registration). */
+  registered_by_iat: string | null;
+  /** Registered clients: the policy they answer to (null: the baseline). */
+  registration_policy: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
+export type NewClientRow = Pick<ClientRow, 'client_id' | 'metadata' | 'secret_ciphertext' | 'source'> &
+  Partial<Pick<ClientRow, 'registered_by_iat' | 'registration_policy'>>;
+
 export function createClientStore(db: Db) {
   return {
-    async insert(row: Pick<ClientRow, 'client_id' | 'metadata' | 'secret_ciphertext' | 'source'>): Promise<ClientRow> {
-      const { rows } = await db.query<ClientRow>(
-        'INSERT INTO clients (client_id, metadata, secret_ciphertext, source) VALUES ($1, $2::jsonb, $3, $4) RETURNING *',
-        [row.client_id, JSON.stringify(row.metadata), row.secret_ciphertext, row.source],
+    async insert(row: NewClientRow, executor: Queryable = db): Promise<ClientRow> {
+      const { rows } = await executor.query<ClientRow>(
+        `INSERT INTO clients (client_id, metadata, secret_ciphertext, source, registered_by_iat, registration_policy)
+         VALUES ($1, $2::jsonb, $3, $4, $5, $6) RETURNING *`,
+        [row.client_id, JSON.stringify(row.metadata), row.secret_ciphertext, row.source, row.registered_by_iat ?? null, row.registration_policy ?? null],
       );
       return rows[0]!;
     },
-    async findById(clientId: string): Promise<ClientRow | undefined> {
-      const { rows } = await db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+    async findById(clientId: string, executor: Queryable = db): Promise<ClientRow | undefined> {
+      const { rows } = await executor.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+      return rows[0];
+    },
+    /** Locks the row until the transaction ends: two updates of one client apply one after the other. */
+    async findForUpdate(tx: Queryable, clientId: string): Promise<ClientRow | undefined> {
+      const { rows } = await tx.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1 FOR UPDATE', [clientId]);
       return rows[0];
     },
     async list(): Promise<ClientRow[]> {
       const { rows } = await db.query<ClientRow>('SELECT * FROM clients ORDER BY created_at, client_id');
       return rows;
+    },
+    async replaceMetadata(tx: Queryable, clientId: string, metadata: Record<string, unknown>, secretCiphertext: string | null): Promise<void> {
+      await tx.query('UPDATE clients SET metadata = $2::jsonb, secret_ciphertext = $3, updated_at = now() WHERE client_id = $1', [
+        clientId,
+        JSON.stringify(metadata),
+        secretCiphertext,
+      ]);
+    },
+    async listSealed(): Promise<Array<Pick<ClientRow, 'client_id' | 'secret_ciphertext'>>> {
+      const { rows } = await db.query<Pick<ClientRow, 'client_id' | 'secret_ciphertext'>>('SELECT client_id, secret_ciphertext FROM clients WHERE secret_ciphertext IS NOT NULL');
+      return rows;
+    },
+    /** Swaps a ciphertext only if it is still the one read: a secret rotated meanwhile is left alone. */
+    async replaceCiphertext(clientId: string, previous: string, next: string): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE clients SET secret_ciphertext = $3 WHERE client_id = $1 AND secret_ciphertext = $2', [clientId, previous, next]);
+      return rowCount > 0;
+    },
+    async countRegisteredBy(tx: Queryable, iatId: string): Promise<number> {
+      const { rows } = await tx.query<{ n: number }>('SELECT count(*)::integer AS n FROM clients WHERE registered_by_iat = $1', [iatId]);
+      return rows[0]?.n ?? 0;
     },
     async remove(clientId: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM clients WHERE client_id = $1', [clientId]);

@@ -32,6 +32,8 @@ export interface Db extends Queryable {
   notify(channel: string, payload: string): Promise<void>;
   /** True when a trivial query succeeds within the pool's timeout. */
   ping(): Promise<boolean>;
+  /** Connection pool counters for metrics; undefined for the embedded database (no pool). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

@@ -160,6 +160,7 @@ export function openPostgres(connectionString: string, options: { poolMax: numbe
         return false;
       }
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await listener.close();
       await pool.end();

@@ -3,34 +3,87 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 
+import { requestFacts } from '../audit/log.js';
+import type { ClientAddress } from '../security/client-ip.js';
+
 const validRequestId = /^[A-Za-z0-9._:-]{8,128}$/;
+/** oidc-provider's route names for its default paths. */
+const libraryRoutes = new Map([
+  ['/token', 'token'],
+  ['/auth', 'authorization'],
+  ['/token/introspection', 'introspection'],
+  ['/token/revocation', 'revocation'],
+  ['/me', 'userinfo'],
+  ['/request', 'pushed_authorization_request'],
+  ['/reg', 'registration'],
+  ['/session/end', 'end_session'],
+  ['/session/end/confirm', 'end_session_confirm'],
+  ['/.well-known/openid-configuration', 'discovery'],
+]);
+const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
 
 /**
- * Gives every request an id (a trusted proxy's, or a new one), echoes it in
- * `X-Request-Id`, and writes one log line per request when it completes. The
+ * A bounded route label for logs and metrics: the library's route name, the
+ * interaction router's pattern, or one of our fixed paths. Anything else is
+ * `unmatched`, so a scanner's random paths cannot explode metric cardinality.
+ */
+export function routeLabel(ctx: Context): string {
+  const oidc = (ctx as { oidc?: { route?: string } }).oidc;
+  if (oidc?.route) return oidc.route;
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  if (typeof matched === 'string') return matched;
+  const path = ctx.path;
+  // Requests refused before the library routed them (limits, rate limits) keep the library's name.
+  const library = libraryRoutes.get(path);
+  if (library) return library;
+  if (path.startsWith('/reg/')) return 'client';
+  if (['/healthz', '/readyz', '/metrics', '/jwks', '/favicon.ico'].includes(path)) return path.slice(1);
+  if (path.startsWith('/static/')) return 'static';
+  if (path.startsWith('/interaction/')) return 'interaction';
+  return 'unmatched';
+}
+
+export interface RequestContextOptions {
+  clientAddress: ClientAddress;
+  onComplete?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+/**
+ * First middleware of every request: settles who the client is (forwarded
+ * headers from anyone but a trusted proxy are deleted before koa or the
+ * library can read them), gives the request an id (a trusted proxy's, or a
+ * new one) echoed in `X-Request-Id`, publishes both to the audit log through
+ * AsyncLocalStorage, and writes one log line when the request completes. The
  * path is logged without its query string, which can carry codes and tokens.
  */
-export function requestContext(log: Logger, options: { trustIncomingId: boolean }) {
+export function requestContext(log: Logger, options: RequestContextOptions) {
   return async function requestContextMiddleware(ctx: Context, next: Next) {
     const started = process.hrtime.bigint();
+    const peer = options.clientAddress.resolve(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined);
+    if (!peer.viaTrustedProxy) for (const name of forwardedHeaders) delete ctx.req.headers[name];
+    ctx.request.ip = peer.ip;
     const incoming = ctx.get('X-Request-Id');
-    const requestId = options.trustIncomingId && validRequestId.test(incoming) ? incoming : randomUUID();
+    const requestId = peer.viaTrustedProxy && validRequestId.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     try {
-      await next();
+      await requestFacts.run({ requestId, ip: peer.ip }, next);
     } finally {
-      const oidc = (ctx as { oidc?: { route?: string; client?: { clientId: string } } }).oidc;
+      const oidc = (ctx as { oidc?: { client?: { clientId: string } } }).oidc;
       const status = ctx.status;
+      const route = routeLabel(ctx);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      options.onComplete?.(route, ctx.method, status, seconds);
       const line = {
         requestId,
         method: ctx.method,
-        path: ctx.path,
-        route: oidc?.route,
+        path: ctx.path.length > 256 ? `${ctx.path.slice(0, 256)}…` : ctx.path,
+        route,
         status,
-        latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
         clientId: oidc?.client?.clientId,
-        ip: ctx.ip,
+        ip: peer.ip,
+        ...(ctx.state.rateLimited ? { rateLimited: ctx.state.rateLimited } : {}),
       };
       if (status >= 500) log.error(line, 'request');
       else log.info(line, 'request');

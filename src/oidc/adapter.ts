@@ -1,28 +1,83 @@
 /**
  * oidc-provider's storage adapter. Clients come from the clients service
- * (metadata in their own table, secrets encrypted); every other model is a
- * protocol artifact in oidc_models, stored under a hash of its identifier.
+ * (metadata in their own table, secrets encrypted); initial access tokens from
+ * the registration service (their own table, hashed); every other model,
+ * registration access tokens included, is a protocol artifact in oidc_models,
+ * stored under a hash of its identifier.
  */
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { ArtifactPayload, ArtifactStore } from '../artifacts/store.js';
 import type { ClientService } from '../clients/clients.js';
+import { RegistrationError } from '../registration/errors.js';
+import type { RegistrationService } from '../registration/registrations.js';
+import { originOf, policyHook, toProviderError } from './registration.js';
 
 /** Models whose rows are tied to a grant and die with it (oidc-provider's grantable set). */
 const grantable = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
+/**
+ * Clients. The library writes one only from the registration endpoints, after
+ * validating it; the write goes through the registration service, which holds
+ * it to its policy and stores it with its secret sealed. The request (which
+ * endpoint, which initial access token) comes from the library's per-request
+ * context (Provider.ctx), since the adapter interface carries only the metadata.
+ */
 class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientService) {}
+  constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {}
   async find(id: string) {
     return (await this.clients.metadataForProvider(id)) as AdapterPayload | undefined;
   }
-  // Dynamic registration (RFC 7591) lands with its own issue; until then the
-  // library has no route that writes clients.
-  async upsert(): Promise<void> {
-    throw new Error('client writes through the provider are not enabled');
+  async upsert(id: string, payload: AdapterPayload): Promise<void> {
+    const ctx = Provider.ctx;
+    const metadata = payload as Record<string, unknown>;
+    try {
+      switch (ctx?.oidc.route) {
+        case 'registration':
+          return await this.registrations.register(id, metadata, { ...originOf(ctx), initialAccessToken: ctx.oidc.entities.InitialAccessToken?.jti });
+        case 'client_update':
+          return await this.registrations.update(id, metadata, originOf(ctx));
+        default:
+          throw new Error(`clients are written only by the registration endpoints, not by route ${ctx?.oidc.route ?? '(none)'}`);
+      }
+    } catch (error) {
+      throw error instanceof RegistrationError ? toProviderError(error) : error;
+    }
   }
   async destroy(id: string) {
-    await this.clients.remove(id).catch(() => undefined);
+    const ctx = Provider.ctx;
+    if (ctx?.oidc.route === 'client_delete') await this.registrations.remove(id, originOf(ctx));
+    else await this.clients.remove(id).catch(() => undefined);
+  }
+  async consume() {}
+  async findByUid() {
+    return undefined;
+  }
+  async findByUserCode() {
+    return undefined;
+  }
+  async revokeByGrantId() {}
+}
+
+/**
+ * Initial access tokens, as the library's InitialAccessToken model sees them.
+ * They are minted and revoked by operators (src/registration), stored as a
+ * hash; `find` answers only for a token that may register a client now, and
+ * tags it with the policy hook so the library runs the Gatehouse policy.
+ */
+class InitialAccessTokenAdapter implements Adapter {
+  constructor(private readonly registrations: RegistrationService) {}
+  async find(value: string) {
+    const token = await this.registrations.presentedToken(value, originOf(Provider.ctx));
+    if (!token) return undefined;
+    const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+    return { jti: value, kind: 'InitialAccessToken', iat: epoch(token.createdAt), exp: epoch(token.expiresAt), policies: [policyHook] } as AdapterPayload;
+  }
+  async upsert(): Promise<void> {
+    throw new Error('initial access tokens are minted by operators (`gatehouse iat create`), not by the provider');
+  }
+  async destroy(): Promise<void> {
+    throw new Error('initial access tokens are revoked by operators (`gatehouse iat revoke`), not by the provider');
   }
   async consume() {}
   async findByUid() {
@@ -74,11 +129,13 @@ class ArtifactAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory(deps: { artifacts: ArtifactStore; clients: ClientService }) {
-  const clientAdapter = new ClientAdapter(deps.clients);
+export function createAdapterFactory(deps: { artifacts: ArtifactStore; clients: ClientService; registrations: RegistrationService }) {
+  const clientAdapter = new ClientAdapter(deps.clients, deps.registrations);
+  const iatAdapter = new InitialAccessTokenAdapter(deps.registrations);
   const adapters = new Map<string, Adapter>();
   return (model: string): Adapter => {
     if (model === 'Client') return clientAdapter;
+    if (model === 'InitialAccessToken') return iatAdapter;
     let adapter = adapters.get(model);
     if (!adapter) {
       adapter = new ArtifactAdapter(model, deps.artifacts);

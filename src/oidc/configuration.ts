@@ -14,6 +14,8 @@ import { contentSecurityPolicy, formTargetFor } from '../security/headers.js';
 import { acrValues } from './acr.js';
 import { createAdapterFactory } from './adapter.js';
 import { widenGrant } from './grants.js';
+import { interactionPolicyFor } from './policy.js';
+import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
 
 export interface ProviderDeps {
@@ -43,7 +45,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   const secureCookies = config.issuer.startsWith('https:');
 
   return {
-    adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients }),
+    adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations }),
     clients: [],
     jwks: keys.jwks,
     acrValues: [...acrValues],
@@ -68,12 +70,15 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       // HS256 needs the client secret in a recoverable form, which it is (encrypted), so client_secret_jwt stays available.
       clientAuthSigningAlgValues: ['HS256', 'ES256', 'RS256', 'PS256', 'EdDSA'],
     },
+    sectorIdentifierUriValidate,
     extraClientMetadata: {
-      properties: ['first_party'],
+      // require_mfa: every sign-in to this client needs a second factor, whatever the request asks.
+      properties: ['first_party', 'require_mfa', ...registrationClientMetadata.properties],
       validator(_ctx, key, value) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-          throw new Error('first_party must be a boolean');
+        if ((key === 'first_party' || key === 'require_mfa') && value !== undefined && typeof value !== 'boolean') {
+          throw new Error(`${key} must be a boolean`);
         }
+        registrationClientMetadata.validate(key, value);
       },
     },
     cookies: {
@@ -109,6 +114,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         },
       },
       revocation: { enabled: true },
+      ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
       resourceIndicators: resourceIndicators(services.resources),
       rpInitiatedLogout: {
@@ -124,7 +130,10 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyFor({ requiredForAll: config.mfa.required, hasFactor: services.mfa.hasFactor }),
+    },
     async findAccount(_ctx, sub) {
       const account = await services.accounts.findById(sub);
       // A disabled account's refresh tokens and userinfo calls stop working at once.

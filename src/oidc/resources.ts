@@ -12,7 +12,10 @@ export function resourceIndicators(resources: ResourceService) {
     enabled: true,
     // An authorization-code client that named its API at /authorize need not name it again at /token.
     useGrantedResource: async () => true,
-    async getResourceServerInfo(_ctx: unknown, indicator: string): Promise<ResourceServer> {
+    async getResourceServerInfo(_ctx: unknown, indicator: string, client: { [key: string]: unknown }): Promise<ResourceServer> {
+      // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
+      const allowed = client['resources'];
+      if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
       const rs = await resources.find(indicator);
       if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
       return {

@@ -2,44 +2,89 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 
 import type { Views } from '../interactions/views.js';
+import { isPageRoute } from './rate-limit-policy.js';
+
+/**
+ * A refusal Gatehouse decides at its edge (limits, bad input): a status, an
+ * RFC 6749 error code and a sentence written for the client. Nothing the
+ * client sent is ever part of the sentence.
+ */
+export class HttpProblem extends Error {
+  override name = 'HttpProblem';
+  constructor(readonly status: number, readonly error: string, readonly userMessage: string) {
+    super(userMessage);
+  }
+}
 
 interface HttpishError {
   status?: number;
   statusCode?: number;
-  expose?: boolean;
   error?: string;
-  error_description?: string;
   userMessage?: string;
 }
+
+/** Plain sentences by status, for errors that carry no message written for a client. */
+const genericMessages: Record<number, string> = {
+  400: 'The request could not be processed.',
+  401: 'Authentication is required.',
+  403: 'This request is not allowed.',
+  404: 'There is nothing here.',
+  405: 'This method is not allowed here.',
+  413: 'The request body is too large.',
+  414: 'The request URI is too long.',
+  415: 'This content type is not supported here.',
+  429: 'Too many requests. Wait a moment and try again.',
+};
+
+const oauthCode = /^[a-z_]{1,64}$/;
 
 /**
  * The one place errors outside the library's own routes become responses.
  * The client gets a status, a standard error code and a plain sentence; the
  * detail (stack, SQL, library internals) goes to the log with the request id.
+ * Only messages written for clients (HttpProblem, PageError: `userMessage`)
+ * are shown; any other error's message could carry internals or echo input.
  */
 export function errorBoundary(log: Logger, views: Views) {
   return async function errorBoundaryMiddleware(ctx: Context, next: Next) {
     try {
       await next();
+      // Routers answer a method nobody implements anywhere (PROPFIND …) with 501; to a client
+      // that is a method this resource does not allow, not a server fault (and no 5xx alarm).
+      if (ctx.status === 501) {
+        ctx.status = 405;
+        respond(ctx, views, 'invalid_request', genericMessages[405]!);
+      }
     } catch (caught) {
       const err = caught as Error & HttpishError;
       const status = err.statusCode ?? err.status ?? 500;
-      const safe = status < 500 && status >= 400;
+      const safe = status >= 400 && status < 500;
       const requestId = ctx.state.requestId as string | undefined;
       (safe ? log.warn : log.error).call(log, { requestId, err, path: ctx.path }, 'request failed');
 
       ctx.status = safe ? status : 500;
       ctx.set('Cache-Control', 'no-store');
-      const code = safe ? (err.error ?? 'invalid_request') : 'server_error';
+      const code = safe ? (typeof err.error === 'string' && oauthCode.test(err.error) ? err.error : 'invalid_request') : 'server_error';
       const message = safe
-        ? (err.userMessage ?? (err.expose ? (err.error_description ?? err.message) : undefined) ?? 'The request could not be processed.')
+        ? (err.userMessage ?? genericMessages[status] ?? genericMessages[400]!)
         : 'Something went wrong on our side. Try again in a moment.';
-      if (ctx.accepts('json', 'html') === 'html' || ctx.path.startsWith('/interaction/')) {
-        ctx.type = 'html';
-        ctx.body = views.render('error.njk', { error: code, message, requestId });
-      } else {
-        ctx.body = { error: code, error_description: message };
-      }
+      respond(ctx, views, code, message);
     }
   };
+}
+
+function respond(ctx: Context, views: Views, code: string, message: string): void {
+  if (wantsPage(ctx)) {
+    ctx.type = 'html';
+    ctx.body = views.render('error.njk', { error: code, message, requestId: ctx.state.requestId });
+  } else {
+    ctx.body = { error: code, error_description: message };
+  }
+}
+
+/** Pages for people (sign-in, /auth), JSON for every protocol and operational endpoint. */
+export function wantsPage(ctx: Context): boolean {
+  if (isPageRoute(ctx)) return true;
+  if (/^\/(token|me|request|reg|jwks|\.well-known|metrics|healthz|readyz)(\/|$)/.test(ctx.path)) return false;
+  return ctx.accepts('json', 'html') === 'html';
 }

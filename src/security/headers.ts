@@ -3,7 +3,9 @@ import type { Context, Next } from 'koa';
 /**
  * CSP for every response: no inline script or style anywhere (the library's
  * form_post page adds the hash of its one script itself), no framing, no
- * plugins. `form-action` is widened per page to the one origin a form's
+ * plugins. No nonces: a nonce exists to let chosen inline scripts run, and
+ * Gatehouse pages have none, so `script-src 'self'` with no inline allowance
+ * at all is the stricter policy (a nonce would only widen it). `form-action` is widened per page to the one origin a form's
  * redirect chain ends at, because browsers apply it to redirects after submit.
  */
 export function contentSecurityPolicy(formTargets: readonly string[] = []): string {
@@ -39,6 +41,7 @@ export function securityHeaders() {
     ctx.set('Cross-Origin-Resource-Policy', 'same-site');
     ctx.set('Content-Security-Policy', contentSecurityPolicy());
     if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
+    ctx.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()');
     await next();
   };
 }

@@ -48,6 +48,14 @@ export async function startTestGatehouse(options: { env?: Record<string, string>
     GATEHOUSE_ISSUER: issuer,
     GATEHOUSE_DATA_DIR: database.dataDir,
     GATEHOUSE_LOG_LEVEL: 'info',
+    // Functional suites drive whole flows at machine speed from one address: budgets high enough
+    // never to bite, but on, so every flow still passes through the limiter. The protection
+    // suites (test/integration/protection) set their own.
+    GATEHOUSE_RATE_LIMIT_TOKEN: 'ip=1000000/1m,client=1000000/1m',
+    GATEHOUSE_RATE_LIMIT_AUTHORIZATION: 'ip=1000000/1m,client=1000000/1m',
+    GATEHOUSE_RATE_LIMIT_INTROSPECTION: 'ip=1000000/1m,client=1000000/1m',
+    GATEHOUSE_RATE_LIMIT_REGISTRATION: 'ip=1000000/1m,client=1000000/1m',
+    GATEHOUSE_RATE_LIMIT_INTERACTION: 'ip=1000000/1m,client=off',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...options.env,
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArtifactStore } from '../../../src/artifacts/store.js';
 import { removeExpiredArtifacts } from '../../../src/artifacts/cleanup.js';
 import type { ClientService } from '../../../src/clients/clients.js';
+import type { RegistrationService } from '../../../src/registration/registrations.js';
 import { openDb, type Db } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
 import { createLogger } from '../../../src/observability/logger.js';
@@ -14,6 +15,8 @@ import { createAdapterFactory } from '../../../src/oidc/adapter.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 
 const noClients = { metadataForProvider: async () => undefined, remove: async () => undefined } as unknown as ClientService;
+// The artifact models under test never reach the client or initial-access-token adapters.
+const noRegistrations = {} as unknown as RegistrationService;
 
 describe.each(['embedded', 'postgres'] as const)('adapter contract on %s', (kind) => {
   let database: TestDatabase;
@@ -24,7 +27,7 @@ describe.each(['embedded', 'postgres'] as const)('adapter contract on %s', (kind
     database = await freshDatabase(kind);
     db = await openDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, dbPoolMax: 5 }, createLogger('silent'));
     await migrate(db);
-    adapterFor = createAdapterFactory({ artifacts: createArtifactStore(db), clients: noClients });
+    adapterFor = createAdapterFactory({ artifacts: createArtifactStore(db), clients: noClients, registrations: noRegistrations });
   });
   afterAll(async () => {
     await db?.close();

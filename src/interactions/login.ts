@@ -1,0 +1,48 @@
+/** The password page, through the lockout; a right password either finishes the login or starts the second factor. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+
+import { loginFormSchema } from '../accounts/schemas.js';
+import { acr } from '../oidc/acr.js';
+import { formField, lockedMessage, noStore, PageError, parseForm, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
+import type { SecondFactor } from './second-factor.js';
+
+export function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string } = {}, status = 200) {
+  const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error }, status);
+}
+
+export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactor) {
+  const { accounts, pendingSignIns } = deps.services;
+
+  router.post('/interaction/:uid/login', noStore, requireFormBody, parseForm, async (ctx) => {
+    const details = await pages.loadForm(ctx);
+    if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
+    const client = await pages.clientOf(ctx, details);
+    const form = loginFormSchema.safeParse(ctx.request.body);
+    if (!form.success) {
+      return renderLoginPage(pages, ctx, details, client, { login: formField(ctx, 'login', 254), error: form.error.issues[0]?.message ?? 'Check the form and try again.' }, 400);
+    }
+    const login = form.data.login;
+    const result = await accounts.signIn(login, form.data.password, { ip: ctx.ip });
+    if (!result.ok) {
+      ctx.state.loginOutcome = result.reason;
+      if (result.reason === 'locked') {
+        pages.audit(ctx, details, { type: 'login.failure', outcome: 'failure', subject: result.accountId, detail: { factor: 'password', reason: 'locked' } });
+        ctx.set('Retry-After', String(result.retryAfterSeconds));
+        return renderLoginPage(pages, ctx, details, client, { login, error: lockedMessage(result.retryAfterSeconds) }, 429);
+      }
+      // The login name is not recorded: it is often a password typed into the wrong field.
+      pages.audit(ctx, details, { type: 'login.failure', outcome: 'failure', subject: result.accountId, detail: { factor: 'password', reason: result.reason } });
+      if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', subject: result.accountId, detail: { scope: 'account', factor: 'password' } });
+      if (result.lockedNow.address) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', detail: { scope: 'address', factor: 'password' } });
+      const error = result.reason === 'disabled' ? 'This account cannot sign in. Contact your administrator.' : 'Username or password is incorrect.';
+      return renderLoginPage(pages, ctx, details, client, { login, error }, result.reason === 'disabled' ? 403 : 401);
+    }
+
+    // A password typed again (back button, another account) replaces any second-factor step begun before it.
+    await pendingSignIns.cancel(details.uid);
+    if (await secondFactor.begin(ctx, details, client, result.account.id, ['pwd'])) return;
+    await pages.finishLogin(ctx, details, { accountId: result.account.id, acr: acr.password, amr: ['pwd'] });
+  });
+}

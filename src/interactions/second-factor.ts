@@ -1,0 +1,231 @@
+/**
+ * The second-factor pages: TOTP code, recovery code, enrolment (when a sign-in
+ * needs a factor the account does not have yet), and recovery codes shown
+ * once. Each page acts only on the pending sign-in the server recorded for
+ * this interaction (src/mfa/sign-ins.ts), never on anything the form claims.
+ *
+ * Statuses: 400 malformed input or no password step, 401 wrong code, 429
+ * locked (with Retry-After), 409 a factor set up elsewhere in the meantime.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+
+import { recoveryCodeMessage, recoveryFormSchema, totpCodeMessage, totpFormSchema } from '../mfa/schemas.js';
+import type { PendingSignIn, SignInStage } from '../mfa/sign-ins.js';
+import type { SecondFactorResult } from '../mfa/mfa.js';
+import { acr } from '../oidc/acr.js';
+import { mfaDemanded, mfaRequiredReason } from '../oidc/policy.js';
+import { renderLoginPage } from './login.js';
+import { lockedMessage, noStore, PageError, parseForm, providerOf, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
+
+type Method = 'totp' | 'recovery_code';
+
+const wrongCode: Record<Method, string> = {
+  totp: 'That code did not work. Check your authenticator app and try again.',
+  recovery_code: 'That recovery code did not work. Check it and try again.',
+};
+
+/** RFC 8176: `otp` for a TOTP code; a recovery code is a look-up secret, which has no value of its own, so `mfa`. */
+const amrOf: Record<Method, string> = { totp: 'otp', recovery_code: 'mfa' };
+
+const withMethod = (amr: readonly string[], method: string) => [...new Set([...amr, method])];
+
+/** The pending sign-in expires with its interaction. */
+const expiryOf = (details: Details) => new Date(details.exp * 1000);
+
+export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
+  const { accounts, mfa, pendingSignIns } = deps.services;
+
+  function renderCodePage(ctx: Context, details: Details, client: PageClient, error?: string, status = 200) {
+    pages.render(ctx, details, 'mfa-totp.njk', { client: client.name, error }, status);
+  }
+
+  function renderRecoveryPage(ctx: Context, details: Details, client: PageClient, error?: string, status = 200) {
+    pages.render(ctx, details, 'mfa-recovery.njk', { client: client.name, error }, status);
+  }
+
+  async function renderEnrolPage(ctx: Context, details: Details, client: PageClient, pending: PendingSignIn, error?: string, status = 200) {
+    const account = await accounts.findById(pending.accountId);
+    if (!account || !pending.enrolmentSeed) throw new PageError(400, 'This sign-in has expired. Go back to the application and start again.');
+    const display = await mfa.describeEnrolment(account.username, pending.enrolmentSeed);
+    pages.render(ctx, details, 'mfa-enrol.njk', { client: client.name, account: account.username, ...display, error }, status);
+  }
+
+  async function renderDonePage(ctx: Context, details: Details, client: PageClient, pending: PendingSignIn) {
+    const { recoveryCodesLeft } = await mfa.status(pending.accountId);
+    pages.render(ctx, details, 'mfa-done.njk', { client: client.name, recovered: pending.stage === 'recovered', left: recoveryCodesLeft });
+  }
+
+  /**
+   * An existing session that only lacks the second factor (step-up): the
+   * password is not asked again. Only for an account that already has a
+   * factor: enrolling one needs the password in this same sign-in, or a
+   * stolen session cookie could attach the thief's authenticator.
+   */
+  async function stepUpAccount(ctx: Context, details: Details): Promise<string | undefined> {
+    const accountId = details.session?.accountId;
+    const reasons = details.prompt.reasons;
+    if (!accountId || reasons.length === 0 || !reasons.every((r) => r === mfaRequiredReason)) return undefined;
+    // The interaction remembers the session it started from; after a sign-out since, that is not a first factor any more.
+    if ((await providerOf(ctx).Session.get(ctx)).accountId !== accountId) return undefined;
+    const account = await accounts.findById(accountId);
+    if (!account || account.disabled) return undefined;
+    return (await mfa.hasFactor(accountId)) ? accountId : undefined;
+  }
+
+  /** The pending sign-in a form needs, or undefined once it has answered for itself. */
+  async function pendingAt(ctx: Context, details: Details, client: PageClient, stages: readonly SignInStage[]): Promise<PendingSignIn | undefined> {
+    if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
+    const pending = await pendingSignIns.find(details.uid);
+    if (!pending) {
+      renderLoginPage(pages, ctx, details, client, { error: 'Sign in with your password first.' }, 400);
+      return undefined;
+    }
+    if (!stages.includes(pending.stage)) {
+      pages.redirectToInteraction(ctx, details);
+      return undefined;
+    }
+    return pending;
+  }
+
+  /** Audits a refused code and says how the page answers it. */
+  function refusal(ctx: Context, details: Details, accountId: string, method: Method, result: Exclude<SecondFactorResult, { ok: true }>) {
+    const who = { actor: accountId, subject: accountId };
+    if (result.reason === 'locked') {
+      pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'locked' } });
+      ctx.set('Retry-After', String(result.retryAfterSeconds));
+      return { status: 429, error: lockedMessage(result.retryAfterSeconds) };
+    }
+    pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.replayed ? 'replayed' : 'invalid' } });
+    if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', ...who, detail: { scope: 'account', factor: method } });
+    if (result.lockedNow.address) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', detail: { scope: 'address', factor: method } });
+    return { status: 401, error: wrongCode[method] };
+  }
+
+  return {
+    /**
+     * After a right password: starts the second factor when the account has
+     * one (always used) or the request, client or operator demands one (an
+     * account without it enrols now). False when the password is enough.
+     */
+    async begin(ctx: Context, details: Details, client: PageClient, accountId: string, amr: string[]): Promise<boolean> {
+      const hasFactor = await mfa.hasFactor(accountId);
+      const demanded = mfaDemanded({ acrValues: details.params.acr_values, clientRequiresMfa: client.requiresMfa, requiredForAll: deps.mfaRequiredForAll });
+      if (!hasFactor && !demanded) return false;
+      if (hasFactor) {
+        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr });
+      } else {
+        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'enrol', amr, enrolmentSeed: mfa.newSeed() });
+        pages.audit(ctx, details, { type: 'mfa.enrolment_started', actor: accountId, subject: accountId, detail: { via: 'sign-in' } });
+      }
+      pages.redirectToInteraction(ctx, details);
+      return true;
+    },
+
+    /** GET /interaction/:uid at the login prompt: renders the second-factor page the sign-in is at; false when none. */
+    async show(ctx: Context, details: Details, client: PageClient): Promise<boolean> {
+      let pending = await pendingSignIns.find(details.uid);
+      if (!pending) {
+        const accountId = await stepUpAccount(ctx, details);
+        if (!accountId) return false;
+        const amr = details.session?.amr ?? ['pwd'];
+        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr });
+        pages.audit(ctx, details, { type: 'mfa.step_up', actor: accountId, subject: accountId, detail: { from: details.session?.acr } });
+        pending = { accountId, stage: 'totp', amr, enrolmentSeed: undefined };
+      }
+      if (pending.stage === 'totp') renderCodePage(ctx, details, client);
+      else if (pending.stage === 'enrol') await renderEnrolPage(ctx, details, client, pending);
+      else await renderDonePage(ctx, details, client, pending);
+      return true;
+    },
+
+    routes(router: Router) {
+      router.post('/interaction/:uid/totp', noStore, requireFormBody, parseForm, async (ctx) => {
+        const details = await pages.loadForm(ctx);
+        const client = await pages.clientOf(ctx, details);
+        const pending = await pendingAt(ctx, details, client, ['totp']);
+        if (!pending) return;
+        const form = totpFormSchema.safeParse(ctx.request.body);
+        if (!form.success) return renderCodePage(ctx, details, client, totpCodeMessage, 400);
+        const result = await mfa.verifyTotp(pending.accountId, form.data.code, { ip: ctx.ip });
+        if (!result.ok) {
+          const { status, error } = refusal(ctx, details, pending.accountId, 'totp', result);
+          return renderCodePage(ctx, details, client, error, status);
+        }
+        // Two different valid codes sent at once can both pass; only one request finishes the login.
+        const taken = await pendingSignIns.take(details.uid, ['totp']);
+        if (!taken) return pages.redirectToInteraction(ctx, details);
+        pages.audit(ctx, details, { type: 'mfa.verified', outcome: 'success', actor: taken.accountId, subject: taken.accountId, detail: { method: 'totp' } });
+        await pages.finishLogin(ctx, details, { accountId: taken.accountId, acr: acr.multiFactor, amr: withMethod(taken.amr, amrOf.totp) });
+      });
+
+      router.get('/interaction/:uid/recovery', noStore, async (ctx) => {
+        const details = await pages.load(ctx);
+        const pending = details.prompt.name === 'login' ? await pendingSignIns.find(details.uid) : undefined;
+        if (pending?.stage !== 'totp') return pages.redirectToInteraction(ctx, details);
+        renderRecoveryPage(ctx, details, await pages.clientOf(ctx, details));
+      });
+
+      router.post('/interaction/:uid/recovery', noStore, requireFormBody, parseForm, async (ctx) => {
+        const details = await pages.loadForm(ctx);
+        const client = await pages.clientOf(ctx, details);
+        const pending = await pendingAt(ctx, details, client, ['totp']);
+        if (!pending) return;
+        const form = recoveryFormSchema.safeParse(ctx.request.body);
+        if (!form.success) return renderRecoveryPage(ctx, details, client, recoveryCodeMessage, 400);
+        const result = await mfa.useRecoveryCode(pending.accountId, form.data.code, { ip: ctx.ip });
+        if (!result.ok) {
+          const { status, error } = refusal(ctx, details, pending.accountId, 'recovery_code', result);
+          return renderRecoveryPage(ctx, details, client, error, status);
+        }
+        pages.audit(ctx, details, { type: 'mfa.recovery_code_used', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { left: result.recoveryCodesLeft } });
+        // The user sees how many codes are left, and may replace them, before the login finishes.
+        await pendingSignIns.advance(details.uid, 'totp', 'recovered', withMethod(pending.amr, amrOf.recovery_code));
+        pages.redirectToInteraction(ctx, details);
+      });
+
+      router.post('/interaction/:uid/enrol', noStore, requireFormBody, parseForm, async (ctx) => {
+        const details = await pages.loadForm(ctx);
+        const client = await pages.clientOf(ctx, details);
+        const pending = await pendingAt(ctx, details, client, ['enrol']);
+        if (!pending) return;
+        const form = totpFormSchema.safeParse(ctx.request.body);
+        if (!form.success) return renderEnrolPage(ctx, details, client, pending, totpCodeMessage, 400);
+        const result = await mfa.confirmEnrolment(pending.accountId, pending.enrolmentSeed!, form.data.code);
+        if (!result.ok) {
+          if (result.reason === 'already_enrolled') {
+            await pendingSignIns.cancel(details.uid);
+            throw new PageError(409, 'Two-step verification is already set up for this account. Go back to the application and sign in again.');
+          }
+          pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', actor: pending.accountId, subject: pending.accountId, detail: { method: 'totp', reason: 'invalid', stage: 'enrolment' } });
+          return renderEnrolPage(ctx, details, client, pending, 'That code did not work. Check that the time on your device is set automatically, and try again.', 401);
+        }
+        pages.audit(ctx, details, { type: 'mfa.enrolled', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { via: 'sign-in' } });
+        if (!(await pendingSignIns.advance(details.uid, 'enrol', 'enrolled', withMethod(pending.amr, amrOf.totp)))) return pages.redirectToInteraction(ctx, details);
+        // Shown in this response only: reloading the page shows the "continue" page, never the codes.
+        pages.render(ctx, details, 'mfa-recovery-codes.njk', { client: client.name, codes: result.recoveryCodes, enrolled: true });
+      });
+
+      router.post('/interaction/:uid/recovery-codes', noStore, requireFormBody, parseForm, async (ctx) => {
+        const details = await pages.loadForm(ctx);
+        const client = await pages.clientOf(ctx, details);
+        const pending = await pendingAt(ctx, details, client, ['enrolled', 'recovered']);
+        if (!pending) return;
+        const codes = await mfa.regenerateRecoveryCodes(pending.accountId);
+        if (!codes) throw new PageError(409, 'Two-step verification was turned off for this account. Go back to the application and sign in again.');
+        pages.audit(ctx, details, { type: 'mfa.recovery_codes_regenerated', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { via: 'sign-in' } });
+        pages.render(ctx, details, 'mfa-recovery-codes.njk', { client: client.name, codes, enrolled: false });
+      });
+
+      router.post('/interaction/:uid/continue', noStore, requireFormBody, parseForm, async (ctx) => {
+        const details = await pages.loadForm(ctx);
+        if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
+        const taken = await pendingSignIns.take(details.uid, ['enrolled', 'recovered']);
+        if (!taken) return pages.redirectToInteraction(ctx, details);
+        await pages.finishLogin(ctx, details, { accountId: taken.accountId, acr: acr.multiFactor, amr: taken.amr });
+      });
+    },
+  };
+}
+
+export type SecondFactor = ReturnType<typeof createSecondFactor>;

@@ -1,0 +1,181 @@
+/**
+ * The second factor: TOTP enrolment and verification, recovery codes, and
+ * re-sealing under a new master secret. Seeds are sealed (AES-256-GCM,
+ * purpose `totp-seed`) with the account id as context, so a ciphertext moved
+ * to another account's row does not open.
+ */
+import type { Lockout } from '../accounts/lockout.js';
+import type { Db } from '../db/index.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { newRecoveryCodes, newRecoveryKey, normaliseRecoveryCode, recoveryCodeDigest } from './recovery-codes.js';
+import { createSignInStore } from './sign-in-store.js';
+import { createFactorStore, type FactorRow } from './store.js';
+import { groupSeed, matchingStep, newSeed, otpauthUri, qrDataUrl } from './totp.js';
+
+export interface MfaStatus {
+  enrolled: boolean;
+  enrolledAt: Date | undefined;
+  lastUsedAt: Date | undefined;
+  recoveryCodesLeft: number;
+}
+
+/** What an enrolment page (or the CLI) shows: the seed three ways. */
+export interface EnrolmentDisplay {
+  seed: string;
+  /** The seed in groups of four, for typing. */
+  groupedSeed: string;
+  uri: string;
+  qrDataUrl: string;
+}
+
+export type SecondFactorResult =
+  | { ok: true; recoveryCodesLeft?: number }
+  | { ok: false; reason: 'locked'; retryAfterSeconds: number }
+  /** `replayed`: a code that was right once, already spent (for the audit log; users are told only that it did not work). */
+  | { ok: false; reason: 'invalid'; replayed: boolean; lockedNow: { account: boolean; address: boolean } };
+
+export type EnrolmentResult =
+  | { ok: true; recoveryCodes: string[] }
+  | { ok: false; reason: 'invalid_code' | 'already_enrolled' };
+
+export interface MfaDeps {
+  db: Db;
+  secrets: SecretBox;
+  lockout: Lockout;
+  /** Issuer name in authenticator apps (config.mfa.totpIssuer). */
+  totpIssuer: string;
+}
+
+// The recovery-code key is sealed under the seed's purpose but its own context,
+// so neither ciphertext can stand in for the other.
+const recoveryKeyContext = (accountId: string) => `${accountId}:recovery-codes`;
+
+export function createMfaService({ db, secrets, lockout, totpIssuer }: MfaDeps) {
+  const factors = createFactorStore(db);
+  const signIns = createSignInStore(db);
+
+  const openSeed = (factor: FactorRow) => secrets.open('totp-seed', factor.account_id, factor.seed_ciphertext);
+  const openRecoveryKey = (factor: FactorRow) =>
+    Buffer.from(secrets.open('totp-seed', recoveryKeyContext(factor.account_id), factor.recovery_key_ciphertext), 'base64url');
+  const sealRecoveryKey = (accountId: string, key: Buffer) => secrets.seal('totp-seed', recoveryKeyContext(accountId), key.toString('base64url'));
+  const digests = (key: Buffer, accountId: string, codes: readonly string[]) =>
+    codes.map((code) => recoveryCodeDigest(key, accountId, normaliseRecoveryCode(code)!));
+
+  return {
+    hasFactor: (accountId: string) => factors.exists(accountId),
+
+    async status(accountId: string): Promise<MfaStatus> {
+      const factor = await factors.find(accountId);
+      if (!factor) return { enrolled: false, enrolledAt: undefined, lastUsedAt: undefined, recoveryCodesLeft: 0 };
+      return {
+        enrolled: true,
+        enrolledAt: factor.created_at,
+        lastUsedAt: factor.last_used_at ?? undefined,
+        recoveryCodesLeft: await factors.unusedRecoveryCodes(accountId),
+      };
+    },
+
+    /** A fresh seed. Nothing is stored: the caller keeps it (sealed) until the user confirms a code. */
+    newSeed,
+
+    /** `account` is the label authenticator apps show under the issuer name. */
+    async describeEnrolment(account: string, seed: string): Promise<EnrolmentDisplay> {
+      const uri = otpauthUri({ issuer: totpIssuer, account, seed });
+      return { seed, groupedSeed: groupSeed(seed), uri, qrDataUrl: await qrDataUrl(uri) };
+    },
+
+    /**
+     * Turns the factor on once the user proves their app holds `seed` with a
+     * current code, and returns the recovery codes (the only time they exist
+     * in clear). Never replaces a factor the account already has.
+     */
+    async confirmEnrolment(accountId: string, seed: string, code: string): Promise<EnrolmentResult> {
+      const step = await matchingStep(seed, code);
+      if (step === undefined) return { ok: false, reason: 'invalid_code' };
+      const key = newRecoveryKey();
+      const recoveryCodes = newRecoveryCodes();
+      const inserted = await factors.insert({
+        accountId,
+        seedCiphertext: secrets.seal('totp-seed', accountId, seed),
+        recoveryKeyCiphertext: sealRecoveryKey(accountId, key),
+        lastUsedStep: step,
+        recoveryCodeHashes: digests(key, accountId, recoveryCodes),
+      });
+      return inserted ? { ok: true, recoveryCodes } : { ok: false, reason: 'already_enrolled' };
+    },
+
+    /**
+     * Checks a TOTP code through the lockout. A code for a time step at or
+     * before the last accepted one is refused (RFC 6238 §5.2), and spending a
+     * step is one conditional UPDATE, so of two parallel requests carrying
+     * the same code one fails.
+     */
+    async verifyTotp(accountId: string, code: string, origin: { ip: string }): Promise<SecondFactorResult> {
+      const attempt = await lockout.attempt({ accountId }, origin.ip);
+      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
+      const factor = await factors.find(accountId);
+      const seed = factor ? openSeed(factor) : undefined;
+      const step = factor && seed ? await matchingStep(seed, code, factor.last_used_step) : undefined;
+      if (step !== undefined && (await factors.claimStep(accountId, step))) {
+        await attempt.succeeded();
+        return { ok: true };
+      }
+      const { locked, addressLocked } = attempt.failed();
+      // Right but already spent: worth telling the audit log apart from a guess (someone saw the code).
+      const replayed = seed !== undefined && (await matchingStep(seed, code)) !== undefined;
+      return { ok: false, reason: 'invalid', replayed, lockedNow: { account: locked, address: addressLocked } };
+    },
+
+    /** Spends one recovery code, through the lockout like a TOTP code. */
+    async useRecoveryCode(accountId: string, input: string, origin: { ip: string }): Promise<SecondFactorResult> {
+      const attempt = await lockout.attempt({ accountId }, origin.ip);
+      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
+      const factor = await factors.find(accountId);
+      const code = normaliseRecoveryCode(input);
+      if (factor && code && (await factors.spendRecoveryCode(accountId, recoveryCodeDigest(openRecoveryKey(factor), accountId, code)))) {
+        await attempt.succeeded();
+        return { ok: true, recoveryCodesLeft: await factors.unusedRecoveryCodes(accountId) };
+      }
+      const { locked, addressLocked } = attempt.failed();
+      return { ok: false, reason: 'invalid', replayed: false, lockedNow: { account: locked, address: addressLocked } };
+    },
+
+    /** New codes replace all the old ones (used or not); undefined when the account has no factor. */
+    async regenerateRecoveryCodes(accountId: string): Promise<string[] | undefined> {
+      const factor = await factors.find(accountId);
+      if (!factor) return undefined;
+      const codes = newRecoveryCodes();
+      return (await factors.replaceRecoveryCodes(accountId, digests(openRecoveryKey(factor), accountId, codes))) ? codes : undefined;
+    },
+
+    /** Removes the factor and its recovery codes; the account signs in with its password alone until it enrols again. */
+    reset: (accountId: string) => factors.remove(accountId),
+
+    /**
+     * Re-seals every seed and recovery-code key (and every seed of an
+     * enrolment in progress) still under a previous master secret, for
+     * `gatehouse keys rewrap`. Returns how many rows it re-sealed.
+     */
+    async rewrap(onProgress?: (done: number, total: number) => void): Promise<number> {
+      const stale = (sealed: string) => secrets.keyIdOf(sealed) !== secrets.currentKeyId;
+      const factorRows = (await factors.list()).filter((f) => stale(f.seed_ciphertext) || stale(f.recovery_key_ciphertext));
+      const enrolments = (await signIns.listEnrolments()).filter((e) => stale(e.enrolment_seed_ciphertext));
+      const total = factorRows.length + enrolments.length;
+      let done = 0;
+      for (const factor of factorRows) {
+        const seed = secrets.seal('totp-seed', factor.account_id, openSeed(factor));
+        const recoveryKey = sealRecoveryKey(factor.account_id, openRecoveryKey(factor));
+        await factors.replaceCiphertexts(factor.account_id, { seed: factor.seed_ciphertext, recoveryKey: factor.recovery_key_ciphertext }, { seed, recoveryKey });
+        onProgress?.((done += 1), total);
+      }
+      for (const enrolment of enrolments) {
+        const seed = secrets.open('totp-seed', enrolment.account_id, enrolment.enrolment_seed_ciphertext);
+        await signIns.replaceEnrolmentCiphertext(enrolment.interaction_hash, enrolment.enrolment_seed_ciphertext, secrets.seal('totp-seed', enrolment.account_id, seed));
+        onProgress?.((done += 1), total);
+      }
+      return done;
+    },
+  };
+}
+
+export type MfaService = ReturnType<typeof createMfaService>;

@@ -1,0 +1,73 @@
+/**
+ * A sign-in between its password and its second factor. The state lives in
+ * the database, keyed by the SHA-256 of the interaction id and expiring with
+ * the interaction, never in a cookie or a form field: the second-factor pages
+ * act only on what the server itself recorded when the password (or, for a
+ * step-up, the existing session) was verified, and any node can serve them.
+ * Until the last stage the library's login is not finished, so leaving the
+ * pages half-way leaves no session behind.
+ */
+import type { Db } from '../db/index.js';
+import { sha256 } from '../security/digest.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { createSignInStore, type SignInStage } from './sign-in-store.js';
+
+export type { SignInStage } from './sign-in-store.js';
+
+export interface PendingSignIn {
+  accountId: string;
+  /**
+   * `totp`: waiting for a code or a recovery code; `enrol`: showing a new
+   * seed, waiting for its first code; `enrolled` / `recovered`: the second
+   * factor is proven, waiting for the user to continue.
+   */
+  stage: SignInStage;
+  /** RFC 8176 methods proven so far in this sign-in. */
+  amr: string[];
+  /** The seed being enrolled (stage `enrol` only). */
+  enrolmentSeed: string | undefined;
+}
+
+export function createPendingSignIns(db: Db, secrets: SecretBox) {
+  const store = createSignInStore(db);
+  const keyOf = (interactionUid: string) => sha256(`mfa-sign-in:${interactionUid}`);
+
+  return {
+    /** Records (or replaces) the state for this interaction, expiring with it. */
+    async start(interactionUid: string, expiresAt: Date, state: { accountId: string; stage: 'totp' | 'enrol'; amr: string[]; enrolmentSeed?: string }): Promise<void> {
+      await store.upsert(keyOf(interactionUid), {
+        account_id: state.accountId,
+        stage: state.stage,
+        amr: state.amr,
+        enrolment_seed_ciphertext: state.enrolmentSeed === undefined ? null : secrets.seal('totp-seed', state.accountId, state.enrolmentSeed),
+        expiresAt,
+      });
+      // Housekeeping rides on new sign-ins rather than a timer of its own.
+      await store.deleteExpired();
+    },
+
+    async find(interactionUid: string): Promise<PendingSignIn | undefined> {
+      const row = await store.find(keyOf(interactionUid));
+      if (!row) return undefined;
+      return {
+        accountId: row.account_id,
+        stage: row.stage,
+        amr: row.amr,
+        enrolmentSeed: row.enrolment_seed_ciphertext === null ? undefined : secrets.open('totp-seed', row.account_id, row.enrolment_seed_ciphertext),
+      };
+    },
+
+    /** Records that the second factor passed; false when a parallel request already moved this sign-in on. */
+    advance: (interactionUid: string, from: SignInStage, to: 'enrolled' | 'recovered', amr: string[]) => store.advance(keyOf(interactionUid), from, to, amr),
+
+    /** Ends the state if it is at one of `stages`, returning it: exactly one request gets to finish the login with it. */
+    async take(interactionUid: string, stages: readonly SignInStage[]): Promise<{ accountId: string; amr: string[] } | undefined> {
+      const row = await store.take(keyOf(interactionUid), stages);
+      return row ? { accountId: row.account_id, amr: row.amr } : undefined;
+    },
+
+    cancel: (interactionUid: string) => store.remove(keyOf(interactionUid)),
+  };
+}
+
+export type PendingSignIns = ReturnType<typeof createPendingSignIns>;

@@ -1,0 +1,31 @@
+/**
+ * Dynamic client registration as the rest of Gatehouse sees it: named
+ * policies, initial access tokens, and the registration service the
+ * oidc-provider adapter writes registered clients through.
+ */
+import type { JSONWebKeySet } from 'jose';
+
+import type { Audit } from '../audit/events.js';
+import type { ClientService } from '../clients/clients.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import { createIatService } from './initial-access-tokens.js';
+import { createPolicyService } from './policies.js';
+import { createRegistrationService } from './registrations.js';
+import { createSoftwareStatementVerifier } from './software-statement.js';
+
+export function createRegistrationServices(deps: { db: Db; clients: ClientService; audit: Audit; settings: Config['registration'] }) {
+  const registrationPolicies = createPolicyService(deps.db);
+  const initialAccessTokens = createIatService(deps.db, registrationPolicies);
+  const registrations = createRegistrationService({
+    db: deps.db,
+    mode: deps.settings.mode,
+    clients: deps.clients,
+    policies: registrationPolicies,
+    iats: initialAccessTokens,
+    audit: deps.audit,
+    // Config checked the shape (public EC/RSA/OKP keys); jose checks the rest when a statement arrives.
+    verifySoftwareStatement: createSoftwareStatementVerifier(deps.settings.softwareStatementIssuers as unknown as Record<string, JSONWebKeySet>),
+  });
+  return { registrationPolicies, initialAccessTokens, registrations };
+}

@@ -1,0 +1,189 @@
+/**
+ * The rules of dynamic registration, between oidc-provider (which speaks the
+ * protocol) and storage. Every registered client is written here, in one
+ * transaction that counts the initial access token's use, judges the
+ * validated metadata against the policy, enforces the per-token cap and stores
+ * the client with its secret sealed; so a refused registration uses nothing up,
+ * and two racing registrations cannot overrun a token's uses or cap.
+ */
+import type { Audit, AuditEvent } from '../audit/events.js';
+import { generateClientSecret, type ClientService } from '../clients/clients.js';
+import type { Db } from '../db/index.js';
+import { RegistrationError } from './errors.js';
+import type { IatService, InitialAccessToken } from './initial-access-tokens.js';
+import type { PolicyService } from './policies.js';
+import { applyPolicyDefaults, baselinePolicy, metadataViolation, type PolicyRules } from './policy.js';
+import type { SoftwareStatementVerifier } from './software-statement.js';
+
+/** `token`: an initial access token is required; `open`: anyone may register (baseline policy); `off`: no endpoint. */
+export type RegistrationMode = 'token' | 'open' | 'off';
+
+/** Where a request came from, for the audit log. */
+export interface RequestOrigin {
+  ip?: string | undefined;
+  requestId?: string | undefined;
+}
+
+export interface PrepareRequest extends RequestOrigin {
+  /** A registration: the initial access token presented. */
+  initialAccessToken?: string | undefined;
+  /** An update: the registered client. */
+  clientId?: string | undefined;
+  /** oidc-provider's rule for which metadata needs a client secret (auth method, HMAC algorithms). */
+  needsSecret: (metadata: Record<string, unknown>) => boolean;
+}
+
+export interface RegistrationDeps {
+  db: Db;
+  mode: RegistrationMode;
+  clients: ClientService;
+  policies: PolicyService;
+  iats: IatService;
+  audit: Audit;
+  verifySoftwareStatement: SoftwareStatementVerifier;
+}
+
+const unusableToken = () => new RegistrationError('invalid_token', 'initial access token is expired, revoked or used up');
+
+/** Facts about a client worth an audit line; never its secret. */
+function describe(metadata: Record<string, unknown>) {
+  return {
+    clientName: metadata.client_name,
+    grantTypes: metadata.grant_types,
+    authMethod: metadata.token_endpoint_auth_method,
+    redirectUris: metadata.redirect_uris,
+    scope: metadata.scope,
+  };
+}
+
+export function createRegistrationService(deps: RegistrationDeps) {
+  const { db, mode, clients, policies, iats, audit } = deps;
+  const record = (event: AuditEvent, origin: RequestOrigin) => audit.record({ ...event, ...origin });
+
+  function rejected(error: unknown, event: Omit<AuditEvent, 'outcome'>, origin: RequestOrigin): never {
+    if (error instanceof RegistrationError) {
+      record({ ...event, outcome: 'failure', detail: { ...event.detail, error: error.code, description: error.description } }, origin);
+    }
+    throw error;
+  }
+
+  async function rulesFor(request: { initialAccessToken?: string | undefined; clientId?: string | undefined }): Promise<PolicyRules> {
+    if (request.clientId !== undefined) {
+      const registration = await clients.registrationOf(request.clientId);
+      // Only registered clients hold registration access tokens, so this is a client that was just removed.
+      if (!registration) throw new RegistrationError('invalid_token', 'the client is no longer registered');
+      return policies.rules(registration.policy);
+    }
+    if (request.initialAccessToken === undefined) return baselinePolicy;
+    const token = await iats.findUsable(request.initialAccessToken);
+    if (!token) throw unusableToken();
+    return policies.rules(token.policy);
+  }
+
+  return {
+    mode,
+
+    /**
+     * The token behind a value presented at the registration endpoint, if it may
+     * register a client now. A refusal of a token the operator minted is audited
+     * with the reason (an unknown value has no row to name).
+     */
+    async presentedToken(value: string, origin: RequestOrigin): Promise<InitialAccessToken | undefined> {
+      const usable = await iats.findUsable(value);
+      if (usable) return usable;
+      const known = await iats.findPresented(value);
+      record({ type: 'iat.rejected', outcome: 'failure', subject: known?.id, detail: { reason: known?.status ?? 'unknown' } }, origin);
+      return undefined;
+    },
+
+    /**
+     * The policy's first step, on the raw request before the library validates
+     * it (a registration presenting `initialAccessToken`, or an update of
+     * `clientId`): a software statement's claims replace the plain values
+     * (RFC 7591 §2.3), the policy's defaults fill gaps, and a fresh secret with
+     * the policy's lifetime is issued (on an update too: RFC 7592 §2.2 lets the
+     * server rotate it, and the client must then use the new one).
+     */
+    async prepare(properties: Record<string, unknown>, request: PrepareRequest): Promise<void> {
+      const { initialAccessToken, clientId, needsSecret, ...origin } = request;
+      try {
+        const rules = await rulesFor(request);
+        if (properties.software_statement !== undefined) {
+          const statement = await deps.verifySoftwareStatement(properties.software_statement);
+          delete properties.software_statement;
+          Object.assign(properties, statement.metadata);
+          record({ type: 'software_statement.accepted', outcome: 'success', subject: statement.issuer, clientId, detail: { softwareId: statement.softwareId } }, origin);
+        } else if (rules.requireSoftwareStatement) {
+          throw new RegistrationError('invalid_client_metadata', 'software_statement is required by the registration policy');
+        }
+        applyPolicyDefaults(rules, properties);
+        if (needsSecret(properties)) {
+          properties.client_secret = generateClientSecret();
+          properties.client_secret_expires_at = rules.secretLifetimeSeconds ? Math.floor(Date.now() / 1000) + rules.secretLifetimeSeconds : 0;
+        } else {
+          delete properties.client_secret;
+          delete properties.client_secret_expires_at;
+        }
+      } catch (error) {
+        const token = initialAccessToken === undefined ? undefined : await iats.findPresented(initialAccessToken);
+        rejected(error, { type: clientId ? 'client.update_rejected' : 'client.registration_rejected', actor: clientId ?? (token ? `iat:${token.id}` : 'anonymous'), subject: clientId, clientId }, origin);
+      }
+    },
+
+    /** Stores a client the library validated at the registration endpoint. */
+    async register(clientId: string, metadata: Record<string, unknown>, request: RequestOrigin & { initialAccessToken: string | undefined }): Promise<void> {
+      const { initialAccessToken, ...origin } = request;
+      let token: InitialAccessToken | undefined;
+      try {
+        const policy = await db.transaction(async (tx) => {
+          if (initialAccessToken !== undefined) {
+            token = await iats.consumeUse(tx, initialAccessToken);
+            if (!token) throw unusableToken();
+          } else if (mode !== 'open') {
+            throw new RegistrationError('invalid_token', 'an initial access token is required');
+          }
+          const name = token?.policy ?? null;
+          const rules = name === null ? baselinePolicy : await policies.rules(name, tx);
+          const violation = metadataViolation(rules, metadata);
+          if (violation) throw violation;
+          const cap = rules.maxClientsPerToken;
+          if (token && cap !== undefined && (await clients.countRegisteredBy(tx, token.id)) >= cap) {
+            throw new RegistrationError('invalid_client_metadata', `the registration policy allows ${cap} client${cap === 1 ? '' : 's'} per initial access token, and this token has registered ${cap}`);
+          }
+          await clients.insertRegistered(tx, { clientId, metadata, registeredBy: token?.id ?? null, policy: name });
+          return name;
+        });
+        record({ type: 'client.registered', outcome: 'success', actor: token ? `iat:${token.id}` : 'anonymous', subject: clientId, clientId, detail: { initialAccessToken: token?.id ?? null, policy, ...describe(metadata) } }, origin);
+        if (token) record({ type: 'iat.used', outcome: 'success', subject: token.id, clientId, detail: { uses: token.uses, maxUses: token.maxUses } }, origin);
+      } catch (error) {
+        rejected(error, { type: 'client.registration_rejected', actor: token ? `iat:${token.id}` : 'anonymous', detail: { initialAccessToken: token?.id ?? null } }, origin);
+      }
+    },
+
+    /** Stores an update (RFC 7592) the library validated; the policy the client was registered under still applies. */
+    async update(clientId: string, metadata: Record<string, unknown>, origin: RequestOrigin): Promise<void> {
+      try {
+        const { secretRotated } = await db.transaction(async (tx) => {
+          const registration = await clients.lockRegistered(tx, clientId);
+          if (!registration) throw new RegistrationError('invalid_token', 'the client is no longer registered');
+          const rules = registration.policy === null ? baselinePolicy : await policies.rules(registration.policy, tx);
+          const violation = metadataViolation(rules, metadata);
+          if (violation) throw violation;
+          return clients.replaceRegistered(tx, clientId, metadata);
+        });
+        record({ type: 'client.updated', outcome: 'success', actor: clientId, subject: clientId, clientId, detail: describe(metadata) }, origin);
+        if (secretRotated) record({ type: 'client.secret_rotated', outcome: 'success', actor: clientId, subject: clientId, clientId }, origin);
+      } catch (error) {
+        rejected(error, { type: 'client.update_rejected', actor: clientId, subject: clientId, clientId }, origin);
+      }
+    },
+
+    /** RFC 7592 delete: the client removes itself. */
+    async remove(clientId: string, origin: RequestOrigin): Promise<void> {
+      await clients.remove(clientId);
+      record({ type: 'client.deleted', outcome: 'success', actor: clientId, subject: clientId, clientId }, origin);
+    },
+  };
+}
+
+export type RegistrationService = ReturnType<typeof createRegistrationService>;

@@ -1,0 +1,130 @@
+/**
+ * The rate-limit middleware: per client IP, then per client id, with a budget
+ * for each endpoint class. Over a budget: 429 with `Retry-After` and the IETF
+ * `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-09,
+ * structured-field lists), a JSON error on protocol endpoints and a page for
+ * people. Within budget the same two fields tell clients where they stand.
+ *
+ * The JSON error is `temporarily_unavailable`: RFC 6749 has no code for "too
+ * many requests"; this registered one means "temporarily overloaded" and
+ * clients already treat it as retryable, while `slow_down` (RFC 8628) has a
+ * device-flow meaning ("add 5 s to your polling interval") that would
+ * mislead, and `invalid_request` says the request itself is wrong. The 429
+ * status carries the precise meaning.
+ *
+ * A request's client-id point is given back when the request turns out not
+ * to be that client (authentication failed, unknown client): anyone can
+ * write someone else's client_id, and must not be able to spend that
+ * client's budget. Failed attempts still spend the sender's IP budget.
+ */
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+
+import type { Config, RateLimitClass } from '../config.js';
+import type { Views } from '../interactions/views.js';
+import { addressBucket } from './client-ip.js';
+import { createBudget, type Budget, type BudgetDecision } from './rate-limit-budget.js';
+import { claimedClient, endpointClass, isPageRoute, mayCarryClientInBody, settledClient } from './rate-limit-policy.js';
+import type { LimiterFactory } from './rate-limit-store.js';
+import { readBodyAhead } from './request-limits.js';
+
+interface ClassBudgets {
+  ip: Budget | undefined;
+  client: Budget | undefined;
+}
+
+export interface RateLimits {
+  budgets: Record<RateLimitClass, ClassBudgets>;
+  close(): Promise<void>;
+}
+
+/** Built once per process (leases outlive a provider swap). */
+export function createRateLimits(factory: LimiterFactory, config: Config['rateLimits']): RateLimits {
+  const budgets = {} as Record<RateLimitClass, ClassBudgets>;
+  for (const [cls, budget] of Object.entries(config.budgets) as Array<[RateLimitClass, Config['rateLimits']['budgets'][RateLimitClass]]>) {
+    budgets[cls] = {
+      ip: config.enabled && budget.ip ? createBudget(factory, `rl.${cls}.ip`, budget.ip.count, budget.ip.windowSeconds) : undefined,
+      client: config.enabled && budget.client ? createBudget(factory, `rl.${cls}.client`, budget.client.count, budget.client.windowSeconds) : undefined,
+    };
+  }
+  return {
+    budgets,
+    async close() {
+      await Promise.all(Object.values(budgets).flatMap((b) => [b.ip?.close(), b.client?.close()]));
+    },
+  };
+}
+
+interface Applied {
+  policy: string;
+  decision: BudgetDecision;
+}
+
+function setRateLimitFields(ctx: Context, applied: readonly Applied[]): void {
+  if (applied.length === 0) return;
+  ctx.set('RateLimit-Policy', applied.map((a) => `"${a.policy}";q=${a.decision.limit};w=${a.decision.windowSeconds}`).join(', '));
+  ctx.set('RateLimit', applied.map((a) => `"${a.policy}";r=${a.decision.remaining};t=${a.decision.resetSeconds}`).join(', '));
+}
+
+export interface RateLimitDeps {
+  limits: RateLimits;
+  views: Views;
+  log: Logger;
+  onLimited?: (cls: RateLimitClass, key: 'ip' | 'client') => void;
+}
+
+export function rateLimit(deps: RateLimitDeps) {
+  const { limits, views, log } = deps;
+
+  function refuse(ctx: Context, cls: RateLimitClass, key: 'ip' | 'client', applied: Applied[]) {
+    const retryAfter = applied.at(-1)!.decision.resetSeconds;
+    deps.onLimited?.(cls, key);
+    ctx.state.rateLimited = `${cls}.${key}`;
+    ctx.status = 429;
+    ctx.set('Retry-After', String(retryAfter));
+    ctx.set('Cache-Control', 'no-store');
+    setRateLimitFields(ctx, applied);
+    if (isPageRoute(ctx)) {
+      ctx.type = 'html';
+      ctx.body = views.render('too-many-requests.njk', { retryAfter, requestId: ctx.state.requestId });
+    } else {
+      ctx.body = { error: 'temporarily_unavailable', error_description: `Too many requests. Retry in ${retryAfter} seconds.` };
+    }
+  }
+
+  return async function rateLimitMiddleware(ctx: Context, next: Next) {
+    const cls = endpointClass(ctx);
+    const budgets = cls ? limits.budgets[cls] : undefined;
+    if (!cls || !budgets || (!budgets.ip && !budgets.client)) return next();
+
+    const applied: Applied[] = [];
+    let spentClient: string | undefined;
+    try {
+      if (budgets.ip) {
+        const decision = await budgets.ip.take(addressBucket(ctx.ip));
+        applied.push({ policy: `${cls}-ip`, decision });
+        if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
+      }
+      if (budgets.client) {
+        const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
+        const client = claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined);
+        if (client) {
+          const decision = await budgets.client.take(client);
+          applied.push({ policy: `${cls}-client`, decision });
+          if (!decision.allowed) return refuse(ctx, cls, 'client', applied);
+          spentClient = client;
+        }
+      }
+    } catch (error) {
+      if ((error as { status?: number }).status) throw error; // an HttpProblem from reading the body
+      // The store and its in-memory insurance both failed: serve rather than refuse everyone.
+      log.error({ err: error, requestId: ctx.state.requestId }, 'rate limiter unavailable; request not limited');
+    }
+    setRateLimitFields(ctx, applied);
+    try {
+      await next();
+    } finally {
+      if (spentClient && (settledClient(ctx) !== spentClient || ctx.status === 401)) budgets.client?.giveBack(spentClient);
+    }
+  };
+}

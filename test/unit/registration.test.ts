@@ -1,0 +1,119 @@
+/**
+ * The pure parts of dynamic registration: redirect-URI and host rules, the
+ * policy schema, the baseline, and the settings that configure registration.
+ * (The integration suites in test/integration/registration drive all of it
+ * through a real server.)
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { generateClientId } from '../../src/clients/clients.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { baselinePolicy, metadataViolation, policyRulesSchema } from '../../src/registration/policy.js';
+import { hostAllowed, redirectUriProblem } from '../../src/registration/redirect-uris.js';
+
+describe('redirect URI rules', () => {
+  const hosts = policyRulesSchema.parse({ redirectHosts: ['app.example.com', '*.partner.example'] });
+
+  it.each([
+    'https://app.example.com/cb',
+    'https://eu.partner.example/cb?x=1',
+    'http://127.0.0.1:8400/cb',
+    'http://[::1]/cb',
+    'com.example.app:/cb',
+  ])('accepts %s under the baseline', (uri) => {
+    expect(redirectUriProblem(baselinePolicy, uri)).toBeUndefined();
+  });
+
+  it.each([
+    ['http://app.example.com/cb', /must use https/],
+    ['http://localhost:8400/cb', /rather than localhost/],
+    ['https://app.example.com/cb#x', /fragment/],
+    ['https://app.example.com/*', /wildcards/],
+    ['https://u:p@app.example.com/cb', /credentials/],
+    ['myapp:/cb', /reverse domain name/],
+    ['javascript:alert(1)', /reverse domain name/],
+    ['/relative', /absolute/],
+  ])('refuses %s', (uri, problem) => {
+    expect(redirectUriProblem(baselinePolicy, uri)).toMatch(problem);
+  });
+
+  it('holds https hosts and native schemes to the allowed hosts', () => {
+    expect(redirectUriProblem(hosts, 'https://partner.example/cb')).toMatch(/not allowed/);
+    expect(redirectUriProblem(hosts, 'https://app.example.com.evil.example/cb')).toMatch(/not allowed/);
+    expect(redirectUriProblem(hosts, 'example.partner.eu:/cb')).toBeUndefined();
+    expect(redirectUriProblem(hosts, 'com.evil.app:/cb')).toMatch(/does not belong/);
+  });
+
+  it('matches *.domain to subdomains only', () => {
+    expect(hostAllowed(['*.example.com'], 'a.b.example.com')).toBe(true);
+    expect(hostAllowed(['*.example.com'], 'example.com')).toBe(false);
+    expect(hostAllowed(['*.example.com'], 'badexample.com')).toBe(false);
+    expect(hostAllowed(['example.com'], 'EXAMPLE.com')).toBe(true);
+  });
+});
+
+describe('policy rules', () => {
+  it('has a conservative baseline: user sign-in only, no APIs, no cap', () => {
+    expect(baselinePolicy).toMatchObject({ grantTypes: ['authorization_code', 'refresh_token'], resources: [], nativeRedirects: true, requireSoftwareStatement: false });
+    expect(baselinePolicy.maxClientsPerToken).toBeUndefined();
+  });
+
+  it('refuses unknown rules, unsupported grant types and a default outside the allowed methods', () => {
+    expect(() => policyRulesSchema.parse({ grantType: ['implicit'] })).toThrow();
+    expect(() => policyRulesSchema.parse({ grantTypes: ['password'] })).toThrow();
+    expect(() => policyRulesSchema.parse({ scopes: ['api:read'] })).toThrow();
+    expect(() => policyRulesSchema.parse({ authMethods: ['none'] })).toThrow(/default auth method/);
+    expect(() => policyRulesSchema.parse({ redirectHosts: ['https://app.example.com'] })).toThrow();
+  });
+
+  it('judges the metadata the library validated, one finding at a time', () => {
+    const valid = { grant_types: ['authorization_code'], token_endpoint_auth_method: 'client_secret_basic', redirect_uris: ['https://app.example.com/cb'], scope: 'openid' };
+    expect(metadataViolation(baselinePolicy, valid)).toBeUndefined();
+    expect(metadataViolation(baselinePolicy, { ...valid, scope: undefined })?.description).toMatch(/^scope: register/);
+    expect(metadataViolation(baselinePolicy, { ...valid, redirect_uris: ['http://x.example/cb'] })?.code).toBe('invalid_redirect_uri');
+    expect(metadataViolation(baselinePolicy, { ...valid, post_logout_redirect_uris: ['http://x.example/cb'] })?.code).toBe('invalid_client_metadata');
+    expect(metadataViolation(baselinePolicy, { ...valid, software_statement: 'x' })?.code).toBe('invalid_software_statement');
+  });
+});
+
+describe('client ids', () => {
+  it('never start with "-", which the CLI would read as an option', () => {
+    const ids = Array.from({ length: 5000 }, generateClientId);
+    expect(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('registration settings', () => {
+  const dirs: string[] = [];
+  afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+  it('requires an initial access token by default and knows token, open and off', () => {
+    expect(loadConfig({}).registration).toEqual({ mode: 'token', softwareStatementIssuers: {} });
+    expect(loadConfig({ GATEHOUSE_REGISTRATION: 'open' }).registration.mode).toBe('open');
+    expect(() => loadConfig({ GATEHOUSE_REGISTRATION: 'yes' })).toThrow(ConfigError);
+  });
+
+  it('reads trusted software-statement issuers inline or from a file, public keys only', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const issuers = { 'https://ssa.example.test': { keys: [await exportJWK(publicKey)] } };
+    expect(Object.keys(loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: JSON.stringify(issuers) }).registration.softwareStatementIssuers)).toEqual(['https://ssa.example.test']);
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-ssa-'));
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'issuers.json'), JSON.stringify(issuers));
+    expect(loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE: path.join(dir, 'issuers.json') }).registration.softwareStatementIssuers).toEqual(issuers);
+
+    const leaked = { 'https://ssa.example.test': { keys: [await exportJWK(privateKey)] } };
+    expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: JSON.stringify(leaked) })).toThrow(/private member/);
+    expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: '{not json' })).toThrow(/expected JSON/);
+    expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: '{}' })).toThrow(/at least one issuer/);
+    expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE: path.join(dir, 'missing.json') })).toThrow(/cannot read/);
+    expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: JSON.stringify(issuers), GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE: path.join(dir, 'issuers.json') })).toThrow(/set one, not both/);
+  });
+});
