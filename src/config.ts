@@ -127,6 +127,15 @@ export const settings = [
   { env: 'GATEHOUSE_PORT', default: '3000', description: 'Port of the HTTP listener (0 picks a free port).', schema: integer(0, 65535) },
   { env: 'GATEHOUSE_TRUST_PROXY', default: 'false', description: 'Trust `X-Forwarded-Proto/Host/For` and `X-Request-Id` from the reverse proxies named in `GATEHOUSE_TRUSTED_PROXIES` (required with it).', schema: boolean },
   { env: 'GATEHOUSE_TRUSTED_PROXIES', default: undefined, description: 'Comma-separated addresses or CIDR ranges of the reverse proxies in front of Gatehouse. Forwarded headers from any other peer are ignored; the client IP is the right-most `X-Forwarded-For` hop that is not one of these.', schema: cidrList },
+  { env: 'GATEHOUSE_TLS_CERT_FILE', default: undefined, description: 'PEM certificate (chain) for serving HTTPS on the main listener itself; with it, responses carry HSTS. Unset: plain HTTP (behind a TLS-terminating proxy, or loopback in development).', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_TLS_KEY_FILE', default: undefined, description: 'PEM private key for `GATEHOUSE_TLS_CERT_FILE`.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MTLS_PORT', default: 'auto', description: 'Port of the mutual-TLS listener (RFC 8705 endpoint aliases), `off`, or `auto`: 3443 with a generated development certificate when `NODE_ENV=development` (`npm start`), off otherwise.', schema: z.union([z.enum(['auto', 'off']), integer(0, 65535)]) },
+  { env: 'GATEHOUSE_MTLS_HOST', default: undefined, description: 'Address the mTLS listener binds to; unset: `GATEHOUSE_HOST`.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MTLS_ORIGIN', default: undefined, description: 'Public origin of the mTLS endpoint aliases advertised in discovery (`mtls_endpoint_aliases`), e.g. `https://mtls.id.example.com`; unset: `https://localhost:<GATEHOUSE_MTLS_PORT>`. Needed in production and behind a proxy.', schema: z.url() },
+  { env: 'GATEHOUSE_MTLS_CERT_FILE', default: undefined, description: 'PEM certificate of the mTLS listener; unset: `GATEHOUSE_TLS_CERT_FILE`, or in development a generated one under `GATEHOUSE_DATA_DIR/tls`.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MTLS_KEY_FILE', default: undefined, description: 'PEM private key for `GATEHOUSE_MTLS_CERT_FILE`.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MTLS_CA_FILE', default: undefined, description: 'PEM bundle of the CAs (roots and intermediates) whose client certificates `tls_client_auth` accepts. Unset: only `self_signed_tls_client_auth` can succeed.', schema: z.string().min(1) },
+  { env: 'GATEHOUSE_MTLS_PROXY_HEADER', default: undefined, description: 'Header a TLS-terminating proxy puts the client certificate in: `client-cert` (RFC 9440) or e.g. `x-ssl-client-cert` (nginx `$ssl_client_escaped_cert`). Believed only from `GATEHOUSE_TRUSTED_PROXIES`; ignored and logged from anyone else.', schema: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).transform((v) => v.toLowerCase()) },
   { env: 'DATABASE_URL', default: undefined, description: 'PostgreSQL connection URL. Unset: the embedded database in `GATEHOUSE_DATA_DIR` is used (one process only; refused in production).', schema: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL') },
   { env: 'GATEHOUSE_DB_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per process (one more is held for LISTEN).', schema: integer(2, 500) },
   { env: 'GATEHOUSE_DATA_DIR', default: './data', description: 'Directory for the embedded database and, in development, the generated master key.', schema: z.string().min(1) },
@@ -201,6 +210,17 @@ export interface Config {
   port: number;
   trustProxy: boolean;
   trustedProxies: string[];
+  tls: { certFile: string; keyFile: string } | undefined;
+  mtls: {
+    /** undefined: no mTLS listener (header mode may still be on). */
+    port: number | undefined;
+    host: string;
+    origin: string | undefined;
+    certFile: string | undefined;
+    keyFile: string | undefined;
+    caFile: string | undefined;
+    proxyHeader: string | undefined;
+  };
   databaseUrl: string | undefined;
   dbPoolMax: number;
   dataDir: string;
@@ -266,6 +286,8 @@ export function loadConfig(env: Env = process.env): Config {
     port: get('GATEHOUSE_PORT'),
     trustProxy: get('GATEHOUSE_TRUST_PROXY'),
     trustedProxies: get<string[] | undefined>('GATEHOUSE_TRUSTED_PROXIES') ?? [],
+    tls: filePair(get('GATEHOUSE_TLS_CERT_FILE'), get('GATEHOUSE_TLS_KEY_FILE')),
+    mtls: mtlsSettings(values, get<Config['env']>('NODE_ENV')),
     databaseUrl: get('DATABASE_URL'),
     dbPoolMax: get('GATEHOUSE_DB_POOL_MAX'),
     dataDir: path.resolve(get<string>('GATEHOUSE_DATA_DIR')),
@@ -339,6 +361,25 @@ function masterKeySource(value: string | undefined, file: string | undefined): C
   return undefined;
 }
 
+function filePair(cert: string | undefined, key: string | undefined): { certFile: string; keyFile: string } | undefined {
+  return cert && key ? { certFile: path.resolve(cert), keyFile: path.resolve(key) } : undefined;
+}
+
+function mtlsSettings(values: Record<string, unknown>, env: Config['env']): Config['mtls'] {
+  const port = values.GATEHOUSE_MTLS_PORT as number | 'auto' | 'off';
+  const resolved = port === 'off' ? undefined : port === 'auto' ? (env === 'development' ? 3443 : undefined) : port;
+  const file = (name: string) => (values[name] === undefined ? undefined : path.resolve(values[name] as string));
+  return {
+    port: resolved,
+    host: (values.GATEHOUSE_MTLS_HOST as string | undefined) ?? (values.GATEHOUSE_HOST as string),
+    origin: (values.GATEHOUSE_MTLS_ORIGIN as string | undefined)?.replace(/\/$/, ''),
+    certFile: file('GATEHOUSE_MTLS_CERT_FILE') ?? file('GATEHOUSE_TLS_CERT_FILE'),
+    keyFile: file('GATEHOUSE_MTLS_KEY_FILE') ?? file('GATEHOUSE_TLS_KEY_FILE'),
+    caFile: file('GATEHOUSE_MTLS_CA_FILE'),
+    proxyHeader: values.GATEHOUSE_MTLS_PROXY_HEADER as string | undefined,
+  };
+}
+
 function checkConsistency(config: Config, env: Env, problems: string[]): void {
   const issuer = new URL(config.issuer);
   if (issuer.search || issuer.hash) problems.push('GATEHOUSE_ISSUER: must not carry a query or fragment');
@@ -375,7 +416,25 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
   if (config.ttl.refreshToken < config.ttl.accessToken) {
     problems.push('GATEHOUSE_REFRESH_TOKEN_TTL: must not be shorter than GATEHOUSE_ACCESS_TOKEN_TTL');
   }
+  if (Boolean(env.GATEHOUSE_TLS_CERT_FILE) !== Boolean(env.GATEHOUSE_TLS_KEY_FILE)) {
+    problems.push('GATEHOUSE_TLS_CERT_FILE and GATEHOUSE_TLS_KEY_FILE: set both or neither');
+  }
+  if (Boolean(env.GATEHOUSE_MTLS_CERT_FILE) !== Boolean(env.GATEHOUSE_MTLS_KEY_FILE)) {
+    problems.push('GATEHOUSE_MTLS_CERT_FILE and GATEHOUSE_MTLS_KEY_FILE: set both or neither');
+  }
+  if (config.mtls.proxyHeader && config.trustedProxies.length === 0) {
+    problems.push('GATEHOUSE_MTLS_PROXY_HEADER: needs GATEHOUSE_TRUSTED_PROXIES, the only peers whose certificate header is believed');
+  }
+  if (config.mtls.proxyHeader && !config.mtls.origin) {
+    problems.push('GATEHOUSE_MTLS_ORIGIN: required with GATEHOUSE_MTLS_PROXY_HEADER (the proxy\'s mTLS origin, advertised in discovery)');
+  }
   if (config.env !== 'production') return;
+  if (config.mtls.port !== undefined && !config.mtls.certFile) {
+    problems.push('GATEHOUSE_MTLS_PORT: production requires GATEHOUSE_MTLS_CERT_FILE/KEY_FILE (or GATEHOUSE_TLS_*) for the mTLS listener; a generated development certificate is not for production');
+  }
+  if (config.mtls.port !== undefined && !config.mtls.origin) {
+    problems.push('GATEHOUSE_MTLS_ORIGIN: production requires the public origin of the mTLS listener');
+  }
 
   // Production refuses what is only safe on a developer's laptop (DESIGN invariant 4).
   if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {

@@ -3,9 +3,8 @@
  * services → keys → provider → listener. The process entry (main.ts) and the
  * integration tests both call it, so tests boot exactly what production runs.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 
 import type { Logger } from 'pino';
 
@@ -19,8 +18,11 @@ import { migrate, pendingMigrations } from './db/migrate.js';
 import { createCsrf } from './interactions/csrf.js';
 import { createViews } from './interactions/views.js';
 import { watchKeys, type KeyWatcher } from './keys/watcher.js';
+import { startListeners, type Listeners } from './listeners.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startMetricsListener, type MetricsListener } from './observability/metrics-route.js';
+import { createTrustStore } from './oidc/mtls.js';
+import { createCertificateSource } from './security/client-certificate.js';
 import { createClientAddress } from './security/client-ip.js';
 import { createRateLimits } from './security/rate-limit.js';
 import { createLimiterFactory } from './security/rate-limit-store.js';
@@ -32,6 +34,8 @@ export interface Gatehouse {
   url: string;
   issuer: string;
   server: Server;
+  /** The mutual-TLS listener's own URL, when it runs. */
+  mtlsUrl: string | undefined;
   handle: ProviderHandle;
   keys: KeyWatcher;
   db: Db;
@@ -50,6 +54,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     log.warn({ path: masterKey.generatedPath }, 'DEVELOPMENT MASTER KEY in use: generated into the data directory. Set GATEHOUSE_MASTER_KEY (or _FILE) for anything but local development.');
   }
   const db = await openDb(config, log);
+  let opened: Listeners | undefined;
   try {
     log.info({ database: db.kind === 'embedded' ? `embedded (${config.dataDir})` : 'postgresql' }, 'database opened');
     const report = await migrate(db, { onApply: (m) => log.info({ version: m.version, name: m.name }, 'applying migration') });
@@ -93,6 +98,37 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     const keys = await services.keystore.load();
 
     let draining = false;
+    let handle: ProviderHandle | undefined;
+    // Listening before the provider exists lets an ephemeral mTLS port be advertised in discovery;
+    // the moment in between answers 503, like a node that is not ready.
+    const listeners = await startListeners(
+      config,
+      (req, res) => {
+        // While draining, answer what arrives on kept-alive sockets and close them, so shutdown does not wait for clients to go idle.
+        if (draining) res.setHeader('Connection', 'close');
+        if (handle) return handle.callback(req, res);
+        res.statusCode = 503;
+        res.end();
+      },
+      log,
+    );
+    opened = listeners;
+    const clientAddress = createClientAddress(config.trustedProxies);
+    const mtlsEnabled = listeners.mtls !== undefined || config.mtls.proxyHeader !== undefined;
+    const mtls = mtlsEnabled
+      ? {
+          source: createCertificateSource({
+            proxyHeader: config.mtls.proxyHeader,
+            isTrustedProxy: clientAddress.isTrusted,
+            onUntrustedHeader: (peer: string) => {
+              metrics.certificateHeaderRejected();
+              log.warn({ peer, header: config.mtls.proxyHeader }, 'client certificate header from an untrusted peer ignored');
+            },
+          }),
+          trust: createTrustStore(config.mtls.caFile ? await readFile(config.mtls.caFile, 'utf8') : undefined),
+          origin: config.mtls.origin ?? `https://localhost:${new URL(listeners.mtlsUrl!).port}`,
+        }
+      : undefined;
     const deps = {
       config,
       log,
@@ -110,45 +146,34 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         else if ((await pendingMigrations(db)) > 0) failed.push('migrations');
         return failed;
       },
-      clientAddress: createClientAddress(config.trustedProxies),
+      clientAddress,
       rateLimits,
       metrics,
+      mtls,
     };
-    const handle = new ProviderHandle(buildProvider(deps, keys));
+    handle = new ProviderHandle(buildProvider(deps, keys));
+    const current = handle;
     const keyWatcher = await watchKeys({
       db,
       keystore: services.keystore,
       initial: keys,
       checkIntervalSeconds: config.keys.checkIntervalSeconds,
       log,
-      onChange: (next) => handle.swap(buildProvider(deps, next)),
+      onChange: (next) => current.swap(buildProvider(deps, next)),
     });
     const stopCleanup = scheduleCleanup(db, services.artifacts, config.cleanupIntervalSeconds, log);
 
-    const server = createServer((req, res) => {
-      // While draining, answer what arrives on kept-alive sockets and close them, so shutdown does not wait for clients to go idle.
-      if (draining) res.setHeader('Connection', 'close');
-      handle.callback(req, res);
-    });
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 30_000;
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerMalformed(error, socket, log));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })
       : undefined;
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
+    if (listeners.mtlsUrl) log.info({ listening: listeners.mtlsUrl, advertised: mtls?.origin }, `mTLS endpoint aliases listening on ${listeners.mtlsUrl}`);
     return {
-      url,
+      url: listeners.url,
       issuer: config.issuer,
-      server,
-      handle,
+      server: listeners.main,
+      mtlsUrl: listeners.mtlsUrl,
+      handle: current,
       keys: keyWatcher,
       db,
       services,
@@ -159,12 +184,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         draining = true;
         stopCleanup();
         await keyWatcher.stop();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          // In-flight requests get a bounded time to finish before their sockets are cut.
-          setTimeout(() => server.closeAllConnections(), 10_000).unref();
-        });
+        // In-flight requests get a bounded time to finish before their sockets are cut.
+        await listeners.close(10_000);
         await metricsListener?.close();
         // Every request has finished, so every event it recorded is queued: write them all.
         await trail.close();
@@ -173,26 +194,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       },
     };
   } catch (error) {
+    await opened?.close(0);
     await db.close().catch(() => undefined);
     throw error;
   }
-}
-
-/**
- * Requests Node's HTTP parser rejects never reach koa; they still get a
- * request id that is in the log, and a plain JSON error.
- */
-function answerMalformed(error: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const requestId = randomUUID();
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  log.warn({ requestId, parserError: error.code, status: tooLarge ? 431 : 400 }, 'malformed HTTP request');
-  const body = JSON.stringify({ error: 'invalid_request', error_description: tooLarge ? 'The request headers are too large.' : 'The request is not valid HTTP.' });
-  socket.end(
-    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-      `Cache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }

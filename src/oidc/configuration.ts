@@ -13,6 +13,8 @@ import type { Views } from '../interactions/views.js';
 import { contentSecurityPolicy, formTargetFor } from '../security/headers.js';
 import { acrValues } from './acr.js';
 import { createAdapterFactory } from './adapter.js';
+import { mtlsFeature, type TrustStore } from './mtls.js';
+import type { CertificateSource } from '../security/client-certificate.js';
 import { widenGrant } from './grants.js';
 import { interactionPolicyFor } from './policy.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
@@ -24,6 +26,19 @@ export interface ProviderDeps {
   views: Views;
   /** Cookie signing keys; derived from the master secret so they survive a provider swap. */
   cookieKeys: string[];
+  /** RFC 8705, when an mTLS listener or a certificate-forwarding proxy is configured. */
+  mtls?: { source: CertificateSource; trust: TrustStore; origin: string } | undefined;
+}
+
+/** Endpoints a certificate-bound client calls on the mTLS origin (RFC 8705 §5). */
+function mtlsEndpointAliases(origin: string) {
+  return {
+    token_endpoint: `${origin}/token`,
+    introspection_endpoint: `${origin}/token/introspection`,
+    revocation_endpoint: `${origin}/token/revocation`,
+    userinfo_endpoint: `${origin}/me`,
+    pushed_authorization_request_endpoint: `${origin}/request`,
+  };
 }
 
 /** Scope → claims released (OIDC Core §5.4). */
@@ -102,7 +117,17 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         return ttl.refreshToken;
       },
     },
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_jwt',
+      'private_key_jwt',
+      'none',
+      ...(deps.mtls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
+    ],
+    ...(deps.mtls ? { discovery: { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin) } } : {}),
     features: {
+      ...(deps.mtls ? { mTLS: mtlsFeature(deps.mtls.source, deps.mtls.trust) } : {}),
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {

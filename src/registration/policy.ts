@@ -19,8 +19,8 @@ import { redirectUriProblem } from './redirect-uris.js';
 import { RegistrationError } from './errors.js';
 
 export const registrableGrantTypes = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-// self_signed_tls_client_auth / tls_client_auth join this list with the mTLS listener.
-export const registrableAuthMethods = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
+// The RFC 8705 methods are registrable when a policy allows them; the provider accepts them when mTLS is on.
+export const registrableAuthMethods = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
 
 const hostPattern = z
   .string()

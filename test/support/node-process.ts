@@ -22,7 +22,8 @@ export async function spawnNode(env: Record<string, string>, options: { readyTim
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, GATEHOUSE_PORT: String(port), GATEHOUSE_ISSUER: 'http://127.0.0.1:3999', ...env },
+    // No mTLS listener unless asked: its development default port (3443) would collide between nodes.
+    env: { PATH: process.env.PATH, GATEHOUSE_PORT: String(port), GATEHOUSE_ISSUER: 'http://127.0.0.1:3999', GATEHOUSE_MTLS_PORT: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -22,9 +22,10 @@ describe('process start-up', () => {
     const database = await freshDatabase(integrationDbKind());
     cleanups.push(database.cleanup);
     const port = await freePort();
+    const mtlsPort = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: root,
-      env: { PATH: process.env.PATH, GATEHOUSE_PORT: String(port), GATEHOUSE_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
+      env: { PATH: process.env.PATH, GATEHOUSE_PORT: String(port), GATEHOUSE_MTLS_PORT: String(mtlsPort), GATEHOUSE_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -48,6 +49,12 @@ describe('process start-up', () => {
     expect(discovery!.response_types_supported).toEqual(['code']);
     expect(output).toContain(`Gatehouse listening on http://127.0.0.1:${port}`);
     expect(output).toContain(`/.well-known/openid-configuration`);
+    // mTLS works out of the box: a development certificate, and the aliases advertised.
+    expect(output).toContain(`mTLS endpoint aliases listening on https://127.0.0.1:${mtlsPort}`);
+    expect(output).toContain('DEVELOPMENT TLS certificate generated');
+    expect((discovery!.mtls_endpoint_aliases as Record<string, string>).token_endpoint).toBe(`https://localhost:${mtlsPort}/token`);
+    expect(discovery!.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']));
+    expect(discovery!.tls_client_certificate_bound_access_tokens).toBe(true);
     if (!database.databaseUrl) expect(output).toContain('DEVELOPMENT MASTER KEY');
 
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);

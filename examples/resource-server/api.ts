@@ -1,0 +1,81 @@
+/**
+ * A resource server (an API) that accepts Gatehouse access tokens: a koa app
+ * that validates JWT access tokens (RFC 9068) offline against Gatehouse's JWKS
+ * and, for certificate-bound tokens (RFC 8705 §3), checks that the caller's
+ * TLS client certificate is the one the token was bound to.
+ *
+ * Run it: `npx tsx examples/resource-server/api.ts` (see docs/resource-servers.md).
+ */
+import { createHash, type X509Certificate } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+
+import Koa from 'koa';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+
+export interface ApiOptions {
+  issuer: string;
+  audience: string;
+  /** Where to fetch the JWKS; defaults to `${issuer}/jwks`. */
+  jwksUrl?: string;
+  tls: { key: string; cert: string };
+}
+
+/** RFC 8705 §3.1: base64url SHA-256 of the DER certificate. */
+export function certificateThumbprint(certificate: X509Certificate): string {
+  return createHash('sha256').update(certificate.raw).digest('base64url');
+}
+
+function challenge(ctx: Koa.Context, error: string, description: string) {
+  // RFC 6750 §3: the error travels in WWW-Authenticate.
+  ctx.status = 401;
+  ctx.set('WWW-Authenticate', `Bearer error="${error}", error_description="${description}"`);
+  ctx.body = { error, error_description: description };
+}
+
+export function createApi(options: ApiOptions): Koa {
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/jwks`));
+  const app = new Koa();
+  app.use(async (ctx) => {
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(ctx.get('authorization'));
+    if (!match) return challenge(ctx, 'invalid_request', 'a Bearer access token is required');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, jwks, { issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] }));
+    } catch {
+      return challenge(ctx, 'invalid_token', 'the access token is not valid');
+    }
+    const bound = (payload.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
+    if (bound !== undefined) {
+      const certificate = (ctx.req.socket as TLSSocket).getPeerX509Certificate?.();
+      if (!certificate || certificateThumbprint(certificate) !== bound) {
+        return challenge(ctx, 'invalid_token', 'the access token is bound to another client certificate');
+      }
+    }
+    ctx.body = { ok: true, sub: payload.sub, client_id: payload.client_id, scope: payload.scope };
+  });
+  return app;
+}
+
+/** The API on its own mTLS listener: it asks for a client certificate but lets the token decide. */
+export async function listen(options: ApiOptions, port = 0, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
+  const app = createApi(options);
+  const server = createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, app.callback());
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address() as { port: number };
+  return { server, url: `https://${host}:${address.port}` };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { readFileSync } = await import('node:fs');
+  const env = process.env;
+  const { url } = await listen(
+    {
+      issuer: env.ISSUER ?? 'http://localhost:3000',
+      audience: env.AUDIENCE ?? 'https://api.example.com',
+      tls: { key: readFileSync(env.TLS_KEY ?? 'data/tls/server-key.pem', 'utf8'), cert: readFileSync(env.TLS_CERT ?? 'data/tls/server.pem', 'utf8') },
+    },
+    Number(env.PORT ?? 4443),
+  );
+  process.stdout.write(`example API listening on ${url}\n`);
+}

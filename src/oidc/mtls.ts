@@ -1,0 +1,168 @@
+/**
+ * RFC 8705 for oidc-provider: `tls_client_auth` (a certificate from the
+ * operator's CA whose subject DN or SAN matches the client's registration),
+ * `self_signed_tls_client_auth` (a certificate in the client's registered
+ * JWKS, checked by the library) and certificate-bound access tokens
+ * (`cnf.x5t#S256`, added by the library). The library calls these hooks
+ * synchronously, so chain checks use node's synchronous X509 API.
+ */
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+
+// @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+import type { CertificateSource } from '../security/client-certificate.js';
+
+/** Trust anchors and intermediates from the operator's CA bundle. */
+export function createTrustStore(bundlePem: string | undefined) {
+  const authorities = (bundlePem?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
+  const current = (c: X509Certificate, now: number) => new Date(c.validFrom).getTime() <= now && now <= new Date(c.validTo).getTime();
+
+  return {
+    size: authorities.length,
+    /** True when the certificate chains, through valid CA certificates in the bundle, to a self-signed one in it. */
+    verify(leaf: X509Certificate, now = Date.now()): boolean {
+      if (!current(leaf, now) || leaf.ca) return false;
+      let cert = leaf;
+      for (let depth = 0; depth < 6; depth += 1) {
+        const issuer = authorities.find((a) => a.ca && cert.checkIssued(a) && cert.verify(a.publicKey));
+        if (!issuer || !current(issuer, now)) return false;
+        if (issuer.checkIssued(issuer) && issuer.verify(issuer.publicKey)) return true;
+        cert = issuer;
+      }
+      return false;
+    },
+  };
+}
+
+export type TrustStore = ReturnType<typeof createTrustStore>;
+
+/** Attribute types by their usual short names and OIDs, for RFC 4514 comparison. */
+const attributeAliases: Record<string, string> = {
+  '2.5.4.3': 'cn',
+  '2.5.4.6': 'c',
+  '2.5.4.7': 'l',
+  '2.5.4.8': 'st',
+  '2.5.4.10': 'o',
+  '2.5.4.11': 'ou',
+  '0.9.2342.19200300.100.1.25': 'dc',
+  '0.9.2342.19200300.100.1.1': 'uid',
+  '1.2.840.113549.1.9.1': 'emailaddress',
+  e: 'emailaddress',
+};
+
+/** Long attribute names operators type that the parser knows by another name. */
+const parserTypeNames: Record<string, string> = { EMAILADDRESS: 'E', EMAIL: 'E' };
+
+/**
+ * Makes an operator-typed DN parseable: `cn=a, o=b` (RFC 1779 spacing, lower
+ * case) → `CN=a,O=b`. Splits on unescaped `,` and `+` only, trims around the
+ * separators and `=`, upper-cases attribute type names (the parser's table is
+ * upper case); values and escapes are left as they are.
+ */
+function parserFriendlyDn(dn: string): string {
+  const parts: Array<{ text: string; separator: string }> = [];
+  let current = '';
+  for (let i = 0; i < dn.length; i += 1) {
+    const ch = dn[i]!;
+    if (ch === '\\' && i + 1 < dn.length) {
+      current += ch + dn[i + 1];
+      i += 1;
+    } else if (ch === ',' || ch === '+') {
+      parts.push({ text: current, separator: ch });
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push({ text: current, separator: '' });
+  return parts
+    .map(({ text, separator }) => {
+      const eq = text.indexOf('=');
+      if (eq <= 0) throw new Error('not a distinguished name');
+      const type = text.slice(0, eq).trim();
+      const upper = /^\d+(\.\d+)*$/.test(type) ? type : type.toUpperCase();
+      return `${parserTypeNames[upper] ?? upper}=${text.slice(eq + 1).trim()}${separator}`;
+    })
+    .join('');
+}
+
+/**
+ * A distinguished name in a canonical form: RDNs in RFC 4514 order, attribute
+ * types lower-cased and de-aliased, values unescaped, trimmed, internal white
+ * space folded and compared case-insensitively (caseIgnoreMatch, RFC 4517).
+ */
+export function canonicalDn(name: string | x509.Name): string | undefined {
+  let parsed: x509.Name;
+  try {
+    parsed = typeof name === 'string' ? new x509.Name(parserFriendlyDn(name)) : name;
+  } catch {
+    return undefined;
+  }
+  const rdns = parsed.toJSON();
+  if (rdns.length === 0) return undefined;
+  return rdns
+    .map((rdn) =>
+      Object.entries(rdn)
+        .flatMap(([type, values]) => values.map((v) => `${attributeAliases[type.toLowerCase()] ?? type.toLowerCase()}=${String(v).trim().replace(/\s+/g, ' ').toLowerCase()}`))
+        .sort()
+        .join('+'),
+    )
+    .join(',');
+}
+
+function sanMatches(certificate: X509Certificate, property: string, expected: string): boolean {
+  const parsed = new x509.X509Certificate(certificate.raw);
+  const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
+  const names = san?.names.toJSON() ?? [];
+  const values = (type: string) => names.filter((n) => n.type === type).map((n) => n.value);
+  switch (property) {
+    case 'tls_client_auth_san_dns':
+      return values('dns').some((v) => v.toLowerCase() === expected.toLowerCase());
+    case 'tls_client_auth_san_uri':
+      return values('url').includes(expected);
+    case 'tls_client_auth_san_email':
+      return values('email').some((v) => v.toLowerCase() === expected.toLowerCase());
+    case 'tls_client_auth_san_ip':
+      return canonicalIp(expected) !== undefined && values('ip').some((v) => canonicalIp(v) === canonicalIp(expected));
+    default:
+      return false;
+  }
+}
+
+/** IPv6 has many spellings of one address; the WHATWG URL parser prints the canonical one. */
+function canonicalIp(ip: string): string | undefined {
+  const family = isIP(ip);
+  if (family === 4) return ip;
+  if (family === 6) return new URL(`http://[${ip}]`).hostname;
+  return undefined;
+}
+
+export function subjectMatches(certificate: X509Certificate, property: string, expected: string): boolean {
+  if (property === 'tls_client_auth_subject_dn') {
+    const want = canonicalDn(expected);
+    return want !== undefined && want === canonicalDn(new x509.X509Certificate(certificate.raw).subjectName);
+  }
+  return sanMatches(certificate, property, expected);
+}
+
+export function mtlsFeature(source: CertificateSource, trust: TrustStore) {
+  return {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    selfSignedTlsClientAuth: true,
+    tlsClientAuth: true,
+    getCertificate: (ctx: KoaContextWithOIDC) => source.certificate(ctx),
+    certificateAuthorized(ctx: KoaContextWithOIDC) {
+      const certificate = source.certificate(ctx);
+      return certificate !== undefined && trust.verify(certificate);
+    },
+    certificateSubjectMatches(ctx: KoaContextWithOIDC, property: string, expected: string) {
+      const certificate = source.certificate(ctx);
+      return certificate !== undefined && subjectMatches(certificate, property, expected);
+    },
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * RFC 8705 against a real Gatehouse: its mTLS listener, certificates created
+ * at run time, clients registered through dynamic registration (RFC 7591),
+ * openid-client as the relying party, and the example resource server.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { decodeJwt, exportJWK, type JWK } from 'jose';
+import * as oidc from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { listen } from '../../../examples/resource-server/api.js';
+import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../../src/tls/pki.js';
+import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
+
+const api = 'https://api.example.test';
+const thumbprint = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+
+interface Pki {
+  ca: IssuedCertificate;
+  worker: IssuedCertificate;
+  otherCaWorker: IssuedCertificate;
+  wrongSubject: IssuedCertificate;
+  expired: IssuedCertificate;
+  selfSigned: IssuedCertificate;
+  strangerSelfSigned: IssuedCertificate;
+}
+
+async function createPki(): Promise<Pki> {
+  const ca = await createCertificateAuthority('CN=Partner CA,O=Example Corp');
+  const otherCa = await createCertificateAuthority('CN=Partner CA,O=Example Corp'); // same name, different key
+  const subject = 'CN=billing-worker,O=Example Corp';
+  return {
+    ca,
+    worker: await issueCertificate({ subject, usage: 'client', issuer: ca }),
+    otherCaWorker: await issueCertificate({ subject, usage: 'client', issuer: otherCa }),
+    wrongSubject: await issueCertificate({ subject: 'CN=someone-else,O=Example Corp', usage: 'client', issuer: ca }),
+    expired: await issueCertificate({ subject, usage: 'client', issuer: ca, days: 1, startOffsetDays: -10 }),
+    selfSigned: await issueCertificate({ subject: 'CN=self-signed-worker', usage: 'client' }),
+    strangerSelfSigned: await issueCertificate({ subject: 'CN=self-signed-worker', usage: 'client' }),
+  };
+}
+
+/** A fetch that presents a client certificate and trusts Gatehouse's development CA. */
+function mtlsFetch(devCa: string, cert?: IssuedCertificate): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: devCa, ...(cert ? { cert: cert.certificatePem, key: cert.privateKeyPem } : {}) } });
+  return ((url: string | URL, init?: RequestInit) => undiciFetch(url as string, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
+
+async function jwkWithCertificate(cert: IssuedCertificate): Promise<JWK> {
+  const jwk = await exportJWK(cert.keys.publicKey);
+  return { ...jwk, x5c: [new X509Certificate(cert.certificatePem).raw.toString('base64')] };
+}
+
+interface Setup {
+  gh: TestGatehouse;
+  clients: { pki: string; selfSigned: string; public: string };
+  close(): Promise<void>;
+}
+
+/** A Gatehouse with the test CA trusted for tls_client_auth, an API, and one client per RFC 8705 method, registered dynamically. */
+async function bootstrap(pki: Pki, env: Record<string, string>): Promise<Setup> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'gh-mtls-'));
+  await writeFile(path.join(tmp, 'ca.pem'), pki.ca.certificatePem);
+  const gh = await startTestGatehouse({ env: { GATEHOUSE_MTLS_CA_FILE: path.join(tmp, 'ca.pem'), ...env } });
+  const register = async (iat: string, metadata: Record<string, unknown>): Promise<string> => {
+    const response = await fetch(`${gh.issuer}/reg`, { method: 'POST', headers: { authorization: `Bearer ${iat}`, 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(response.status, JSON.stringify(body)).toBe(201);
+    expect(body.client_secret).toBeUndefined();
+    return String(body.client_id);
+  };
+  await gh.app.services.resources.add({ audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+  await gh.app.services.registrationPolicies.set('mtls', {
+    grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
+    authMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'none'],
+    defaultAuthMethod: 'tls_client_auth',
+    resources: [api],
+  });
+  const { value: iat } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 600, policy: 'mtls', maxUses: 3 });
+  const service = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], tls_client_certificate_bound_access_tokens: true };
+  const clients = {
+    pki: await register(iat, { ...service, client_name: 'PKI worker', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'cn=billing-worker, o=Example Corp' }),
+    selfSigned: await register(iat, { ...service, client_name: 'Self-signed worker', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [await jwkWithCertificate(pki.selfSigned)] } }),
+    public: await register(iat, {
+      client_name: 'Native app', token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'], redirect_uris: ['http://127.0.0.1/callback'], tls_client_certificate_bound_access_tokens: true,
+    }),
+  };
+  return {
+    gh,
+    clients,
+    async close() {
+      await gh.close();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('mutual TLS (RFC 8705) on the mTLS listener', () => {
+  let gh: TestGatehouse;
+  let setup: Setup;
+  let pki: Pki;
+  let devCa: string;
+  let clients: Setup['clients'];
+
+  async function rp(clientId: string, cert: IssuedCertificate | undefined, method: oidc.ClientAuth = oidc.TlsClientAuth()) {
+    const config = await oidc.discovery(new URL(gh.issuer), clientId, { use_mtls_endpoint_aliases: true }, method, { execute: [oidc.allowInsecureRequests] });
+    config[oidc.customFetch] = mtlsFetch(devCa, cert) as never;
+    return config;
+  }
+
+  const rawToken = (clientId: string, cert: IssuedCertificate | undefined) =>
+    mtlsFetch(devCa, cert)(`${gh.app.mtlsUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, resource: api }).toString(),
+    });
+
+  beforeAll(async () => {
+    pki = await createPki();
+    setup = await bootstrap(pki, { GATEHOUSE_MTLS_PORT: '0' });
+    ({ gh, clients } = setup);
+    devCa = await readFile(path.join(gh.database.dataDir, 'tls', 'dev-ca.pem'), 'utf8');
+  });
+  afterAll(() => setup?.close());
+
+  it('advertises the mTLS endpoint aliases and methods in discovery', async () => {
+    const discovery = (await (await fetch(`${gh.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const port = new URL(gh.app.mtlsUrl!).port;
+    expect(discovery.mtls_endpoint_aliases).toEqual({
+      token_endpoint: `https://localhost:${port}/token`,
+      introspection_endpoint: `https://localhost:${port}/token/introspection`,
+      revocation_endpoint: `https://localhost:${port}/token/revocation`,
+      userinfo_endpoint: `https://localhost:${port}/me`,
+      pushed_authorization_request_endpoint: `https://localhost:${port}/request`,
+    });
+    expect(discovery.tls_client_certificate_bound_access_tokens).toBe(true);
+    expect(discovery.claim_types_supported).toEqual(['normal']);
+  });
+
+  it('authenticates tls_client_auth by CA and subject DN and binds the token to the certificate', async () => {
+    const config = await rp(clients.pki, pki.worker);
+    const tokens = await oidc.clientCredentialsGrant(config, { resource: api });
+    const claims = decodeJwt(tokens.access_token);
+    expect((claims.cnf as Record<string, string>)['x5t#S256']).toBe(thumbprint(pki.worker.certificatePem));
+    expect(tokens.token_type.toLowerCase()).toBe('bearer');
+    // JWT access tokens are verified by the API itself; introspection (RFC 7662) describes opaque ones.
+    const opaque = await oidc.clientCredentialsGrant(config);
+    const introspected = await oidc.tokenIntrospection(config, opaque.access_token);
+    expect(introspected.active).toBe(true);
+    expect(introspected.cnf).toEqual({ 'x5t#S256': thumbprint(pki.worker.certificatePem) });
+  });
+
+  it('authenticates self_signed_tls_client_auth by the certificate in the registered JWKS', async () => {
+    const config = await rp(clients.selfSigned, pki.selfSigned, oidc.TlsClientAuth());
+    const tokens = await oidc.clientCredentialsGrant(config, { resource: api });
+    expect((decodeJwt(tokens.access_token).cnf as Record<string, string>)['x5t#S256']).toBe(thumbprint(pki.selfSigned.certificatePem));
+  });
+
+  it('refuses each wrong certificate with 401 invalid_client', async () => {
+    const cases: Array<[string, string, IssuedCertificate | undefined]> = [
+      ['no certificate', clients.pki, undefined],
+      ['same subject, another CA', clients.pki, pki.otherCaWorker],
+      ['right CA, wrong subject', clients.pki, pki.wrongSubject],
+      ['expired certificate', clients.pki, pki.expired],
+      ['self-signed certificate for a PKI client', clients.pki, pki.selfSigned],
+      ['unregistered self-signed certificate', clients.selfSigned, pki.strangerSelfSigned],
+      ['CA-issued certificate for a self-signed client', clients.selfSigned, pki.worker],
+      ['no certificate for a self-signed client', clients.selfSigned, undefined],
+    ];
+    for (const [name, clientId, cert] of cases) {
+      const response = await rawToken(clientId, cert);
+      const body = (await response.json()) as Record<string, string>;
+      expect(response.status, name).toBe(401);
+      expect(body.error, name).toBe('invalid_client');
+    }
+  });
+
+  it('does not accept a certificate on the main (non-TLS) listener', async () => {
+    const response = await fetch(`${gh.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clients.pki, resource: api }),
+    });
+    expect(response.status).toBe(401);
+  });
+
+  it('keeps a public client\'s tokens bound across refresh over mTLS', async () => {
+    const config = await rp(clients.public, pki.selfSigned, oidc.None());
+    const user = await gh.createUser();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1/callback', scope: 'openid offline_access', prompt: 'consent', resource: api,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's',
+    });
+    const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, url.href, user));
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
+    const bound = thumbprint(pki.selfSigned.certificatePem);
+    expect((decodeJwt(tokens.access_token).cnf as Record<string, string>)['x5t#S256']).toBe(bound);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect((decodeJwt(refreshed.access_token).cnf as Record<string, string>)['x5t#S256']).toBe(bound);
+    // The refresh token itself is bound: presented with another certificate, it is refused.
+    const stolen = await rp(clients.public, pki.strangerSelfSigned, oidc.None());
+    await expect(oidc.refreshTokenGrant(stolen, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets the example API accept a bound token only with the same certificate', async () => {
+    const apiCa = await createCertificateAuthority('CN=API CA');
+    const apiCert = await issueCertificate({ subject: 'CN=localhost', usage: 'server', issuer: apiCa, altNames: { dns: ['localhost'], ip: ['127.0.0.1'] } });
+    const server = await listen({ issuer: gh.issuer, audience: api, tls: { key: apiCert.privateKeyPem, cert: apiCert.certificatePem } });
+    try {
+      const token = (await oidc.clientCredentialsGrant(await rp(clients.pki, pki.worker), { resource: api })).access_token;
+      const call = (cert: IssuedCertificate | undefined) => mtlsFetch(apiCa.certificatePem, cert)(server.url, { headers: { authorization: `Bearer ${token}` } });
+      const ok = await call(pki.worker);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ ok: true, client_id: clients.pki });
+      for (const cert of [pki.wrongSubject, pki.selfSigned, undefined]) {
+        const refused = await call(cert);
+        expect(refused.status).toBe(401);
+        expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
+      }
+    } finally {
+      server.server.close();
+    }
+  });
+});
+
+describe('mutual TLS behind a proxy (certificate in a header)', () => {
+  let pki: Pki;
+  let trusted: Setup;
+  let untrusted: Setup;
+  const der = (cert: IssuedCertificate) => new X509Certificate(cert.certificatePem).raw.toString('base64');
+  const headerEnv = { GATEHOUSE_MTLS_PORT: 'off', GATEHOUSE_MTLS_PROXY_HEADER: 'Client-Cert', GATEHOUSE_MTLS_ORIGIN: 'https://mtls.id.example.test', GATEHOUSE_TRUST_PROXY: 'true' };
+
+  beforeAll(async () => {
+    pki = await createPki();
+    [trusted, untrusted] = await Promise.all([
+      bootstrap(pki, { ...headerEnv, GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1/32,::1' }),
+      // Loopback is not a proxy here: the same header is someone claiming a certificate.
+      bootstrap(pki, { ...headerEnv, GATEHOUSE_TRUSTED_PROXIES: '192.0.2.10' }),
+    ]);
+  });
+  afterAll(async () => Promise.all([trusted?.close(), untrusted?.close()]));
+
+  const token = (setup: Setup, clientId: string, header: string | undefined) =>
+    fetch(`${setup.gh.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(header ? { 'client-cert': header } : {}) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, resource: api }),
+    });
+
+  it('advertises the proxy\'s mTLS origin', async () => {
+    const discovery = (await (await fetch(`${trusted.gh.issuer}/.well-known/openid-configuration`)).json()) as { mtls_endpoint_aliases: Record<string, string> };
+    expect(discovery.mtls_endpoint_aliases.token_endpoint).toBe('https://mtls.id.example.test/token');
+  });
+
+  it('takes the certificate from a trusted proxy, in RFC 9440 and nginx form, and binds the token to it', async () => {
+    for (const header of [`:${der(pki.worker)}:`, encodeURIComponent(pki.worker.certificatePem)]) {
+      const response = await token(trusted, trusted.clients.pki, header);
+      const body = (await response.json()) as { access_token: string };
+      expect(response.status, JSON.stringify(body)).toBe(200);
+      expect((decodeJwt(body.access_token).cnf as Record<string, string>)['x5t#S256']).toBe(thumbprint(pki.worker.certificatePem));
+    }
+    expect((await token(trusted, trusted.clients.pki, `:${der(pki.wrongSubject)}:`)).status).toBe(401);
+    expect((await token(trusted, trusted.clients.pki, ':bm90IGEgY2VydA==:')).status).toBe(401);
+    expect((await token(trusted, trusted.clients.pki, undefined)).status).toBe(401);
+  });
+
+  it('ignores a certificate header from an untrusted address, logs it and counts it', async () => {
+    const response = await token(untrusted, untrusted.clients.pki, `:${der(pki.worker)}:`);
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_client');
+    expect(untrusted.gh.logs.some((l) => l.includes('client certificate header from an untrusted peer ignored'))).toBe(true);
+    expect(untrusted.gh.app.metrics.registry.getSingleMetric('gatehouse_client_certificate_header_rejected_total')).toBeDefined();
+    const metrics = await untrusted.gh.app.metrics.registry.metrics();
+    expect(metrics).toMatch(/^gatehouse_client_certificate_header_rejected_total [1-9]/m);
+  });
+});

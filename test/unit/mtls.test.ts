@@ -1,0 +1,68 @@
+import { X509Certificate } from 'node:crypto';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { canonicalDn, createTrustStore, subjectMatches } from '../../src/oidc/mtls.js';
+import { parseCertificateHeader } from '../../src/security/client-certificate.js';
+import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/tls/pki.js';
+
+describe('mTLS certificate checks', () => {
+  let ca: IssuedCertificate;
+  let otherCa: IssuedCertificate;
+  let client: IssuedCertificate;
+
+  beforeAll(async () => {
+    ca = await createCertificateAuthority('CN=Test Client CA,O=Gatehouse Tests');
+    otherCa = await createCertificateAuthority('CN=Someone Else');
+    client = await issueCertificate({
+      subject: 'CN=billing-worker,OU=Payments,O=Example Corp,C=GB',
+      usage: 'client',
+      issuer: ca,
+      altNames: { dns: ['worker.example.com'], ip: ['2001:db8::1', '192.0.2.7'], email: ['ops@example.com'], uri: ['spiffe://example.com/billing'] },
+    });
+  });
+
+  it('trusts a certificate issued by the bundle CA, and nothing else', async () => {
+    const trust = createTrustStore(ca.certificatePem);
+    expect(trust.verify(new X509Certificate(client.certificatePem))).toBe(true);
+    expect(createTrustStore(otherCa.certificatePem).verify(new X509Certificate(client.certificatePem))).toBe(false);
+    expect(createTrustStore(undefined).verify(new X509Certificate(client.certificatePem))).toBe(false);
+    const selfSigned = await issueCertificate({ subject: 'CN=billing-worker,OU=Payments,O=Example Corp,C=GB', usage: 'client' });
+    expect(trust.verify(new X509Certificate(selfSigned.certificatePem))).toBe(false);
+    const expired = await issueCertificate({ subject: 'CN=old', usage: 'client', issuer: ca, days: 1, startOffsetDays: -30 });
+    expect(trust.verify(new X509Certificate(expired.certificatePem))).toBe(false);
+    expect(trust.verify(new X509Certificate(ca.certificatePem))).toBe(false); // a CA is not a client
+  });
+
+  it('compares subject DNs per RFC 4514: order matters, case, spacing and aliases do not', () => {
+    const cert = new X509Certificate(client.certificatePem);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-worker,OU=Payments,O=Example Corp,C=GB')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'cn=Billing-Worker, ou=payments,  o=Example  Corp, c=gb')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', '2.5.4.3=billing-worker,OU=Payments,O=Example Corp,C=GB')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'C=GB,O=Example Corp,OU=Payments,CN=billing-worker')).toBe(false);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-worker,OU=Payments,O=Example Corp')).toBe(false);
+    expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-workers,OU=Payments,O=Example Corp,C=GB')).toBe(false);
+    expect(canonicalDn('not a dn at all')).toBeUndefined();
+  });
+
+  it('matches each SAN type exactly as registered', () => {
+    const cert = new X509Certificate(client.certificatePem);
+    expect(subjectMatches(cert, 'tls_client_auth_san_dns', 'WORKER.example.com')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_san_dns', 'evil.example.com')).toBe(false);
+    expect(subjectMatches(cert, 'tls_client_auth_san_ip', '2001:0db8:0000::0001')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_san_ip', '192.0.2.7')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_san_ip', '192.0.2.8')).toBe(false);
+    expect(subjectMatches(cert, 'tls_client_auth_san_email', 'ops@example.com')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_san_uri', 'spiffe://example.com/billing')).toBe(true);
+    expect(subjectMatches(cert, 'tls_client_auth_san_uri', 'spiffe://example.com/billing/x')).toBe(false);
+  });
+
+  it('parses RFC 9440 and nginx certificate headers, and nothing else', () => {
+    const der = new X509Certificate(client.certificatePem).raw.toString('base64');
+    expect(parseCertificateHeader(`:${der}:`)?.fingerprint256).toBe(new X509Certificate(client.certificatePem).fingerprint256);
+    expect(parseCertificateHeader(encodeURIComponent(client.certificatePem))?.subject).toContain('CN=billing-worker');
+    for (const junk of ['', ':not base64!:', `:${der.slice(0, 40)}:`, 'hello', encodeURIComponent('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'), '%E0%A4%A']) {
+      expect(parseCertificateHeader(junk)).toBeUndefined();
+    }
+  });
+});
