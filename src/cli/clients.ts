@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
+
 import { Option, type Command } from 'commander';
 
 import { ClientError, type ClientSummary } from '../clients/clients.js';
-import { clientTypes, type NewClient } from '../clients/schemas.js';
+import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schemas.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { auditOperator, withContext } from './context.js';
@@ -54,7 +56,23 @@ interface AddOptions {
   scope?: string;
   authMethod?: NewClient['authMethod'];
   idTokenAlg?: NewClient['idTokenSigningAlg'];
+  tlsSubjectDn?: string;
+  tlsSanDns?: string;
+  tlsSanUri?: string;
+  tlsSanIp?: string;
+  tlsSanEmail?: string;
+  certificate?: string;
+  boundTokens?: boolean;
   json?: boolean;
+}
+
+/** The one SAN option given, as the service expects it; two at once is the operator's mistake to fix. */
+function tlsSan(options: AddOptions): NewClient['tlsSan'] {
+  const given = (['dns', 'uri', 'ip', 'email'] as const)
+    .map((type) => ({ type, value: options[`tlsSan${type[0]!.toUpperCase()}${type.slice(1)}` as 'tlsSanDns'] }))
+    .filter((san): san is { type: 'dns' | 'uri' | 'ip' | 'email'; value: string } => san.value !== undefined);
+  if (given.length > 1) throw new CliError('give one --tls-san-* option: RFC 8705 registers a single subject value per client');
+  return given[0];
 }
 
 async function add(options: AddOptions): Promise<void> {
@@ -67,6 +85,12 @@ async function add(options: AddOptions): Promise<void> {
     scope: options.scope,
     authMethod: options.authMethod,
     idTokenSigningAlg: options.idTokenAlg,
+    tlsSubjectDn: options.tlsSubjectDn,
+    tlsSan: tlsSan(options),
+    certificatePem: options.certificate ? await readFile(options.certificate, 'utf8').catch(() => {
+      throw new CliError(`--certificate: cannot read ${options.certificate}`);
+    }) : undefined,
+    boundTokens: options.boundTokens ?? false,
   };
   if (options.type === 'public' && options.authMethod) {
     throw new CliError('--auth-method: a public client has no secret and authenticates with PKCE only');
@@ -79,7 +103,7 @@ async function add(options: AddOptions): Promise<void> {
     } else {
       printFields([
         ['client_id', client.clientId],
-        ['client_secret', clientSecret ?? '(none: a public client proves itself with PKCE)'],
+        ['client_secret', clientSecret ?? (client.type === 'public' ? '(none: a public client proves itself with PKCE)' : '(none: the client authenticates with its TLS certificate)')],
         ['type', client.type],
         ['name', client.name],
         ['redirect_uris', client.redirectUris],
@@ -169,7 +193,14 @@ export function registerClientCommands(program: Command): void {
     .option('--post-logout-redirect-uri <uri>', 'allowed post-logout redirect URI (repeatable)', collect)
     .option('--first-party', 'an application of this installation: consent is not asked for')
     .option('--scope <scopes>', 'space-separated scopes the client may request, e.g. "openid profile api:read"')
-    .addOption(new Option('--auth-method <method>', 'how a confidential or service client sends its secret (default client_secret_basic)').choices(['client_secret_basic', 'client_secret_post']))
+    .addOption(new Option('--auth-method <method>', 'how a confidential or service client authenticates (default client_secret_basic)').choices([...clientAuthMethods]))
+    .option('--tls-subject-dn <dn>', 'tls_client_auth: the certificate subject DN, e.g. "CN=worker,O=Example"')
+    .option('--tls-san-dns <name>', 'tls_client_auth: a DNS subject alternative name instead of the DN')
+    .option('--tls-san-uri <uri>', 'tls_client_auth: a URI subject alternative name')
+    .option('--tls-san-ip <address>', 'tls_client_auth: an IP address subject alternative name')
+    .option('--tls-san-email <address>', 'tls_client_auth: an email subject alternative name')
+    .option('--certificate <file>', 'self_signed_tls_client_auth: the client\'s PEM certificate')
+    .option('--bound-tokens', 'bind access tokens to the client certificate (cnf.x5t#S256, RFC 8705)')
     .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))
     .option('--json', 'print a JSON object (including client_secret)')
     .addHelpText('after', `
@@ -178,7 +209,9 @@ The client secret is printed once and stored encrypted; it cannot be shown again
 Examples:
   $ gatehouse clients add --type confidential --name "My app" --redirect-uri https://app.example.com/callback
   $ gatehouse clients add --type public --name "CLI tool" --redirect-uri http://127.0.0.1:8400/callback
-  $ gatehouse clients add --type service --name "Billing worker" --scope "invoices:read" --json`)
+  $ gatehouse clients add --type service --name "Billing worker" --scope "invoices:read" --json
+  $ gatehouse clients add --type service --name "Partner" --auth-method tls_client_auth --tls-subject-dn "CN=partner,O=Example" --bound-tokens
+  $ gatehouse clients add --type service --name "Device" --auth-method self_signed_tls_client_auth --certificate device.pem --bound-tokens`)
     .action(add);
 
   clients.command('list').description('list clients').option('--json', 'print a JSON array').action(list);

@@ -31,6 +31,10 @@ const optionNames: Record<string, string> = {
   accessTokenTtl: '--ttl (in seconds)',
   tokenFormat: '--format',
   signingAlg: '--alg',
+  tlsSubjectDn: '--tls-subject-dn',
+  tlsSan: '--tls-san-*',
+  certificatePem: '--certificate',
+  boundTokens: '--bound-tokens',
 };
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

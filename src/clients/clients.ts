@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../security/secret-box.js';
-import { newClientSchema, type ClientType, type NewClient } from './schemas.js';
+import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
 
 /**
@@ -53,6 +53,24 @@ export class ClientError extends Error {
 }
 
 /** Metadata for each client type, in RFC 7591 names, as oidc-provider reads it. */
+/** RFC 8705 metadata: the registered certificate subject, or the self-signed certificate as a JWK with x5c. */
+function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
+  const metadata: Record<string, unknown> = input.boundTokens ? { tls_client_certificate_bound_access_tokens: true } : {};
+  if (input.tlsSubjectDn) metadata.tls_client_auth_subject_dn = input.tlsSubjectDn;
+  if (input.tlsSan) metadata[`tls_client_auth_san_${input.tlsSan.type}`] = input.tlsSan.value;
+  if (input.certificatePem) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(input.certificatePem);
+    } catch {
+      throw new ClientError('the certificate is not a PEM X.509 certificate');
+    }
+    const jwk = certificate.publicKey.export({ format: 'jwk' });
+    metadata.jwks = { keys: [{ ...jwk, x5c: [certificate.raw.toString('base64')] }] };
+  }
+  return metadata;
+}
+
 function metadataFor(clientId: string, input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const common = {
     client_id: clientId,
@@ -60,6 +78,7 @@ function metadataFor(clientId: string, input: ReturnType<typeof newClientSchema.
     first_party: input.firstParty,
     id_token_signed_response_alg: input.idTokenSigningAlg,
     ...(input.scope ? { scope: input.scope } : {}),
+    ...mtlsMetadata(input),
   };
   switch (input.type) {
     case 'service':
@@ -129,7 +148,7 @@ export function createClientService(db: Db, secrets: SecretBox) {
     async create(input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }> {
       const parsed = newClientSchema.parse(input);
       const clientId = generateClientId();
-      const clientSecret = parsed.type === 'public' ? undefined : generateClientSecret();
+      const clientSecret = parsed.type !== 'public' && secretAuthMethods.has(parsed.authMethod) ? generateClientSecret() : undefined;
       const row = await store.insert({
         client_id: clientId,
         metadata: metadataFor(clientId, parsed),

@@ -24,6 +24,9 @@ export const redirectUriSchema = z
   }, 'redirect URIs must be https, loopback http or a private-use scheme such as com.example.app:/cb, without fragment or wildcard');
 
 export const clientTypes = ['confidential', 'public', 'service'] as const;
+export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+/** Methods that authenticate with a shared secret Gatehouse generates (the others use the TLS certificate). */
+export const secretAuthMethods: ReadonlySet<string> = new Set(['client_secret_basic', 'client_secret_post']);
 export type ClientType = (typeof clientTypes)[number];
 
 export const newClientSchema = z
@@ -34,10 +37,26 @@ export const newClientSchema = z
     postLogoutRedirectUris: z.array(redirectUriSchema).max(20).default([]),
     firstParty: z.boolean().default(false),
     scope: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'scope must be space-separated scope tokens').max(1000).optional(),
-    authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+    authMethod: z.enum(clientAuthMethods).default('client_secret_basic'),
     idTokenSigningAlg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).default('ES256'),
+    /** tls_client_auth (RFC 8705 §2.1.2): the registered subject DN, or one SAN. */
+    tlsSubjectDn: z.string().trim().min(3).max(1000).optional(),
+    tlsSan: z.object({ type: z.enum(['dns', 'uri', 'ip', 'email']), value: z.string().trim().min(1).max(1000) }).optional(),
+    /** self_signed_tls_client_auth (RFC 8705 §2.2): the client's certificate, PEM. */
+    certificatePem: z.string().max(20_000).optional(),
+    /** RFC 8705 §3: access tokens carry cnf.x5t#S256 of the client's certificate. */
+    boundTokens: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
+    if (value.authMethod === 'tls_client_auth' && (value.tlsSubjectDn === undefined) === (value.tlsSan === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsSubjectDn'], message: 'tls_client_auth needs exactly one of a subject DN or a subject alternative name' });
+    }
+    if (value.authMethod !== 'tls_client_auth' && (value.tlsSubjectDn !== undefined || value.tlsSan !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsSubjectDn'], message: 'a certificate subject is only used with tls_client_auth' });
+    }
+    if ((value.authMethod === 'self_signed_tls_client_auth') !== (value.certificatePem !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['certificatePem'], message: 'self_signed_tls_client_auth needs the client certificate, and only it does' });
+    }
     if (value.type !== 'service' && value.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${value.type} client needs at least one redirect URI` });
     }

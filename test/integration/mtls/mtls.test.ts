@@ -15,7 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listen } from '../../../examples/resource-server/api.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../../src/tls/pki.js';
-import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { cli } from '../../support/cli.js';
+import { freshDatabase, integrationDbKind } from '../../support/databases.js';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { createProxyTls, startNginx, type Nginx, type ProxyTls } from '../../support/nginx.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
 
 const api = 'https://api.example.test';
@@ -280,5 +283,126 @@ describe('mutual TLS behind a proxy (certificate in a header)', () => {
     expect(untrusted.gh.app.metrics.registry.getSingleMetric('gatehouse_client_certificate_header_rejected_total')).toBeDefined();
     const metrics = await untrusted.gh.app.metrics.registry.metrics();
     expect(metrics).toMatch(/^gatehouse_client_certificate_header_rejected_total [1-9]/m);
+  });
+});
+
+describe('gatehouse clients add for mTLS clients', () => {
+  it('creates tls_client_auth and self-signed clients with bound tokens, without a secret, and the listener accepts them', { timeout: 180_000 }, async () => {
+    const pki = await createPki();
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'gh-mtls-cli-'));
+    await writeFile(path.join(tmp, 'ca.pem'), pki.ca.certificatePem);
+    await writeFile(path.join(tmp, 'device.pem'), pki.selfSigned.certificatePem);
+    const database = await freshDatabase(integrationDbKind());
+    try {
+      const add = (args: string[]) => cli(database, ['clients', 'add', '--type', 'service', '--json', '--bound-tokens', ...args]);
+      const pkiClient = await add(['--name', 'Partner', '--auth-method', 'tls_client_auth', '--tls-subject-dn', 'CN=billing-worker,O=Example Corp']);
+      expect(pkiClient.code, pkiClient.stderr).toBe(0);
+      const device = await add(['--name', 'Device', '--auth-method', 'self_signed_tls_client_auth', '--certificate', path.join(tmp, 'device.pem')]);
+      expect(device.code, device.stderr).toBe(0);
+      const [pkiJson, deviceJson] = [pkiClient, device].map((r) => JSON.parse(r.stdout) as { client_id: string; client_secret: string | null });
+      expect(pkiJson!.client_secret).toBeNull();
+      expect(deviceJson!.client_secret).toBeNull();
+
+      const missing = await add(['--name', 'X', '--auth-method', 'tls_client_auth']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/exactly one of a subject DN or a subject alternative name/);
+      const two = await add(['--name', 'X', '--auth-method', 'tls_client_auth', '--tls-san-dns', 'a.example', '--tls-san-ip', '192.0.2.1']);
+      expect(two.code).toBe(1);
+      const notPem = await add(['--name', 'X', '--auth-method', 'self_signed_tls_client_auth', '--certificate', path.join(tmp, 'ca.pem.missing')]);
+      expect(notPem.code).toBe(1);
+
+      const gh = await startTestGatehouse({ database, env: { GATEHOUSE_MTLS_PORT: '0', GATEHOUSE_MTLS_CA_FILE: path.join(tmp, 'ca.pem') } });
+      try {
+        const devCa = await readFile(path.join(database.dataDir, 'tls', 'dev-ca.pem'), 'utf8');
+        for (const [clientId, cert] of [[pkiJson!.client_id, pki.worker], [deviceJson!.client_id, pki.selfSigned]] as const) {
+          const response = await mtlsFetch(devCa, cert)(`${gh.app.mtlsUrl}/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId }).toString(),
+          });
+          expect(response.status).toBe(200);
+          const { access_token: token } = (await response.json()) as { access_token: string };
+          const info = await gh.app.services.artifacts.find('ClientCredentials', token);
+          expect(info?.['x5t#S256']).toBe(thumbprint(cert.certificatePem));
+        }
+      } finally {
+        await gh.close();
+      }
+    } finally {
+      await database.cleanup();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mutual TLS terminated by a real nginx in front (header mode)', () => {
+  let pki: Pki;
+  let setup: Setup;
+  let proxy: Nginx;
+  let proxyTls: ProxyTls;
+  let origin: string;
+
+  beforeAll(async () => {
+    pki = await createPki();
+    const port = await freePort();
+    origin = `https://localhost:${port}`;
+    setup = await bootstrap(pki, {
+      GATEHOUSE_MTLS_PORT: 'off',
+      GATEHOUSE_MTLS_PROXY_HEADER: 'x-ssl-client-cert',
+      GATEHOUSE_MTLS_ORIGIN: origin,
+      GATEHOUSE_TRUST_PROXY: 'true',
+      GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1/32',
+    });
+    proxyTls = await createProxyTls({ hostnames: ['localhost'] });
+    const upstream = new URL(setup.gh.app.url);
+    // The shipped docker/nginx/gatehouse.conf mTLS server, pointed at this test's node.
+    proxy = await startNginx({
+      config: `server {
+        listen 127.0.0.1:${port} ssl;
+        server_name localhost;
+        ssl_certificate ${proxyTls.certFile};
+        ssl_certificate_key ${proxyTls.keyFile};
+        ssl_verify_client optional_no_ca;
+        location / {
+          proxy_pass http://127.0.0.1:${upstream.port};
+          proxy_set_header Host $host;
+          proxy_set_header X-Forwarded-Proto https;
+          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+          proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+        }
+      }`,
+    });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await setup?.close();
+    await proxyTls?.remove();
+  });
+
+  const viaProxy = async (clientId: string, cert: IssuedCertificate | undefined, headers: Record<string, string> = {}) =>
+    mtlsFetch(proxyTls.caPem, cert)(`${origin}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, resource: api }).toString(),
+    });
+
+  it('issues certificate-bound tokens through nginx with openid-client, for both methods', async () => {
+    const ca = proxyTls.caPem;
+    for (const [clientId, cert] of [[setup.clients.pki, pki.worker], [setup.clients.selfSigned, pki.selfSigned]] as const) {
+      const config = await oidc.discovery(new URL(setup.gh.issuer), clientId, { use_mtls_endpoint_aliases: true }, oidc.TlsClientAuth(), { execute: [oidc.allowInsecureRequests] });
+      config[oidc.customFetch] = mtlsFetch(ca, cert) as never;
+      const tokens = await oidc.clientCredentialsGrant(config, { resource: api });
+      expect((decodeJwt(tokens.access_token).cnf as Record<string, string>)['x5t#S256']).toBe(thumbprint(cert.certificatePem));
+    }
+  });
+
+  it('refuses a wrong subject, a missing certificate and a certificate header forged by the client', async () => {
+    expect((await viaProxy(setup.clients.pki, pki.wrongSubject)).status).toBe(401);
+    expect((await viaProxy(setup.clients.pki, pki.otherCaWorker)).status).toBe(401);
+    expect((await viaProxy(setup.clients.pki, undefined)).status).toBe(401);
+    // nginx replaces the client's own X-SSL-Client-Cert: claiming a certificate without holding its key gets nothing.
+    const forged = await viaProxy(setup.clients.pki, undefined, { 'x-ssl-client-cert': encodeURIComponent(pki.worker.certificatePem) });
+    expect(forged.status).toBe(401);
+    expect(((await forged.json()) as { error: string }).error).toBe('invalid_client');
   });
 });
