@@ -85,7 +85,14 @@ export async function startListeners(config: Config, handler: Handler, log: Logg
         servers.map(
           (server) =>
             new Promise<void>((resolve) => {
-              server.close(() => resolve());
+              // A request that began before close() is answered without `Connection: close`, so its
+              // kept-alive socket turns idle afterwards: sweep those too, or every shutdown under a
+              // proxy's keep-alive pool would wait out the whole bound.
+              const sweep = setInterval(() => server.closeIdleConnections(), 50);
+              server.close(() => {
+                clearInterval(sweep);
+                resolve();
+              });
               server.closeIdleConnections();
               setTimeout(() => server.closeAllConnections(), boundMs).unref();
             }),

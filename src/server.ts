@@ -94,6 +94,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       keyStatus: () => services.keystore.status(),
     });
     const rateLimits = createRateLimits(counters, config.rateLimits);
+    // The named in-process caches (invariant 2) cache only while they listen for invalidations.
+    const caches = [services.clients.cache, services.resources.cache];
+    for (const cache of caches) await cache.start();
     await services.keystore.ensureActiveKeys();
     const keys = await services.keystore.load();
 
@@ -190,6 +193,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         // Every request has finished, so every event it recorded is queued: write them all.
         await trail.close();
         await rateLimits.close();
+        for (const cache of caches) await cache.stop();
         await db.close();
       },
     };

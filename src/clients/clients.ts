@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 
+import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
@@ -140,8 +141,27 @@ function splitSecret(metadata: Record<string, unknown>): { stored: Record<string
   return { stored, secret: typeof secret === 'string' ? secret : undefined };
 }
 
+/**
+ * How long a node may serve a client's metadata without re-reading it when an
+ * invalidation NOTIFY was lost (its listener reconnecting); normally a change
+ * reaches every node as soon as it commits.
+ */
+export const clientCacheTtlMs = 5_000;
+
 export function createClientService(db: Db, secrets: SecretBox) {
   const store = createClientStore(db);
+  /**
+   * The client cache: what the token endpoint reads on every request (row +
+   * secret decryption), per client id. Every write below invalidates it on all
+   * nodes; it caches only once the server starts it (the CLI reads through).
+   */
+  const cache = createNamedCache<Record<string, unknown>>(db, 'clients', { ttlMs: clientCacheTtlMs });
+  const load = async (clientId: string): Promise<Record<string, unknown> | undefined> => {
+    const row = await store.findById(clientId);
+    if (!row || row.disabled) return undefined;
+    if (!row.secret_ciphertext) return row.metadata;
+    return { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) };
+  };
 
   return {
     /** Creates a client; the secret (if any) is returned once and stored only encrypted. */
@@ -164,11 +184,13 @@ export function createClientService(db: Db, secrets: SecretBox) {
      * as far as the protocol is concerned.
      */
     async metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined> {
-      const row = await store.findById(clientId);
-      if (!row || row.disabled) return undefined;
-      if (!row.secret_ciphertext) return row.metadata;
-      return { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) };
+      const metadata = await cache.get(clientId, () => load(clientId));
+      // A copy: the library may decorate what it is given, and the cached entry must stay as read.
+      return metadata && { ...metadata };
     },
+
+    /** The client cache, which the server starts (listening for invalidations) and stops. */
+    cache,
 
     /** Stores a client that registered itself (RFC 7591), inside the caller's registration transaction. */
     async insertRegistered(tx: Queryable, client: RegisteredClient): Promise<ClientSummary> {
@@ -210,6 +232,7 @@ export function createClientService(db: Db, secrets: SecretBox) {
       const previous = current.secret_ciphertext ? secrets.open('client-secret', clientId, current.secret_ciphertext) : undefined;
       const unchanged = secret === previous;
       await store.replaceMetadata(tx, clientId, stored, unchanged ? current.secret_ciphertext : secret ? secrets.seal('client-secret', clientId, secret) : null);
+      await cache.invalidate(clientId, tx);
       return { secretRotated: secret !== undefined && previous !== undefined && !unchanged };
     },
 
@@ -225,7 +248,10 @@ export function createClientService(db: Db, secrets: SecretBox) {
       let done = 0;
       for (const row of stale) {
         const secret = secrets.open('client-secret', row.client_id, row.secret_ciphertext!);
-        if (await store.replaceCiphertext(row.client_id, row.secret_ciphertext!, secrets.seal('client-secret', row.client_id, secret))) done += 1;
+        if (await store.replaceCiphertext(row.client_id, row.secret_ciphertext!, secrets.seal('client-secret', row.client_id, secret))) {
+          done += 1;
+          await cache.invalidate(row.client_id);
+        }
         onProgress?.(done, stale.length);
       }
       return done;
@@ -241,11 +267,15 @@ export function createClientService(db: Db, secrets: SecretBox) {
     },
 
     async remove(clientId: string): Promise<void> {
-      if (!(await store.remove(clientId))) throw new ClientError('no such client');
+      const removed = await store.remove(clientId);
+      await cache.invalidate(clientId);
+      if (!removed) throw new ClientError('no such client');
     },
 
     async setDisabled(clientId: string, disabled: boolean): Promise<void> {
-      if (!(await store.setDisabled(clientId, disabled))) throw new ClientError('no such client');
+      const changed = await store.setDisabled(clientId, disabled);
+      await cache.invalidate(clientId);
+      if (!changed) throw new ClientError('no such client');
     },
   };
 }

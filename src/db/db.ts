@@ -27,8 +27,12 @@ export interface Db extends Queryable {
    * node holds it, which is how "only one node runs this" jobs are elected.
    */
   withAdvisoryLock<T>(lockId: number, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<{ acquired: true; value: T } | { acquired: false }>;
-  /** Subscribes to a NOTIFY channel; returns an unsubscribe function. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a NOTIFY channel; returns an unsubscribe function. Notifications sent while the
+   * listening connection was down are lost: `onResubscribed` runs after each reconnection so the
+   * subscriber can re-read what it follows instead of waiting for its periodic check.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
   /** True when a trivial query succeeds within the pool's timeout. */
   ping(): Promise<boolean>;

@@ -26,13 +26,15 @@ function queryable(client: pg.Pool | pg.PoolClient): Queryable {
 class Listener {
   private client: pg.Client | undefined;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly resubscribed = new Set<() => void>();
+  private everConnected = false;
   private connecting: Promise<void> | undefined;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly connectionString: string, private readonly log: Logger) {}
 
-  async subscribe(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
+  async subscribe(channel: string, handler: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>> {
     let set = this.handlers.get(channel);
     if (!set) {
       set = new Set();
@@ -41,8 +43,10 @@ class Listener {
       await this.client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     }
     set.add(handler);
+    if (onResubscribed) this.resubscribed.add(onResubscribed);
     return async () => {
       set.delete(handler);
+      if (onResubscribed) this.resubscribed.delete(onResubscribed);
       if (set.size === 0) {
         this.handlers.delete(channel);
         await this.client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
@@ -77,6 +81,11 @@ class Listener {
     await client.connect();
     for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     this.client = client;
+    if (this.everConnected) {
+      this.log.info('database listener reconnected');
+      for (const callback of this.resubscribed) callback();
+    }
+    this.everConnected = true;
   }
 
   private scheduleReconnect(delayMs: number): void {
@@ -148,7 +157,7 @@ export function openPostgres(connectionString: string, options: { poolMax: numbe
         client.release(broken);
       }
     },
-    listen: (channel, onPayload) => listener.subscribe(channel, onPayload),
+    listen: (channel, onPayload, onResubscribed) => listener.subscribe(channel, onPayload, onResubscribed),
     async notify(channel, payload) {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },

@@ -61,7 +61,7 @@ export async function watchKeys(options: {
     return pending;
   };
 
-  const unlisten = await db.listen(keyChangeChannel, () => void refresh('notification'));
+  const unlisten = await db.listen(keyChangeChannel, () => void refresh('notification'), () => void refresh('listener reconnected'));
   const tick = setInterval(() => {
     keystore
       .runSchedule()

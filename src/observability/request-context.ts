@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 
 import { requestFacts } from '../audit/log.js';
 import type { ClientAddress } from '../security/client-ip.js';
+import { accessLogger } from './logger.js';
 
 const validRequestId = /^[A-Za-z0-9._:-]{8,128}$/;
 /** oidc-provider's route names for its default paths. */
@@ -57,6 +58,7 @@ export interface RequestContextOptions {
  * path is logged without its query string, which can carry codes and tokens.
  */
 export function requestContext(log: Logger, options: RequestContextOptions) {
+  const access = accessLogger(log);
   return async function requestContextMiddleware(ctx: Context, next: Next) {
     const started = process.hrtime.bigint();
     const peer = options.clientAddress.resolve(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined);
@@ -85,8 +87,8 @@ export function requestContext(log: Logger, options: RequestContextOptions) {
         ip: peer.ip,
         ...(ctx.state.rateLimited ? { rateLimited: ctx.state.rateLimited } : {}),
       };
-      if (status >= 500) log.error(line, 'request');
-      else log.info(line, 'request');
+      if (status >= 500) access.error(line, 'request');
+      else access.info(line, 'request');
     }
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { createNamedCache } from '../db/cache.js';
 import type { Db } from '../db/index.js';
 
 /**
@@ -52,8 +53,19 @@ export class ResourceError extends Error {
   override name = 'ResourceError';
 }
 
+/** Longest a node serves a resource server's settings after a lost invalidation NOTIFY. */
+export const resourceCacheTtlMs = 5_000;
+
 export function createResourceService(db: Db) {
+  /**
+   * The resource-server cache: every JWT access token request reads its
+   * audience's settings. Add and remove invalidate it on all nodes; it caches
+   * only once the server starts it.
+   */
+  const cache = createNamedCache<ResourceServer>(db, 'resource_servers', { ttlMs: resourceCacheTtlMs });
   return {
+    /** The resource-server cache, which the server starts and stops. */
+    cache,
     async add(input: NewResource): Promise<ResourceServer> {
       const r = newResourceSchema.parse(input);
       const { rows } = await db.query<Row>(
@@ -62,11 +74,14 @@ export function createResourceService(db: Db) {
         [r.audience, r.name, JSON.stringify(r.scopes), r.accessTokenTtl, r.tokenFormat, r.signingAlg],
       );
       if (!rows[0]) throw new ResourceError(`a resource server for ${r.audience} already exists`);
+      await cache.invalidate(r.audience);
       return toResource(rows[0]);
     },
     async find(audience: string): Promise<ResourceServer | undefined> {
-      const { rows } = await db.query<Row>('SELECT * FROM resource_servers WHERE audience = $1', [audience]);
-      return rows[0] ? toResource(rows[0]) : undefined;
+      return cache.get(audience, async () => {
+        const { rows } = await db.query<Row>('SELECT * FROM resource_servers WHERE audience = $1', [audience]);
+        return rows[0] ? toResource(rows[0]) : undefined;
+      });
     },
     async list(): Promise<ResourceServer[]> {
       const { rows } = await db.query<Row>('SELECT * FROM resource_servers ORDER BY audience');
@@ -79,6 +94,7 @@ export function createResourceService(db: Db) {
     },
     async remove(audience: string): Promise<void> {
       const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
+      await cache.invalidate(audience);
       if (rowCount === 0) throw new ResourceError('no such resource server');
     },
   };

@@ -79,7 +79,7 @@ function accepts(port: number): Promise<boolean> {
 
 export async function startNginx(options: { config: string; readyTimeoutMs?: number }): Promise<Nginx> {
   const bin = nginxBinary();
-  if (!bin) throw new Error('nginx not found: apt-get install nginx-light (or set NGINX_BIN)');
+  if (!bin) throw new Error('nginx not found: apt-get install nginx (or set NGINX_BIN)');
   const prefix = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-nginx-'));
   await mkdir(path.join(prefix, 'tmp'));
   const conf = path.join(prefix, 'nginx.conf');
