@@ -37,7 +37,14 @@ export function cliEnv(database: TestDatabase | undefined, extra: Record<string,
   };
 }
 
-export function cli(database: TestDatabase | undefined, args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export interface CliOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+  /** Sees stdout as it arrives and may return the line to type on stdin (once), as a person at the terminal would. */
+  answer?: (stdout: string) => Promise<string | undefined>;
+}
+
+export function cli(database: TestDatabase | undefined, args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
       cwd: root,
@@ -46,11 +53,20 @@ export function cli(database: TestDatabase | undefined, args: string[], options:
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    let answered = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!options.answer || answered) return;
+      void options.answer(stdout).then((line) => {
+        if (line === undefined || answered) return;
+        answered = true;
+        child.stdin.end(`${line}\n`);
+      });
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
+    if (!options.answer) child.stdin.end(options.stdin ?? '');
   });
 }
 

@@ -3,76 +3,11 @@
  * run as real child processes against a fresh database (one process at a
  * time: embedded PGlite serves one).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
 import { generate } from 'otplib';
 import { afterAll, describe, expect, test } from 'vitest';
 
-import { loadConfig } from '../../../src/config.js';
-import { openDb } from '../../../src/db/index.js';
-import { createLogger } from '../../../src/observability/logger.js';
-import { loadMasterKey } from '../../../src/security/master-key.js';
-import { createSecretBox } from '../../../src/security/secret-box.js';
-import { createServices, type Services } from '../../../src/services.js';
+import { cli, withServices } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind, type TestDatabase } from '../../support/databases.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cliPath = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function env(database: TestDatabase): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'test',
-    GATEHOUSE_ARGON2_MEMORY_KIB: '1024',
-    GATEHOUSE_ARGON2_ITERATIONS: '1',
-    GATEHOUSE_DATA_DIR: database.dataDir,
-    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
-  };
-}
-
-/**
- * Runs the CLI. `answer` sees stdout as it arrives and may return the line
- * to type on stdin (once), as a person at the terminal would.
- */
-function cli(database: TestDatabase, args: string[], options: { stdin?: string; answer?: (stdout: string) => Promise<string | undefined> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { cwd: root, env: env(database), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let answered = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      if (!options.answer || answered) return;
-      void options.answer(stdout).then((line) => {
-        if (line === undefined || answered) return;
-        answered = true;
-        child.stdin.end(`${line}\n`);
-      });
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (!options.answer) child.stdin.end(options.stdin ?? '');
-  });
-}
-
-async function withServices<T>(database: TestDatabase, fn: (services: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig({ NODE_ENV: 'test', GATEHOUSE_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) });
-  const db = await openDb(config, createLogger('silent'));
-  try {
-    return await fn(createServices(db, config, createSecretBox((await loadMasterKey(config)).secret)));
-  } finally {
-    await db.close();
-  }
-}
 
 const seedFrom = (stdout: string) => /^setup key: ([A-Z2-7 ]+)$/m.exec(stdout)?.[1]?.replace(/ /g, '');
 const codeFor = (seed: string, offset = 0) => generate({ secret: seed, epoch: Math.floor(Date.now() / 1000) + offset * 30 });

@@ -5,39 +5,12 @@
  * real server registered with one of those tokens. One scenario, commands in
  * order: the embedded database serves one process at a time.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
 import { afterAll, describe, expect, test } from 'vitest';
 
+import { cli } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind, type TestDatabase } from '../../support/databases.js';
 import { startTestGatehouse } from '../../support/gatehouse.js';
 import { registerOk, unlimitedRegistration } from './helpers.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cliPath = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url));
-
-function cli(database: TestDatabase, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: 'test',
-        GATEHOUSE_DATA_DIR: database.dataDir,
-        ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function ok(database: TestDatabase, args: string[]): Promise<string> {
   const result = await cli(database, args);
