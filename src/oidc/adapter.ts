@@ -23,8 +23,29 @@ const grantable = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', '
  * endpoint, which initial access token) comes from the library's per-request
  * context (Provider.ctx), since the adapter interface carries only the metadata.
  */
-class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {}
+/**
+ * Models Gatehouse keeps in tables of its own (clients, initial access
+ * tokens): the library never consumes them, looks them up by uid or user
+ * code, or revokes them by grant.
+ */
+abstract class OwnTableAdapter implements Adapter {
+  abstract find(id: string): Promise<AdapterPayload | undefined>;
+  abstract upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void>;
+  abstract destroy(id: string): Promise<void>;
+  async consume() {}
+  async findByUid() {
+    return undefined;
+  }
+  async findByUserCode() {
+    return undefined;
+  }
+  async revokeByGrantId() {}
+}
+
+class ClientAdapter extends OwnTableAdapter {
+  constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {
+    super();
+  }
   async find(id: string) {
     return (await this.clients.metadataForProvider(id)) as AdapterPayload | undefined;
   }
@@ -49,14 +70,6 @@ class ClientAdapter implements Adapter {
     if (ctx?.oidc.route === 'client_delete') await this.registrations.remove(id, originOf(ctx));
     else await this.clients.remove(id).catch(() => undefined);
   }
-  async consume() {}
-  async findByUid() {
-    return undefined;
-  }
-  async findByUserCode() {
-    return undefined;
-  }
-  async revokeByGrantId() {}
 }
 
 /**
@@ -65,8 +78,10 @@ class ClientAdapter implements Adapter {
  * hash; `find` answers only for a token that may register a client now, and
  * tags it with the policy hook so the library runs the Gatehouse policy.
  */
-class InitialAccessTokenAdapter implements Adapter {
-  constructor(private readonly registrations: RegistrationService) {}
+class InitialAccessTokenAdapter extends OwnTableAdapter {
+  constructor(private readonly registrations: RegistrationService) {
+    super();
+  }
   async find(value: string) {
     const token = await this.registrations.presentedToken(value, originOf(Provider.ctx));
     if (!token) return undefined;
@@ -79,14 +94,6 @@ class InitialAccessTokenAdapter implements Adapter {
   async destroy(): Promise<void> {
     throw new Error('initial access tokens are revoked by operators (`gatehouse iat revoke`), not by the provider');
   }
-  async consume() {}
-  async findByUid() {
-    return undefined;
-  }
-  async findByUserCode() {
-    return undefined;
-  }
-  async revokeByGrantId() {}
 }
 
 class ArtifactAdapter implements Adapter {

@@ -3,7 +3,6 @@
  * free loopback port against a fresh database of the kind GATEHOUSE_TEST_DB
  * names, with logs captured for assertions.
  */
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 
 import type { NewAccount } from '../../src/accounts/schemas.js';
@@ -12,6 +11,9 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/server.js';
 import { freshDatabase, integrationDbKind, type TestDbKind, type TestDatabase } from './databases.js';
+import { freePort } from './ports.js';
+
+export { freePort };
 
 export interface TestGatehouse {
   issuer: string;
@@ -24,16 +26,6 @@ export interface TestGatehouse {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 let userCounter = 0;
 
