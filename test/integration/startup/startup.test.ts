@@ -47,6 +47,10 @@ describe('process start-up', () => {
     expect(discovery!.issuer).toBe(`http://localhost:${port}`);
     expect(discovery!.code_challenge_methods_supported).toEqual(['S256']);
     expect(discovery!.response_types_supported).toEqual(['code']);
+    // Logs go to stdout asynchronously, and the listener answers a moment before start-up logs that it does.
+    for (const started = Date.now(); !output.includes('Gatehouse listening on') && Date.now() - started < 5000; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(output).toContain(`Gatehouse listening on http://127.0.0.1:${port}`);
     expect(output).toContain(`/.well-known/openid-configuration`);
     // mTLS works out of the box: a development certificate, and the aliases advertised.
