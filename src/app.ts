@@ -1,12 +1,11 @@
 /**
  * buildProvider: the whole HTTP application for one key set. oidc-provider is
  * the root koa app (mounting it inside another app breaks its cookies), so
- * every Gatehouse middleware is added with provider.use, in this order:
- *   client IP + request id + log line + request metrics → error boundary →
- *   security headers → size limits → rate limits → OAuth error codes →
- *   health → metrics → revocation audit → JWKS → static assets → interaction
- *   pages → (the library's own routes)
- * Rate limits sit after the error boundary (a store failure is still a clean
+ * Gatehouse adds two layers with provider.use: the edge (src/edge.ts: request
+ * context, error boundary, headers, limits, rate limits, error codes, log
+ * line) and its own routes (health, metrics, JWKS, revocation audit, static
+ * assets, interaction pages); everything else falls through to the library.
+ * Rate limits sit inside the error boundary (a store failure is still a clean
  * answer) and before everything that costs: parsing, client lookups, argon2.
  * A key change builds a new provider with this same function and swaps it in
  * through the ProviderHandle.
@@ -23,19 +22,18 @@ import type { Csrf } from './interactions/csrf.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { staticAssets } from './interactions/static.js';
 import type { Views } from './interactions/views.js';
+import { edge } from './edge.js';
 import { auditProviderEvents, auditRevocations } from './audit/provider-events.js';
 import { healthRoutes, type ReadinessCheck } from './observability/health.js';
 import type { Metrics } from './observability/metrics.js';
 import { metricsRoute } from './observability/metrics-route.js';
 import { requestContext } from './observability/request-context.js';
 import { providerConfiguration } from './oidc/configuration.js';
-import { oauthErrorCodes } from './oidc/error-codes.js';
 import { jwksRoute } from './oidc/jwks.js';
 import type { ClientAddress } from './security/client-ip.js';
 import { errorBoundary } from './security/errors.js';
-import { securityHeaders } from './security/headers.js';
-import { rateLimit, type RateLimits } from './security/rate-limit.js';
-import { requestLimits } from './security/request-limits.js';
+import { rateLimiter, type RateLimits } from './security/rate-limit.js';
+import { ownRoutes } from './routes.js';
 import type { Services } from './services.js';
 
 export interface AppDeps {
@@ -57,20 +55,30 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
 
-  provider.use(requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }));
-  provider.use(errorBoundary(log, deps.views));
-  provider.use(securityHeaders());
-  provider.use(requestLimits());
-  provider.use(rateLimit({ limits: deps.rateLimits, views: deps.views, log, onLimited: deps.metrics.rateLimited }));
-  provider.use(oauthErrorCodes());
-  provider.use(healthRoutes(deps.readiness));
-  provider.use(metricsRoute(deps.metrics.registry, config.metrics.token));
-  provider.use(auditRevocations(deps.services.audit));
-  provider.use(jwksRoute(keys, config.keys.jwksMaxAgeSeconds));
-  provider.use(staticAssets());
+  provider.use(
+    edge({
+      context: requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }),
+      boundary: errorBoundary(log, deps.views),
+      rateLimiter: rateLimiter({ limits: deps.rateLimits, views: deps.views, log, onLimited: deps.metrics.rateLimited }),
+    }),
+  );
   const interactions = interactionRoutes({ services: deps.services, views: deps.views, csrf: deps.csrf, mfaRequiredForAll: config.mfa.required });
-  provider.use(interactions.routes());
-  provider.use(interactions.allowedMethods());
+  const health = healthRoutes(deps.readiness);
+  provider.use(
+    ownRoutes({
+      exact: {
+        '/healthz': health,
+        '/readyz': health,
+        '/metrics': metricsRoute(deps.metrics.registry, config.metrics.token),
+        '/jwks': jwksRoute(keys, config.keys.jwksMaxAgeSeconds),
+        '/token/revocation': auditRevocations(deps.services.audit),
+      },
+      prefixes: [
+        ['/static/', staticAssets()],
+        ['/interaction/', interactions],
+      ],
+    }),
+  );
 
   // The library answers these itself with a generic body; the detail is logged here.
   provider.on('server_error', (ctx, error) => {

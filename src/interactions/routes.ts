@@ -5,6 +5,7 @@
  * the interaction is at.
  */
 import Router from '@koa/router';
+import type { Middleware } from 'koa';
 
 import { consentRoutes, renderConsentPage } from './consent.js';
 import { loginRoutes, renderLoginPage } from './login.js';
@@ -13,7 +14,7 @@ import { createSecondFactor } from './second-factor.js';
 
 export type { InteractionDeps } from './pages.js';
 
-export function interactionRoutes(deps: InteractionDeps): Router {
+function interactionRouter(deps: InteractionDeps): Router {
   const router = new Router();
   const pages = createPages(deps);
   const secondFactor = createSecondFactor(pages, deps);
@@ -40,4 +41,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   });
 
   return router;
+}
+
+/** The pages as one koa middleware: the router's routes, then its 405/501 answers for their paths. */
+export function interactionRoutes(deps: InteractionDeps): Middleware {
+  const router = interactionRouter(deps);
+  const routes = router.routes() as unknown as Middleware;
+  const methods = router.allowedMethods() as unknown as Middleware;
+  return (ctx, next) => routes(ctx, () => methods(ctx, next));
 }

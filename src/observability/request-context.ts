@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
-import { requestFacts } from '../audit/log.js';
+import type { RequestFacts } from '../audit/log.js';
 import type { ClientAddress } from '../security/client-ip.js';
 import { accessLogger } from './logger.js';
 
@@ -49,46 +49,60 @@ export interface RequestContextOptions {
   onComplete?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
+/** What `open` settled about a request, for `close` and for the audit log. */
+export interface OpenedRequest {
+  started: bigint;
+  facts: RequestFacts;
+}
+
+export interface RequestContext {
+  open(ctx: Context): OpenedRequest;
+  close(ctx: Context, opened: OpenedRequest): void;
+}
+
 /**
- * First middleware of every request: settles who the client is (forwarded
- * headers from anyone but a trusted proxy are deleted before koa or the
- * library can read them), gives the request an id (a trusted proxy's, or a
- * new one) echoed in `X-Request-Id`, publishes both to the audit log through
- * AsyncLocalStorage, and writes one log line when the request completes. The
- * path is logged without its query string, which can carry codes and tokens.
+ * The first and last thing of every request (src/edge.ts calls both).
+ * `open` settles who the client is (forwarded headers from anyone but a
+ * trusted proxy are deleted before koa or the library can read them) and
+ * gives the request an id (a trusted proxy's, or a new one) echoed in
+ * `X-Request-Id`; the edge publishes both to the audit log. `close` writes one
+ * log line and the request metrics. The path is logged without its query
+ * string, which can carry codes and tokens.
  */
-export function requestContext(log: Logger, options: RequestContextOptions) {
+export function requestContext(log: Logger, options: RequestContextOptions): RequestContext {
   const access = accessLogger(log);
-  return async function requestContextMiddleware(ctx: Context, next: Next) {
-    const started = process.hrtime.bigint();
-    const peer = options.clientAddress.resolve(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined);
-    if (!peer.viaTrustedProxy) for (const name of forwardedHeaders) delete ctx.req.headers[name];
-    ctx.request.ip = peer.ip;
-    const incoming = ctx.get('X-Request-Id');
-    const requestId = peer.viaTrustedProxy && validRequestId.test(incoming) ? incoming : randomUUID();
-    ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
-    try {
-      await requestFacts.run({ requestId, ip: peer.ip }, next);
-    } finally {
+  return {
+    open(ctx) {
+      const started = process.hrtime.bigint();
+      const peer = options.clientAddress.resolve(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined);
+      if (!peer.viaTrustedProxy) for (const name of forwardedHeaders) delete ctx.req.headers[name];
+      ctx.request.ip = peer.ip;
+      const incoming = ctx.get('X-Request-Id');
+      const requestId = peer.viaTrustedProxy && validRequestId.test(incoming) ? incoming : randomUUID();
+      ctx.state.requestId = requestId;
+      ctx.set('X-Request-Id', requestId);
+      return { started, facts: { requestId, ip: peer.ip } };
+    },
+
+    close(ctx, { started, facts }) {
       const oidc = (ctx as { oidc?: { client?: { clientId: string } } }).oidc;
       const status = ctx.status;
       const route = routeLabel(ctx);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       options.onComplete?.(route, ctx.method, status, seconds);
       const line = {
-        requestId,
+        requestId: facts.requestId,
         method: ctx.method,
         path: ctx.path.length > 256 ? `${ctx.path.slice(0, 256)}…` : ctx.path,
         route,
         status,
         latencyMs: Math.round(seconds * 1e6) / 1e3,
         clientId: oidc?.client?.clientId,
-        ip: peer.ip,
+        ip: facts.ip,
         ...(ctx.state.rateLimited ? { rateLimited: ctx.state.rateLimited } : {}),
       };
       if (status >= 500) access.error(line, 'request');
       else access.info(line, 'request');
-    }
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 
 /**
  * oidc-provider 9 answers "this client may not use that grant/response type"
@@ -14,24 +14,22 @@ const unauthorizedClientDescriptions = new Set([
   'authorization_code is not allowed for this client',
 ]);
 
-export function oauthErrorCodes() {
-  return async function oauthErrorCodesMiddleware(ctx: Context, next: Next) {
-    await next();
-    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if (body && typeof body === 'object' && body.error === 'invalid_request' && unauthorizedClientDescriptions.has(String(body.error_description))) {
-      body.error = 'unauthorized_client';
-      return;
-    }
-    const location = ctx.response.get('Location');
-    if (ctx.status >= 300 && ctx.status < 400 && location.includes('error=invalid_request')) {
-      const url = new URL(location);
-      for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
-        if (params.get('error') === 'invalid_request' && unauthorizedClientDescriptions.has(params.get('error_description') ?? '')) {
-          params.set('error', 'unauthorized_client');
-          if (params !== url.searchParams) url.hash = params.toString();
-          ctx.set('Location', url.href);
-        }
+/** Rewrites a finished answer in place (src/edge.ts calls it after the handlers). */
+export function correctErrorCodes(ctx: Context): void {
+  const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+  if (body && typeof body === 'object' && body.error === 'invalid_request' && unauthorizedClientDescriptions.has(String(body.error_description))) {
+    body.error = 'unauthorized_client';
+    return;
+  }
+  const location = ctx.response.get('Location');
+  if (ctx.status >= 300 && ctx.status < 400 && location.includes('error=invalid_request')) {
+    const url = new URL(location);
+    for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
+      if (params.get('error') === 'invalid_request' && unauthorizedClientDescriptions.has(params.get('error_description') ?? '')) {
+        params.set('error', 'unauthorized_client');
+        if (params !== url.searchParams) url.hash = params.toString();
+        ctx.set('Location', url.href);
       }
     }
-  };
+  }
 }

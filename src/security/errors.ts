@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
 import type { Views } from '../interactions/views.js';
@@ -38,24 +38,24 @@ const genericMessages: Record<number, string> = {
 
 const oauthCode = /^[a-z_]{1,64}$/;
 
+export interface ErrorBoundary {
+  /** Turns anything thrown while handling a request into a safe answer. */
+  answer(ctx: Context, caught: unknown): void;
+  /** Adjusts a finished answer (see below). */
+  review(ctx: Context): void;
+}
+
 /**
- * The one place errors outside the library's own routes become responses.
- * The client gets a status, a standard error code and a plain sentence; the
- * detail (stack, SQL, library internals) goes to the log with the request id.
- * Only messages written for clients (HttpProblem, PageError: `userMessage`)
- * are shown; any other error's message could carry internals or echo input.
+ * The one place errors outside the library's own routes become responses
+ * (src/edge.ts wraps every request in it). The client gets a status, a
+ * standard error code and a plain sentence; the detail (stack, SQL, library
+ * internals) goes to the log with the request id. Only messages written for
+ * clients (HttpProblem, PageError: `userMessage`) are shown; any other
+ * error's message could carry internals or echo input.
  */
-export function errorBoundary(log: Logger, views: Views) {
-  return async function errorBoundaryMiddleware(ctx: Context, next: Next) {
-    try {
-      await next();
-      // Routers answer a method nobody implements anywhere (PROPFIND …) with 501; to a client
-      // that is a method this resource does not allow, not a server fault (and no 5xx alarm).
-      if (ctx.status === 501) {
-        ctx.status = 405;
-        respond(ctx, views, 'invalid_request', genericMessages[405]!);
-      }
-    } catch (caught) {
+export function errorBoundary(log: Logger, views: Views): ErrorBoundary {
+  return {
+    answer(ctx, caught) {
       const err = caught as Error & HttpishError;
       const status = err.statusCode ?? err.status ?? 500;
       const safe = status >= 400 && status < 500;
@@ -69,7 +69,16 @@ export function errorBoundary(log: Logger, views: Views) {
         ? (err.userMessage ?? genericMessages[status] ?? genericMessages[400]!)
         : 'Something went wrong on our side. Try again in a moment.';
       respond(ctx, views, code, message);
-    }
+    },
+
+    review(ctx) {
+      // Routers answer a method nobody implements anywhere (PROPFIND …) with 501; to a client
+      // that is a method this resource does not allow, not a server fault (and no 5xx alarm).
+      if (ctx.status === 501) {
+        ctx.status = 405;
+        respond(ctx, views, 'invalid_request', genericMessages[405]!);
+      }
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 
 /**
  * CSP for every response: no inline script or style anywhere (the library's
@@ -32,16 +32,19 @@ export function formTargetFor(uri: unknown): string[] {
   }
 }
 
-export function securityHeaders() {
-  return async function securityHeadersMiddleware(ctx: Context, next: Next) {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-    ctx.set('Cross-Origin-Resource-Policy', 'same-site');
-    ctx.set('Content-Security-Policy', contentSecurityPolicy());
-    if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
-    ctx.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()');
-    await next();
-  };
+const fixedHeaders: ReadonlyArray<[string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Cross-Origin-Resource-Policy', 'same-site'],
+  ['Content-Security-Policy', contentSecurityPolicy()],
+  ['Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()'],
+];
+
+/** Set on every response before anything else runs (src/edge.ts); pages may widen the CSP. */
+export function setSecurityHeaders(ctx: Context): void {
+  const res = ctx.res;
+  for (const [name, value] of fixedHeaders) res.setHeader(name, value);
+  if (ctx.secure) res.setHeader('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
 }

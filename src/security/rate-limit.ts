@@ -17,7 +17,7 @@
  * write someone else's client_id, and must not be able to spend that
  * client's budget. Failed attempts still spend the sender's IP budget.
  */
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
 import type { Config, RateLimitClass } from '../config.js';
@@ -73,10 +73,22 @@ export interface RateLimitDeps {
   onLimited?: (cls: RateLimitClass, key: 'ip' | 'client') => void;
 }
 
-export function rateLimit(deps: RateLimitDeps) {
+/** A request let through: `settle` runs once it has been answered. */
+export interface Admission {
+  settle(ctx: Context): void;
+}
+
+export interface RateLimiter {
+  /** Spends the request's budgets. Undefined when over one: the 429 has been answered. */
+  admit(ctx: Context): Promise<Admission | undefined>;
+}
+
+const unlimited: Admission = { settle: () => undefined };
+
+export function rateLimiter(deps: RateLimitDeps): RateLimiter {
   const { limits, views, log } = deps;
 
-  function refuse(ctx: Context, cls: RateLimitClass, key: 'ip' | 'client', applied: Applied[]) {
+  function refuse(ctx: Context, cls: RateLimitClass, key: 'ip' | 'client', applied: Applied[]): undefined {
     const retryAfter = applied.at(-1)!.decision.resetSeconds;
     deps.onLimited?.(cls, key);
     ctx.state.rateLimited = `${cls}.${key}`;
@@ -90,41 +102,46 @@ export function rateLimit(deps: RateLimitDeps) {
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: `Too many requests. Retry in ${retryAfter} seconds.` };
     }
+    return undefined;
   }
 
-  return async function rateLimitMiddleware(ctx: Context, next: Next) {
-    const cls = endpointClass(ctx);
-    const budgets = cls ? limits.budgets[cls] : undefined;
-    if (!cls || !budgets || (!budgets.ip && !budgets.client)) return next();
+  return {
+    async admit(ctx) {
+      const cls = endpointClass(ctx);
+      const budgets = cls ? limits.budgets[cls] : undefined;
+      if (!cls || !budgets || (!budgets.ip && !budgets.client)) return unlimited;
 
-    const applied: Applied[] = [];
-    let spentClient: string | undefined;
-    try {
-      if (budgets.ip) {
-        const decision = await budgets.ip.take(addressBucket(ctx.ip));
-        applied.push({ policy: `${cls}-ip`, decision });
-        if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
-      }
-      if (budgets.client) {
-        const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
-        const client = claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined);
-        if (client) {
-          const decision = await budgets.client.take(client);
-          applied.push({ policy: `${cls}-client`, decision });
-          if (!decision.allowed) return refuse(ctx, cls, 'client', applied);
-          spentClient = client;
+      const applied: Applied[] = [];
+      let spentClient: string | undefined;
+      try {
+        if (budgets.ip) {
+          const decision = await budgets.ip.take(addressBucket(ctx.ip));
+          applied.push({ policy: `${cls}-ip`, decision });
+          if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
         }
+        if (budgets.client) {
+          const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
+          const client = claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined);
+          if (client) {
+            const decision = await budgets.client.take(client);
+            applied.push({ policy: `${cls}-client`, decision });
+            if (!decision.allowed) return refuse(ctx, cls, 'client', applied);
+            spentClient = client;
+          }
+        }
+      } catch (error) {
+        if ((error as { status?: number }).status) throw error; // an HttpProblem from reading the body
+        // The store and its in-memory insurance both failed: serve rather than refuse everyone.
+        log.error({ err: error, requestId: ctx.state.requestId }, 'rate limiter unavailable; request not limited');
       }
-    } catch (error) {
-      if ((error as { status?: number }).status) throw error; // an HttpProblem from reading the body
-      // The store and its in-memory insurance both failed: serve rather than refuse everyone.
-      log.error({ err: error, requestId: ctx.state.requestId }, 'rate limiter unavailable; request not limited');
-    }
-    setRateLimitFields(ctx, applied);
-    try {
-      await next();
-    } finally {
-      if (spentClient && (settledClient(ctx) !== spentClient || ctx.status === 401)) budgets.client?.giveBack(spentClient);
-    }
+      setRateLimitFields(ctx, applied);
+      if (!spentClient) return unlimited;
+      const client = spentClient;
+      return {
+        settle(answered) {
+          if (settledClient(answered) !== client || answered.status === 401) budgets.client?.giveBack(client);
+        },
+      };
+    },
   };
 }

@@ -4,7 +4,7 @@
  * route class (checked against Content-Length, and while reading when the
  * body is chunked). Each refusal says what is wrong and echoes nothing.
  */
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 
 import { HttpProblem } from './errors.js';
 
@@ -27,25 +27,23 @@ function bodyLimit(path: string): number {
 
 const tooLarge = () => new HttpProblem(413, 'invalid_request', 'The request body is too large.');
 
-export function requestLimits() {
-  return async function requestLimitsMiddleware(ctx: Context, next: Next) {
-    if (ctx.originalUrl.length > limits.urlLength) throw new HttpProblem(414, 'invalid_request', 'The request URI is too long.');
-    const search = ctx.querystring;
-    if (search) {
-      const pairs = search.split('&');
-      if (pairs.length > limits.queryParameters) throw new HttpProblem(400, 'invalid_request', 'The request has too many query parameters.');
-      for (const pair of pairs) {
-        const eq = pair.indexOf('=');
-        const keyLength = eq < 0 ? pair.length : eq;
-        if (keyLength > limits.queryKeyLength || pair.length - keyLength - 1 > limits.queryValueLength) {
-          throw new HttpProblem(400, 'invalid_request', 'A query parameter is too long.');
-        }
+/** Throws an HttpProblem for a request over a limit; called before any parser (src/edge.ts). */
+export function checkRequestLimits(ctx: Context): void {
+  if (ctx.originalUrl.length > limits.urlLength) throw new HttpProblem(414, 'invalid_request', 'The request URI is too long.');
+  const search = ctx.querystring;
+  if (search) {
+    const pairs = search.split('&');
+    if (pairs.length > limits.queryParameters) throw new HttpProblem(400, 'invalid_request', 'The request has too many query parameters.');
+    for (const pair of pairs) {
+      const eq = pair.indexOf('=');
+      const keyLength = eq < 0 ? pair.length : eq;
+      if (keyLength > limits.queryKeyLength || pair.length - keyLength - 1 > limits.queryValueLength) {
+        throw new HttpProblem(400, 'invalid_request', 'A query parameter is too long.');
       }
     }
-    const length = ctx.request.length;
-    if (length !== undefined && length > bodyLimit(ctx.path)) throw tooLarge();
-    await next();
-  };
+  }
+  const length = ctx.request.length;
+  if (length !== undefined && length > bodyLimit(ctx.path)) throw tooLarge();
 }
 
 /** Resolves when the stream has data to read or has ended; leaves no listener behind. */
