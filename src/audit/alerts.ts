@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 
 import type { Threshold } from '../config.js';
 import { windowCounter, type LimiterFactory } from '../security/rate-limit-store.js';
+import { eventColumns } from './chain.js';
 import type { RecordedEvent } from './log.js';
 import type { Webhook } from './webhook.js';
 
@@ -96,17 +97,7 @@ export function createAlerts(options: { rules: AlertRule[]; counters: LimiterFac
       ...(rule.threshold ? { window_seconds: rule.threshold.windowSeconds } : {}),
       issuer: options.issuer,
       raised_at: new Date().toISOString(),
-      event: {
-        type: event.type,
-        occurred_at: event.occurredAt.toISOString(),
-        outcome: event.outcome,
-        actor: event.actor,
-        subject: event.subject,
-        client_id: event.clientId,
-        ip: event.ip,
-        request_id: event.requestId,
-        node: event.node,
-      },
+      event: eventColumns(event),
     };
     options.onAlert?.(rule.name);
     log.warn({ alert: rule.name, severity: rule.severity, requestId: event.requestId, summary: alert.summary }, 'security alert');

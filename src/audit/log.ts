@@ -54,20 +54,59 @@ export interface AuditLogOptions {
 const maxText = 512;
 const maxDetailBytes = 8192;
 
-/** NUL is the one character PostgreSQL text and jsonb refuse; control characters would garble a terminal. */
+// eslint-disable-next-line no-control-regex
+const controlCharacter = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/**
+ * NUL is the one character PostgreSQL text and jsonb refuse, and a lone UTF-16
+ * surrogate (from anything a client typed) is JSON jsonb cannot read: either
+ * would fail its whole batch, every retry. Control characters would garble a
+ * terminal.
+ */
 function clean(value: string | undefined): string | null {
   if (value === undefined || value === null) return null;
-  // eslint-disable-next-line no-control-regex
-  const text = String(value).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
+  let text = String(value);
+  // Testing first spares the usual string (nothing to remove) a copy.
+  if (controlCharacter.test(text)) text = text.replace(controlCharacters, '');
+  if (!text.isWellFormed()) text = text.toWellFormed();
   return text.length > maxText ? `${text.slice(0, maxText)}…` : text;
 }
 
+/**
+ * The detail as jsonb will store it, so the hash of what is read back
+ * matches. A flat object of strings, finite numbers, booleans and nulls
+ * (nearly every event, one per token issued) is copied as it is; anything
+ * else, or anything that might be long, takes a JSON round trip, which is
+ * exactly what jsonb keeps.
+ */
 function cleanDetail(detail: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!detail) return {};
+  const flat: Record<string, unknown> = {};
+  let length = 0;
+  for (const key of Object.keys(detail)) {
+    const value = detail[key];
+    if (value === undefined) continue;
+    if (typeof value === 'string') {
+      const text = clean(value)!;
+      flat[key] = text;
+      length += key.length + text.length;
+    } else if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      flat[key] = value;
+      length += key.length + 24;
+    } else {
+      return cleanNestedDetail(detail);
+    }
+  }
+  // Six bytes per character is the most JSON escaping can make of one.
+  return length * 6 > maxDetailBytes ? cleanNestedDetail(detail) : flat;
+}
+
+function cleanNestedDetail(detail: Record<string, unknown>): Record<string, unknown> {
   try {
     const text = JSON.stringify(detail, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));
     if (text.length > maxDetailBytes) return { truncated: true, bytes: text.length };
-    // The JSON round trip is exactly what jsonb stores, so the hash of what is read back matches.
     return JSON.parse(text) as Record<string, unknown>;
   } catch {
     return { unserialisable: true };

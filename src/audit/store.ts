@@ -3,7 +3,7 @@
  * verification, and filter for the CLI. Plain parameterised SQL only.
  */
 import type { Db } from '../db/index.js';
-import { chainHash, type ChainedContent } from './chain.js';
+import { chainHash, eventColumns, type ChainedContent } from './chain.js';
 
 export interface AuditRow extends ChainedContent {
   seq: number;
@@ -62,54 +62,77 @@ export interface AuditFilter {
   limit: number;
 }
 
+/** The rows to insert after `head`, chained, as the one JSON parameter of the INSERT. */
+function chainRows(events: readonly ChainedContent[], chainKey: Buffer, head: ChainHead): { rows: string; head: ChainHead } {
+  let seq = head.seq;
+  let prev = head.hash;
+  const records = events.map((event) => {
+    seq += 1;
+    const hash = chainHash(chainKey, prev, event);
+    const record = { seq, ...eventColumns(event), detail: event.detail, prev_hash: prev.toString('hex'), hash: hash.toString('hex') };
+    prev = hash;
+    return record;
+  });
+  return { rows: JSON.stringify(records), head: { seq, hash: prev } };
+}
+
+const insertRows = `INSERT INTO audit_events (seq, occurred_at, type, outcome, actor, subject, client_id, ip, request_id, node, detail, prev_hash, hash)
+  SELECT r.seq, r.occurred_at, r.type, r.outcome, r.actor, r.subject, r.client_id, r.ip, r.request_id, r.node, r.detail,
+         decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
+  FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, occurred_at timestamptz, type text, outcome text, actor text, subject text,
+       client_id text, ip text, request_id text, node text, detail jsonb, prev_hash text, hash text)`;
+
+interface ChainHead {
+  seq: number;
+  hash: Buffer;
+}
+
 export function createAuditStore(db: Db) {
+  /** The head as this process last wrote it: right whenever no other node has appended since. */
+  let lastWritten: ChainHead | undefined;
+
   return {
     /**
-     * Appends events in order and returns their seq range. The head row is
-     * locked FOR UPDATE for the transaction, so batches from several nodes
-     * are chained one after another, never interleaved.
+     * Appends events in order and returns their seq range. Batches from
+     * several nodes are chained one after another, never interleaved.
+     *
+     * First, one statement chained from the head this process last wrote: it
+     * moves the head only if the head is still exactly that (the row lock
+     * makes a concurrent writer re-check), and inserts only if it moved it.
+     * One round trip instead of five; with one writer it always succeeds.
+     * When another node has appended in between, nothing is written and the
+     * batch is chained again under the head row's lock (FOR UPDATE), in one
+     * transaction.
      */
     async append(events: readonly ChainedContent[], chainKey: Buffer): Promise<{ first: number; last: number; hash: Buffer }> {
-      return db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ seq: number | string; hash: Uint8Array }>('SELECT seq, hash FROM audit_chain_head WHERE id FOR UPDATE');
-        const head = rows[0];
-        if (!head) throw new Error('audit_chain_head is missing its row');
-        let seq = Number(head.seq);
-        let prev: Buffer = Buffer.from(head.hash);
-        const first = seq + 1;
-        const records = events.map((event) => {
-          seq += 1;
-          const hash = chainHash(chainKey, prev, event);
-          const record = {
-            seq,
-            occurred_at: event.occurredAt.toISOString(),
-            type: event.type,
-            outcome: event.outcome,
-            actor: event.actor,
-            subject: event.subject,
-            client_id: event.clientId,
-            ip: event.ip,
-            request_id: event.requestId,
-            node: event.node,
-            detail: event.detail,
-            prev_hash: prev.toString('hex'),
-            hash: hash.toString('hex'),
-          };
-          prev = hash;
-          return record;
-        });
-        // One statement, one parameter, whatever the batch size.
-        await tx.query(
-          `INSERT INTO audit_events (seq, occurred_at, type, outcome, actor, subject, client_id, ip, request_id, node, detail, prev_hash, hash)
-           SELECT r.seq, r.occurred_at, r.type, r.outcome, r.actor, r.subject, r.client_id, r.ip, r.request_id, r.node, r.detail,
-                  decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
-           FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, occurred_at timestamptz, type text, outcome text, actor text, subject text,
-                client_id text, ip text, request_id text, node text, detail jsonb, prev_hash text, hash text)`,
-          [JSON.stringify(records)],
+      if (lastWritten) {
+        const expected = lastWritten;
+        const chained = chainRows(events, chainKey, expected);
+        const { rowCount } = await db.query(
+          `WITH moved AS (
+             UPDATE audit_chain_head SET seq = $2, hash = $3 WHERE id AND seq = $4 AND hash = $5 RETURNING 1
+           )
+           ${insertRows} WHERE EXISTS (SELECT 1 FROM moved)`,
+          [chained.rows, chained.head.seq, chained.head.hash, expected.seq, expected.hash],
         );
-        await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id', [seq, prev]);
-        return { first, last: seq, hash: prev };
+        if (rowCount === events.length) {
+          lastWritten = chained.head;
+          return { first: expected.seq + 1, last: chained.head.seq, hash: chained.head.hash };
+        }
+        lastWritten = undefined;
+      }
+      const written = await db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ seq: number | string; hash: Uint8Array }>('SELECT seq, hash FROM audit_chain_head WHERE id FOR UPDATE');
+        const row = rows[0];
+        if (!row) throw new Error('audit_chain_head is missing its row');
+        const head = { seq: Number(row.seq), hash: Buffer.from(row.hash) };
+        const chained = chainRows(events, chainKey, head);
+        await tx.query(insertRows, [chained.rows]);
+        await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id', [chained.head.seq, chained.head.hash]);
+        return { first: head.seq + 1, last: chained.head.seq, hash: chained.head.hash };
       });
+      lastWritten = { seq: written.last, hash: written.hash };
+      return written;
     },
 
     async head(): Promise<{ seq: number; hash: Buffer }> {

@@ -7,7 +7,7 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 
-import { canonicalJson, chainHash, genesisHash } from '../../src/audit/chain.js';
+import { canonicalJson, chainHash, contentDigest, genesisHash } from '../../src/audit/chain.js';
 import { loadConfig } from '../../src/config.js';
 import { addressBucket, createClientAddress } from '../../src/security/client-ip.js';
 import { createBudget } from '../../src/security/rate-limit-budget.js';
@@ -122,6 +122,23 @@ describe('audit chain', () => {
     expect(chainHash(key, genesisHash, content).equals(chainHash(key, genesisHash, { ...content, detail: { a: [1, { x: 1, y: 2 }], b: 1 } }))).toBe(true);
     expect(chainHash(key, genesisHash, content).equals(chainHash(key, genesisHash, { ...content, ip: '127.0.0.2' }))).toBe(false);
     expect(chainHash(key, genesisHash, content).equals(chainHash(Buffer.alloc(32, 2), genesisHash, content))).toBe(false);
+  });
+
+  // Digests of rows written by earlier releases (computed with the original generic
+  // canonicalJson walk): the faster digest must keep every stored chain verifiable.
+  it('digests content exactly as earlier releases did', () => {
+    const cases: Array<[Parameters<typeof contentDigest>[0], string]> = [
+      [content, 'a920a8a0c93783605058d8bd607a60c7966e0fa9505da0d82e6a57c7177952d5'],
+      [
+        { occurredAt: new Date('2026-11-22T20:50:01.123Z'), type: 'login.failure', outcome: null, actor: null, subject: 'ålice "quoted" \\ back\u2028sep', clientId: null, ip: '2001:db8::1', requestId: null, node: 'host:1', detail: {} },
+        '5996bf32e856e919c93c78511bbb57da539db35cec5755e93d3536ed32038937',
+      ],
+      [
+        { occurredAt: new Date('2026-11-22T20:50:01.123Z'), type: 'x', outcome: 'failure', actor: 'a', subject: null, clientId: 'c', ip: null, requestId: 'r', node: 'n', detail: { scope: undefined, grantType: 'client_credentials', n: null, f: 1.5, t: true } },
+        'b08356607873b33b50ea51c83bf548f873d0965cfd803848798beae7387ef621',
+      ],
+    ];
+    for (const [row, digest] of cases) expect(contentDigest(row).toString('hex')).toBe(digest);
   });
 });
 

@@ -9,6 +9,7 @@ import { createAuditStore } from '../../../src/audit/store.js';
 import { verifyAuditChain } from '../../../src/audit/verify.js';
 import { loadConfig } from '../../../src/config.js';
 import { openDb, type Db } from '../../../src/db/index.js';
+import { migrate } from '../../../src/db/migrate.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { loadMasterKey } from '../../../src/security/master-key.js';
 import { createSecretBox } from '../../../src/security/secret-box.js';
@@ -46,6 +47,17 @@ describe('audit log', () => {
     expect(failed.rows).toHaveLength(1);
     const seqs = await gh.app.db.query<{ seq: number | string }>('SELECT seq FROM audit_events ORDER BY seq');
     expect(seqs.rows.map((r) => Number(r.seq))).toEqual(seqs.rows.map((_r, i) => i + 1));
+  });
+
+  it('writes events carrying lone surrogates, NUL and control characters instead of failing their batch', async () => {
+    // Anything a client typed can reach the audit log (a login name, a client_id); PostgreSQL's jsonb
+    // refuses a lone surrogate or NUL, and one such event must not stall the events queued with it.
+    gh.app.audit.record({ type: 'test.hostile', outcome: 'failure', actor: 'eve\ud800', subject: 'a\u0000b\u001bc', detail: { name: '\udc00x\u0000', nested: { deep: '\ud83d' }, list: ['\ud800'] } });
+    gh.app.audit.record({ type: 'test.after', outcome: 'success', actor: 'alice' });
+    await gh.app.audit.flush();
+    const rows = await gh.app.db.query<{ type: string; actor: string; subject: string; detail: { name: string; nested: { deep: string } } }>("SELECT type, actor, subject, detail FROM audit_events WHERE type LIKE 'test.%' ORDER BY seq");
+    expect(rows.rows.map((r) => r.type)).toEqual(['test.hostile', 'test.after']);
+    expect(rows.rows[0]).toMatchObject({ actor: 'eve\ufffd', subject: 'abc', detail: { name: '\ufffdx', nested: { deep: '\ufffd' } } });
   });
 
   it('verifies an untouched chain', async () => {
@@ -124,6 +136,59 @@ describe('audit log', () => {
     const report = await verifyAuditChain(createAuditStore(gh.app.db), [Buffer.alloc(32, 7)]);
     expect(report.ok).toBe(false);
     expect(report.problems.every((p) => p.kind === 'edited')).toBe(true);
+  });
+});
+
+describe('several writers on one chain', () => {
+  const event = (writer: string, i: number) => ({ occurredAt: new Date(), type: 'test.written', outcome: 'success', actor: writer, subject: null, clientId: null, ip: null, requestId: `${writer}-${i}`, node: writer, detail: { i } });
+
+  it('chains batches from nodes that take turns and race, one writer at a time, with nothing lost or interleaved', async () => {
+    const database = await freshDatabase(integrationDbKind());
+    const config = loadConfig({ NODE_ENV: 'test', GATEHOUSE_DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) });
+    const db = await openDb(config, createLogger('silent'));
+    try {
+      await migrate(db);
+      const key = Buffer.alloc(32, 3);
+      // Statements each node sends, to see which path its batches took.
+      const statements: Record<string, string[]> = { a: [], b: [] };
+      const nodeDb = (name: string): Db => ({
+        ...db,
+        query: (sql, params) => (statements[name]!.push(sql), db.query(sql, params)),
+        transaction: (fn) => db.transaction((tx) => fn({ ...tx, query: (sql, params) => (statements[name]!.push(sql), tx.query(sql, params)) })),
+      });
+      const [a, b] = [createAuditStore(nodeDb('a')), createAuditStore(nodeDb('b'))];
+      const batch = (writer: string, n: number, from: number) => Array.from({ length: n }, (_, i) => event(writer, from + i));
+
+      await a.append(batch('a', 3, 0), key);
+      statements.a = [];
+      await a.append(batch('a', 3, 3), key);
+      await a.append(batch('a', 3, 6), key);
+      // Alone, a node appends from the head it last wrote: one statement per batch, no lock taken.
+      expect(statements.a).toHaveLength(2);
+      expect(statements.a.some((sql) => /FOR UPDATE/.test(sql))).toBe(false);
+
+      await b.append(batch('b', 2, 0), key);
+      statements.a = [];
+      const third = await a.append(batch('a', 2, 9), key);
+      // The head moved under a: its optimistic statement wrote nothing and the batch went through the lock.
+      expect(statements.a.some((sql) => /FOR UPDATE/.test(sql))).toBe(true);
+      expect(third.last).toBe(9 + 2 + 2);
+
+      const racing = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).append(batch(i % 2 ? 'a' : 'b', 4, 100 + i * 4), key)));
+      const ranges = racing.map((r) => [r.first, r.last] as const).sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < ranges.length; i += 1) expect(ranges[i]![0]).toBe(ranges[i - 1]![1] + 1);
+
+      const report = await verifyAuditChain(createAuditStore(db), [key]);
+      expect(report.problems).toEqual([]);
+      expect(report.rows).toBe(9 + 2 + 2 + 12 * 4);
+      // Every batch holds a contiguous range of exactly its own rows: none was split by another node's.
+      expect(ranges.every(([first, last]) => last - first + 1 === 4)).toBe(true);
+      const rows = await db.query<{ request_id: string }>('SELECT request_id FROM audit_events ORDER BY seq');
+      expect(new Set(rows.rows.map((r) => r.request_id)).size).toBe(rows.rows.length);
+    } finally {
+      await db.close();
+      await database.cleanup();
+    }
   });
 });
 
