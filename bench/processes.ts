@@ -75,9 +75,9 @@ export async function startGatehouse(options: { env: Record<string, string>; por
   return { url, child, stop: stopper(child) };
 }
 
-export async function startBaseline(options: { port: number; clientId: string; clientSecret: string; audience: string; logFile: string }): Promise<Running> {
+export async function startBaseline(options: { port: number; clientId: string; clientSecret: string; audience: string; logFile: string; nodeArgs?: string[] }): Promise<Running> {
   const out = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [path.join(buildDir, 'bench/baseline-server.js'), String(options.port), options.clientId, options.clientSecret, options.audience], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(buildDir, 'bench/baseline-server.js'), String(options.port), options.clientId, options.clientSecret, options.audience], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development' },
     stdio: ['ignore', out, out],

@@ -28,7 +28,7 @@ import { createCertificateAuthority, issueCertificate } from '../src/tls/pki.js'
 import { signInThroughPages, UserAgent } from '../test/support/user-agent.js';
 import { latencyChart, type Curve } from './chart.js';
 import { hammer, paced, signIns, type HttpRequest, type Measurement } from './load.js';
-import { summariseProfile } from './profile.js';
+import { compareProfiles, summariseProfile } from './profile.js';
 import { compile, freePort, root, startBaseline, startGatehouse, startPostgres, type Running } from './processes.js';
 import { signingCeiling } from './signing.js';
 
@@ -186,6 +186,11 @@ function mean(ms: Measurement[]): Measurement {
   };
 }
 
+/** Requests each side served while profiled, to express its profile per request. */
+const served = { raw: 0, gatehouse: 0 };
+const profileDir = (side: keyof typeof served) => path.join(root, 'bench/profiles', side);
+const profilerArgs = (side: keyof typeof served) => ['--cpu-prof', `--cpu-prof-dir=${profileDir(side)}`];
+
 /** A B A B: the raw library, then Gatehouse, twice; each the mean of its runs. */
 async function alternate(scenario: string, config: string, baseline: Running | undefined, baselineRequest: HttpRequest | undefined, gatehouse: Running, request: HttpRequest, rounds: number, extra: { tlsOptions?: object; base?: string } = {}) {
   const a: Measurement[] = [];
@@ -200,6 +205,8 @@ async function alternate(scenario: string, config: string, baseline: Running | u
   }
   const g = mean(b);
   const raw = a.length ? mean(a) : undefined;
+  served.gatehouse += g.total;
+  served.raw += raw?.total ?? 0;
   if (raw) rows.push({ scenario, config, target: 'raw oidc-provider', m: raw });
   rows.push({ scenario, config, target: 'Gatehouse', m: g, ...(raw ? { ratio: g.requestsPerSecond / raw.requestsPerSecond } : {}) });
   return { gatehouse: g, raw };
@@ -218,6 +225,8 @@ async function sweep(label: string, target: Running, request: HttpRequest, max: 
 let dbPid: number | undefined;
 
 async function runConfig(config: string, baseline: Running, pgAdmin: () => string) {
+  // Each configuration is a new Gatehouse process with its own profile; the raw one lives throughout.
+  served.gatehouse = 0;
   const workers = Number(config.split('-')[1]);
   const kind = config.split('-')[0]!;
   const dataDir = mkdtempSync(path.join(runDir, `${config}-`));
@@ -239,7 +248,7 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
   writeFileSync(caFile, ca.certificatePem);
   const env = gatehouseEnv(config, dataDir, databaseUrl, port, caFile);
   const seeded = await seed(env);
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/profiles')}`] : [];
+  const nodeArgs = profile ? profilerArgs('gatehouse') : [];
   log(`${config}: starting Gatehouse (${workers} process${workers > 1 ? 'es' : ''})`);
   const gatehouse = await startGatehouse({ env, port, workers, logFile: path.join(dataDir, 'gatehouse.log'), nodeArgs });
   try {
@@ -341,7 +350,7 @@ async function main() {
   const ceiling = signingCeiling();
   const [es256, rs256] = [ceiling.ES256, ceiling.RS256];
   log(`  ES256 ${Math.round(es256)}/s, RS256 ${Math.round(rs256)}/s${ceiling.pinned ? ' (pinned to one core)' : ' (taskset missing: not pinned)'}`);
-  const baseline = await startBaseline({ port: await freePort(), clientId: baselineClient.id, clientSecret: baselineClient.secret, audience, logFile: path.join(runDir, 'baseline.log') });
+  const baseline = await startBaseline({ port: await freePort(), clientId: baselineClient.id, clientSecret: baselineClient.secret, audience, logFile: path.join(runDir, 'baseline.log'), ...(profile ? { nodeArgs: profilerArgs('raw') } : {}) });
   try {
     for (const config of configs) {
       if (!configNames.includes(config)) throw new Error(`unknown configuration ${config}; one of ${configNames.join(', ')}`);
@@ -376,9 +385,15 @@ async function main() {
     log('partial run: wrote bench/out/last-run.md (bench/RESULTS.md is written by a complete `npm run bench`)');
   }
   if (profile) {
-    const dir = path.join(root, 'bench/profiles');
-    const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
-    if (newest) process.stdout.write(`\n${summariseProfile(path.join(dir, newest))}\n`);
+    const newest = (side: keyof typeof served) => {
+      const file = readdirSync(profileDir(side)).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+      return file ? path.join(profileDir(side), file) : undefined;
+    };
+    const [rawProfile, gatehouseProfile] = [newest('raw'), newest('gatehouse')];
+    if (gatehouseProfile) process.stdout.write(`\n${summariseProfile(gatehouseProfile)}\n`);
+    if (rawProfile && gatehouseProfile && served.raw && served.gatehouse) {
+      process.stdout.write(`\n${compareProfiles({ file: rawProfile, requests: served.raw }, { file: gatehouseProfile, requests: served.gatehouse })}\n`);
+    }
   }
   rmSync(runDir, { recursive: true, force: true });
 }
