@@ -166,8 +166,8 @@ export const settings = [
   { env: 'GATEHOUSE_GRANT_TTL', default: '14d', description: 'Lifetime of a grant (the record of what a user allowed a client).', schema: duration },
   { env: 'GATEHOUSE_INTERACTION_TTL', default: '15m', description: 'Time a user has to finish the login and consent pages.', schema: duration },
   { env: 'GATEHOUSE_CLEANUP_INTERVAL', default: '5m', description: 'How often one node deletes expired tokens, sessions and interactions.', schema: duration },
-  { env: 'GATEHOUSE_ARGON2_MEMORY_KIB', default: '19456', description: 'argon2id memory cost in KiB (OWASP: 19456 with 2 iterations, or an equivalent pair).', schema: integer(1024, 4_194_304) },
-  { env: 'GATEHOUSE_ARGON2_ITERATIONS', default: '2', description: 'argon2id time cost (iterations).', schema: integer(1, 100) },
+  { env: 'GATEHOUSE_ARGON2_MEMORY_KIB', default: '7168', description: 'argon2id memory cost in KiB. The default pair (7168 KiB, 5 iterations) is one of OWASP\'s five equivalent argon2id settings, chosen because it costs the least CPU and memory per check of the five (bench/RESULTS.md); 19456 with 2 iterations is another.', schema: integer(1024, 4_194_304) },
+  { env: 'GATEHOUSE_ARGON2_ITERATIONS', default: '5', description: 'argon2id time cost (iterations); memory × iterations must reach 35840 (OWASP).', schema: integer(1, 100) },
   { env: 'GATEHOUSE_ARGON2_PARALLELISM', default: '1', description: 'argon2id parallelism (lanes).', schema: integer(1, 16) },
   { env: 'GATEHOUSE_LOCKOUT_MAX_FAILURES', default: '5', description: 'Failed password or second-factor attempts an account may have in one lockout window; the next attempt is refused (HTTP 429) until the window ends.', schema: integer(1, 1000) },
   { env: 'GATEHOUSE_LOCKOUT_MAX_FAILURES_PER_IP', default: '30', description: 'Failed attempts one client IP address may have in one lockout window, across all accounts (higher than the per-account limit: many users can share an address).', schema: integer(1, 100_000) },
@@ -447,7 +447,7 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
     problems.push('DATABASE_URL: production requires PostgreSQL; the embedded database serves one process and has no backups');
   }
   const { memoryKib, iterations } = config.argon2;
-  // OWASP Password Storage Cheat Sheet: m=19456 KiB with t=2 is the floor; equal-cost pairs
+  // OWASP Password Storage Cheat Sheet: m=19456 KiB with t=2 is the floor; equal-defence pairs
   // trade memory for iterations down to m=7168 KiB with t=5.
   if (memoryKib < 7168 || memoryKib * iterations < 35_840) {
     problems.push('GATEHOUSE_ARGON2_MEMORY_KIB/ITERATIONS: below the OWASP minimum for argon2id (19456 KiB x 2 or an equivalent pair)');

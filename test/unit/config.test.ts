@@ -13,7 +13,7 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ env: 'development', issuer: 'http://localhost:3000', port: 3000, host: '127.0.0.1', databaseUrl: undefined });
     expect(config.ttl).toMatchObject({ accessToken: 600, authorizationCode: 60, refreshToken: 14 * 86_400 });
-    expect(config.argon2).toEqual({ memoryKib: 19_456, iterations: 2, parallelism: 1 });
+    expect(config.argon2).toEqual({ memoryKib: 7168, iterations: 5, parallelism: 1 });
   });
 
   it('derives the default issuer from the port', () => {

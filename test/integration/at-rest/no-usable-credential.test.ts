@@ -79,7 +79,7 @@ describe('nothing usable at rest', () => {
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       const params = /^\$argon2id\$v=19\$([^$]+)\$/.exec(row.password_hash)?.[1]?.split(',').sort();
-      expect(params).toEqual(['m=19456', 'p=1', 't=2']);
+      expect(params).toEqual(['m=7168', 'p=1', 't=5']);
     }
   });
 });
