@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 import type { Logger } from 'pino';
 
@@ -66,6 +67,9 @@ export async function startListeners(config: Config, handler: Handler, log: Logg
   let mtls: Server | undefined;
   if (config.mtls.port !== undefined) {
     mtls = harden(createHttpsServer({ ...(await mtlsCertificate(config, log)), requestCert: true, rejectUnauthorized: false }, handler), log);
+    // A connection keeps the client certificate it began with (TLS 1.2 renegotiation could swap it),
+    // so it is checked once per connection, not once per request (src/security/client-certificate.ts).
+    mtls.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
     try {
       await listen(mtls, config.mtls.port, config.mtls.host);
     } catch (error) {

@@ -21,19 +21,34 @@ export function createTrustStore(bundlePem: string | undefined) {
   const authorities = (bundlePem?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
   const current = (c: X509Certificate, now: number) => new Date(c.validFrom).getTime() <= now && now <= new Date(c.validTo).getTime();
 
+  /** The leaf and the CA certificates it chains through to a self-signed one in the bundle, or null. */
+  function chainOf(leaf: X509Certificate): X509Certificate[] | null {
+    if (leaf.ca) return null;
+    const chain = [leaf];
+    let cert = leaf;
+    for (let depth = 0; depth < 6; depth += 1) {
+      const issuer = authorities.find((a) => a.ca && cert.checkIssued(a) && cert.verify(a.publicKey));
+      if (!issuer) return null;
+      chain.push(issuer);
+      if (issuer.checkIssued(issuer) && issuer.verify(issuer.publicKey)) return chain;
+      cert = issuer;
+    }
+    return null;
+  }
+  // Signature checks are the cost; a certificate object is one connection's (or one header value's),
+  // so its chain is worked out once. Validity periods are still checked on every call.
+  const chains = new WeakMap<X509Certificate, X509Certificate[] | null>();
+
   return {
     size: authorities.length,
     /** True when the certificate chains, through valid CA certificates in the bundle, to a self-signed one in it. */
     verify(leaf: X509Certificate, now = Date.now()): boolean {
-      if (!current(leaf, now) || leaf.ca) return false;
-      let cert = leaf;
-      for (let depth = 0; depth < 6; depth += 1) {
-        const issuer = authorities.find((a) => a.ca && cert.checkIssued(a) && cert.verify(a.publicKey));
-        if (!issuer || !current(issuer, now)) return false;
-        if (issuer.checkIssued(issuer) && issuer.verify(issuer.publicKey)) return true;
-        cert = issuer;
+      let chain = chains.get(leaf);
+      if (chain === undefined) {
+        chain = chainOf(leaf);
+        chains.set(leaf, chain);
       }
-      return false;
+      return chain !== null && chain.every((c) => current(c, now));
     },
   };
 }
@@ -114,10 +129,41 @@ export function canonicalDn(name: string | x509.Name): string | undefined {
     .join(',');
 }
 
+/**
+ * What the subject checks read from a certificate, parsed once per certificate
+ * object: the ASN.1 parse is most of an mTLS token request's cost otherwise.
+ */
+interface CertificateNames {
+  subjectDn: string | undefined;
+  alternativeNames: Array<{ type: string; value: string }>;
+}
+const namesOf = new WeakMap<X509Certificate, CertificateNames>();
+
+function certificateNames(certificate: X509Certificate): CertificateNames {
+  let names = namesOf.get(certificate);
+  if (!names) {
+    const parsed = new x509.X509Certificate(certificate.raw);
+    names = {
+      subjectDn: canonicalDn(parsed.subjectName),
+      alternativeNames: parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? [],
+    };
+    namesOf.set(certificate, names);
+  }
+  return names;
+}
+
+/** Registered DNs in canonical form; a client's registration rarely changes, and parsing one is not cheap. */
+const canonicalExpectedDns = new Map<string, string | undefined>();
+function canonicalExpectedDn(dn: string): string | undefined {
+  if (!canonicalExpectedDns.has(dn)) {
+    if (canonicalExpectedDns.size >= 1000) canonicalExpectedDns.clear();
+    canonicalExpectedDns.set(dn, canonicalDn(dn));
+  }
+  return canonicalExpectedDns.get(dn);
+}
+
 function sanMatches(certificate: X509Certificate, property: string, expected: string): boolean {
-  const parsed = new x509.X509Certificate(certificate.raw);
-  const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
-  const names = san?.names.toJSON() ?? [];
+  const names = certificateNames(certificate).alternativeNames;
   const values = (type: string) => names.filter((n) => n.type === type).map((n) => n.value);
   switch (property) {
     case 'tls_client_auth_san_dns':
@@ -143,8 +189,8 @@ function canonicalIp(ip: string): string | undefined {
 
 export function subjectMatches(certificate: X509Certificate, property: string, expected: string): boolean {
   if (property === 'tls_client_auth_subject_dn') {
-    const want = canonicalDn(expected);
-    return want !== undefined && want === canonicalDn(new x509.X509Certificate(certificate.raw).subjectName);
+    const want = canonicalExpectedDn(expected);
+    return want !== undefined && want === certificateNames(certificate).subjectDn;
   }
   return sanMatches(certificate, property, expected);
 }

@@ -37,13 +37,38 @@ export function parseCertificateHeader(value: string): X509Certificate | undefin
   return undefined;
 }
 
-const cache = new WeakMap<Context, X509Certificate | null>();
+/** Header values parsed lately: a proxy sends the same few client certificates over and over. */
+const maxParsedHeaders = 1000;
 
+/**
+ * One X509Certificate object per connection (the mTLS listener disables
+ * renegotiation, so a connection's certificate never changes) and per header
+ * value, so the checks made on it (src/oidc/mtls.ts) can be remembered
+ * against the object instead of redone on every request.
+ */
 export function createCertificateSource(options: CertificateSourceOptions) {
+  const byConnection = new WeakMap<object, X509Certificate | null>();
+  const byHeader = new Map<string, X509Certificate | null>();
+  const byRequest = new WeakMap<Context, X509Certificate | null>();
+
+  function fromHeader(header: string): X509Certificate | undefined {
+    let certificate = byHeader.get(header);
+    if (certificate === undefined) {
+      if (byHeader.size >= maxParsedHeaders) byHeader.clear();
+      certificate = parseCertificateHeader(header) ?? null;
+      byHeader.set(header, certificate);
+    }
+    return certificate ?? undefined;
+  }
+
   function fromRequest(ctx: Context): X509Certificate | undefined {
     const socket = ctx.req.socket as Partial<TLSSocket>;
     if (socket.encrypted && typeof socket.getPeerX509Certificate === 'function') {
-      const certificate = socket.getPeerX509Certificate();
+      let certificate = byConnection.get(socket);
+      if (certificate === undefined) {
+        certificate = socket.getPeerX509Certificate() ?? null;
+        byConnection.set(socket, certificate);
+      }
       if (certificate) return certificate;
     }
     if (!options.proxyHeader) return undefined;
@@ -54,14 +79,14 @@ export function createCertificateSource(options: CertificateSourceOptions) {
       options.onUntrustedHeader(peer);
       return undefined;
     }
-    return parseCertificateHeader(header);
+    return fromHeader(header);
   }
 
   return {
-    /** The request's client certificate, parsed once per request. */
+    /** The request's client certificate: the same object for every request on a connection, or with the same header. */
     certificate(ctx: Context): X509Certificate | undefined {
-      if (!cache.has(ctx)) cache.set(ctx, fromRequest(ctx) ?? null);
-      return cache.get(ctx) ?? undefined;
+      if (!byRequest.has(ctx)) byRequest.set(ctx, fromRequest(ctx) ?? null);
+      return byRequest.get(ctx) ?? undefined;
     },
   };
 }

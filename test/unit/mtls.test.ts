@@ -34,6 +34,19 @@ describe('mTLS certificate checks', () => {
     expect(trust.verify(new X509Certificate(ca.certificatePem))).toBe(false); // a CA is not a client
   });
 
+  it('remembers a certificate\'s chain but checks every validity period on each call', () => {
+    const trust = createTrustStore(ca.certificatePem);
+    const leaf = new X509Certificate(client.certificatePem);
+    expect(trust.verify(leaf)).toBe(true);
+    // The same object later: the chain is remembered, the clock is not.
+    expect(trust.verify(leaf, new Date(leaf.validTo).getTime() + 1000)).toBe(false);
+    expect(trust.verify(leaf, new Date(leaf.validFrom).getTime() - 1000)).toBe(false);
+    expect(trust.verify(leaf)).toBe(true);
+    // Past the CA's own end (10 years) the leaf's period alone would not do.
+    const caEnd = new Date(new X509Certificate(ca.certificatePem).validTo).getTime();
+    expect(trust.verify(leaf, caEnd + 1000)).toBe(false);
+  });
+
   it('compares subject DNs per RFC 4514: order matters, case, spacing and aliases do not', () => {
     const cert = new X509Certificate(client.certificatePem);
     expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-worker,OU=Payments,O=Example Corp,C=GB')).toBe(true);

@@ -4,9 +4,11 @@
  * openid-client as the relying party, and the example resource server.
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 import { decodeJwt, exportJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
@@ -182,6 +184,40 @@ describe('mutual TLS (RFC 8705) on the mTLS listener', () => {
       const body = (await response.json()) as Record<string, string>;
       expect(response.status, name).toBe(401);
       expect(body.error, name).toBe('invalid_client');
+    }
+  });
+
+  it('refuses TLS renegotiation, so a connection cannot swap the certificate its requests were checked with', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: Number(new URL(gh.app.mtlsUrl!).port), ca: devCa, servername: 'localhost', cert: pki.worker.certificatePem, key: pki.worker.privateKeyPem, maxVersion: 'TLSv1.2' });
+    try {
+      await once(socket, 'secureConnect');
+      // Allowed, the renegotiation would succeed quietly and the request be answered; refused, the server ends the connection.
+      const outcome = new Promise<string>((resolve) => {
+        socket.once('error', (error) => resolve(`error: ${error.message}`));
+        socket.once('data', (data: Buffer) => resolve(`answered: ${data.toString('latin1').split('\r\n')[0]}`));
+        setTimeout(() => resolve('nothing within 5 s'), 5000).unref();
+      });
+      socket.renegotiate({ rejectUnauthorized: false }, () => undefined);
+      socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      expect(await outcome).toMatch(/^error: /);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('checks each client on a kept-alive connection by its own registration', async () => {
+    // One connection, one certificate: the PKI client is accepted and a self-signed client refused, request after request.
+    const fetchOne = mtlsFetch(devCa, pki.worker);
+    for (let i = 0; i < 3; i += 1) {
+      for (const [clientId, status] of [[clients.pki, 200], [clients.selfSigned, 401]] as const) {
+        const response = await fetchOne(`${gh.app.mtlsUrl}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, resource: api }).toString(),
+        });
+        await response.arrayBuffer();
+        expect(response.status).toBe(status);
+      }
     }
   });
 
