@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config.js';
 import type { Db } from './db.js';
-import { openEmbedded } from './embedded.js';
 import { openPostgres } from './postgres.js';
 
 export type { Db, Queryable } from './db.js';
@@ -10,5 +9,7 @@ export { advisoryLocks } from './db.js';
 
 export async function openDb(config: Pick<Config, 'databaseUrl' | 'dbPoolMax' | 'dataDir'>, log: Logger): Promise<Db> {
   if (config.databaseUrl) return openPostgres(config.databaseUrl, { poolMax: config.dbPoolMax, log });
+  // Loaded only when used: PGlite's module alone is ~7 MB of a PostgreSQL node's memory.
+  const { openEmbedded } = await import('./embedded.js');
   return openEmbedded(config.dataDir);
 }

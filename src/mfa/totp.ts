@@ -4,7 +4,6 @@
  * constant-time comparison; this module fixes the parameters in one place.
  */
 import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 
 export const totpPeriodSeconds = 30;
 
@@ -23,14 +22,17 @@ export function otpauthUri(options: { issuer: string; account: string; seed: str
  * service (the seed must not leave the server), and as an <img> because the
  * CSP allows `img-src data:` but no inline style an SVG would carry.
  */
-export function qrDataUrl(uri: string): Promise<string> {
-  return QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 232 });
+export async function qrDataUrl(uri: string): Promise<string> {
+  return (await qrCodes()).toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 232 });
 }
 
 /** The QR code as text for a terminal (the CLI's enrolment). */
-export function qrText(uri: string): Promise<string> {
-  return QRCode.toString(uri, { type: 'utf8', errorCorrectionLevel: 'M', margin: 2 });
+export async function qrText(uri: string): Promise<string> {
+  return (await qrCodes()).toString(uri, { type: 'utf8', errorCorrectionLevel: 'M', margin: 2 });
 }
+
+/** Loaded at the first enrolment, not at start-up: ~6 MB most processes never need. */
+const qrCodes = async () => (await import('qrcode')).default;
 
 /** The seed in groups of four, easier to type into an app by hand. */
 export function groupSeed(seed: string): string {
