@@ -62,11 +62,18 @@ function stopper(child: ChildProcess) {
   };
 }
 
+/** The node flags `npm start` runs Gatehouse with (package.json), so the bench measures the same process. */
+export function startFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return scripts.start.split(' ').filter((word) => word.startsWith('--'));
+}
+
 export async function startGatehouse(options: { env: Record<string, string>; port: number; workers: number; logFile: string; nodeArgs?: string[] }): Promise<Running> {
   const out = openSync(options.logFile, 'a');
   const main = path.join(buildDir, 'main.js');
-  const env = { PATH: process.env.PATH ?? '', ...options.env, GATEHOUSE_PORT: String(options.port), BENCH_WORKERS: String(options.workers), BENCH_WORKER_SCRIPT: main, BENCH_WORKER_EXEC_ARGV: (options.nodeArgs ?? []).join(' ') };
-  const args = options.workers > 1 ? [path.join(buildDir, 'bench/cluster.js')] : [...(options.nodeArgs ?? []), main];
+  const nodeArgs = [...startFlags(), ...(options.nodeArgs ?? [])];
+  const env = { PATH: process.env.PATH ?? '', ...options.env, GATEHOUSE_PORT: String(options.port), BENCH_WORKERS: String(options.workers), BENCH_WORKER_SCRIPT: main, BENCH_WORKER_EXEC_ARGV: nodeArgs.join(' ') };
+  const args = options.workers > 1 ? [path.join(buildDir, 'bench/cluster.js')] : [...nodeArgs, main];
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', out, out] });
   const url = `http://127.0.0.1:${options.port}`;
   // Each worker answers /readyz only once it is up; ask often enough to have met each.

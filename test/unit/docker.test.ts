@@ -92,6 +92,10 @@ describe('docker/Dockerfile', () => {
     expect(all(final, 'ENTRYPOINT').concat(all(final, 'CMD')).at(-1)!.args).toBe('["node", "dist/main.js"]');
     const env = all(final, 'ENV').map((e) => e.args).join(' ');
     expect(env).toMatch(/NODE_ENV=production/);
+    // The image runs node with the V8 flags `npm start` gives it (and the benchmarks measure with).
+    const startFlags = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(' ').filter((w) => w.startsWith('--'));
+    expect(startFlags.length).toBeGreaterThan(0);
+    expect(/NODE_OPTIONS=("[^"]*"|\S+)/.exec(env)?.[1]?.replace(/"/g, '')).toBe(startFlags.join(' '));
     expect(env).toMatch(/GATEHOUSE_HOST=0\.0\.0\.0/);
     expect(env).not.toMatch(/MASTER_KEY|DATABASE_URL|SECRET|TOKEN|PASSWORD/);
     // Everything the final stage copies from the context exists and is not excluded by .dockerignore.
