@@ -65,11 +65,16 @@ async function lockDataDir(file: string): Promise<() => Promise<void>> {
  * disk under the data directory. One process only, so advisory locks are an
  * in-process queue and notifications never leave the process.
  */
+const sharedBuffers = '16MB';
+
 export async function openEmbedded(dataDir: string): Promise<Db> {
   const dir = path.join(dataDir, 'pglite');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const unlock = await lockDataDir(path.join(dataDir, 'embedded.lock'));
-  const pglite = await PGlite.create(dir).catch(async (error: unknown) => {
+  // PostgreSQL's default 128 MB of shared buffers live inside the WebAssembly heap, which never
+  // shrinks; a single-process identity provider's working set is a small fraction of that.
+  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`];
+  const pglite = await PGlite.create(dir, { startParams }).catch(async (error: unknown) => {
     await unlock();
     throw error;
   });

@@ -85,6 +85,20 @@ describe('process start-up', () => {
   });
 });
 
+describe('the embedded database', () => {
+  it('keeps PostgreSQL\'s shared buffers small: they live in a WebAssembly heap that never shrinks', async () => {
+    const database = await freshDatabase('embedded');
+    cleanups.push(database.cleanup);
+    const db = await openDb({ databaseUrl: undefined, dataDir: database.dataDir, dbPoolMax: 1 }, createLogger('silent'));
+    try {
+      const { rows } = await db.query<{ shared_buffers: string }>('SHOW shared_buffers');
+      expect(rows[0]!.shared_buffers).toBe('16MB');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe.each(['embedded', 'postgres'] as const)('migrations on %s', (kind) => {
   it('apply once, concurrently safe, and refuse an edited migration', async () => {
     const database = await freshDatabase(kind);
