@@ -183,10 +183,13 @@ export function createClientService(db: Db, secrets: SecretBox) {
      * with the secret decrypted in memory only. Disabled clients do not exist
      * as far as the protocol is concerned.
      */
-    async metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined> {
-      const metadata = await cache.get(clientId, () => load(clientId));
+    metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined> {
       // A copy: the library may decorate what it is given, and the cached entry must stay as read.
-      return metadata && { ...metadata };
+      const copy = (metadata: Record<string, unknown> | undefined) => metadata && { ...metadata };
+      // Read on every token request: a cached client is answered without a chain of promises.
+      const cached = cache.peek(clientId);
+      if (cached) return Promise.resolve(copy(cached));
+      return cache.get(clientId, () => load(clientId)).then(copy);
     },
 
     /** The client cache, which the server starts (listening for invalidations) and stops. */

@@ -27,6 +27,8 @@ export interface NamedCache<V> {
   readonly name: string;
   /** The cached value, or what `load` returns (stored only when defined and while listening). */
   get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined>;
+  /** The cached value if there is a fresh one; for hot paths that answer without a promise when they can. */
+  peek(key: string): V | undefined;
   /** Drops the key on every node; through `executor` (a transaction) the NOTIFY goes out on COMMIT. */
   invalidate(key: string, executor?: Queryable): Promise<void>;
   /** Subscribes to invalidations; until then (the CLI, unit tests) every get reads through. */
@@ -56,15 +58,23 @@ export function createNamedCache<V>(db: Db, name: string, options: { ttlMs: numb
     else entries.delete(key);
   };
 
+  function peek(key: string): V | undefined {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt > now()) {
+      stats.hits += 1;
+      return entry.value;
+    }
+    entries.delete(key);
+    return undefined;
+  }
+
   return {
     name,
+    peek,
     async get(key, load) {
-      const entry = entries.get(key);
-      if (entry && entry.expiresAt > now()) {
-        stats.hits += 1;
-        return entry.value;
-      }
-      if (entry) entries.delete(key);
+      const cached = peek(key);
+      if (cached !== undefined) return cached;
       stats.misses += 1;
       const started = generation;
       const value = await load();

@@ -46,8 +46,8 @@ class ClientAdapter extends OwnTableAdapter {
   constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {
     super();
   }
-  async find(id: string) {
-    return (await this.clients.metadataForProvider(id)) as AdapterPayload | undefined;
+  find(id: string) {
+    return this.clients.metadataForProvider(id) as Promise<AdapterPayload | undefined>;
   }
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
     const ctx = Provider.ctx;

@@ -1,6 +1,6 @@
 import { errors, type ResourceServer } from 'oidc-provider';
 
-import type { ResourceService } from '../resources/resources.js';
+import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
 
 /**
  * RFC 8707 resource indicators. A registered resource server gets JWT access
@@ -12,19 +12,23 @@ export function resourceIndicators(resources: ResourceService) {
     enabled: true,
     // An authorization-code client that named its API at /authorize need not name it again at /token.
     useGrantedResource: async () => true,
-    async getResourceServerInfo(_ctx: unknown, indicator: string, client: { [key: string]: unknown }): Promise<ResourceServer> {
+    getResourceServerInfo(_ctx: unknown, indicator: string, client: { [key: string]: unknown }): ResourceServer | Promise<ResourceServer> {
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
-      const rs = await resources.find(indicator);
-      if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
-      return {
-        scope: rs.scopes.join(' '),
-        audience: rs.audience,
-        accessTokenTTL: rs.accessTokenTtl,
-        accessTokenFormat: rs.tokenFormat,
-        ...(rs.tokenFormat === 'jwt' ? { jwt: { sign: { alg: rs.signingAlg as 'ES256' | 'RS256' | 'PS256' | 'EdDSA' } } } : {}),
-      };
+      const cached = resources.cached(indicator);
+      return cached ? serverInfo(cached) : resources.find(indicator).then(serverInfo);
     },
+  };
+}
+
+function serverInfo(rs: ResourceServerRecord | undefined): ResourceServer {
+  if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
+  return {
+    scope: rs.scopes.join(' '),
+    audience: rs.audience,
+    accessTokenTTL: rs.accessTokenTtl,
+    accessTokenFormat: rs.tokenFormat,
+    ...(rs.tokenFormat === 'jwt' ? { jwt: { sign: { alg: rs.signingAlg as 'ES256' | 'RS256' | 'PS256' | 'EdDSA' } } } : {}),
   };
 }

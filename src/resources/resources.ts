@@ -77,6 +77,10 @@ export function createResourceService(db: Db) {
       await cache.invalidate(r.audience);
       return toResource(rows[0]);
     },
+    /** The resource server if it is cached: the token endpoint's common case, answered without a promise. */
+    cached(audience: string): ResourceServer | undefined {
+      return cache.peek(audience);
+    },
     async find(audience: string): Promise<ResourceServer | undefined> {
       return cache.get(audience, async () => {
         const { rows } = await db.query<Row>('SELECT * FROM resource_servers WHERE audience = $1', [audience]);

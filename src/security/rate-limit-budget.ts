@@ -31,7 +31,8 @@ export interface Budget {
   readonly name: string;
   readonly limit: number;
   readonly windowSeconds: number;
-  take(key: string): Promise<BudgetDecision>;
+  /** A decision at once while the local lease lasts (no promise on the hot path); a promise when the store must be asked. */
+  take(key: string): BudgetDecision | Promise<BudgetDecision>;
   /** Returns a point taken by `take` in this window (the request turned out not to count). */
   giveBack(key: string): void;
   close(): Promise<void>;
@@ -100,40 +101,52 @@ export function createBudget(factory: LimiterFactory, name: string, limit: numbe
   }, idleReturnMs);
   sweep.unref();
 
+  /** Spends from the lease, refilling it from the shared store when it is empty. */
+  async function takeFromStore(key: string): Promise<BudgetDecision> {
+    for (;;) {
+      const now = Date.now();
+      let slot = slots.get(key);
+      if (slot && !slot.fetching && now >= slot.windowEndsAt) {
+        // The window is over everywhere: a leftover lease belonged to it.
+        slots.delete(key);
+        slot = undefined;
+      }
+      if (!slot) {
+        slot = { available: 0, storeRemaining: limit, windowEndsAt: 0, lastUsedAt: now, fetching: undefined };
+        slots.set(key, slot);
+      }
+      if (slot.fetching) {
+        await slot.fetching;
+        continue;
+      }
+      if (slot.available > 0) {
+        slot.available -= 1;
+        slot.lastUsedAt = now;
+        return decision(slot, true);
+      }
+      if (slot.windowEndsAt > now && slot.storeRemaining === 0) return decision(slot, false);
+      const current = slot;
+      current.fetching = lease(key, current).finally(() => {
+        current.fetching = undefined;
+      });
+      await current.fetching;
+      if (current.available === 0) return decision(current, false);
+    }
+  }
+
   return {
     name,
     limit,
     windowSeconds,
-    async take(key) {
-      for (;;) {
-        const now = Date.now();
-        let slot = slots.get(key);
-        if (slot && !slot.fetching && now >= slot.windowEndsAt) {
-          // The window is over everywhere: a leftover lease belonged to it.
-          slots.delete(key);
-          slot = undefined;
-        }
-        if (!slot) {
-          slot = { available: 0, storeRemaining: limit, windowEndsAt: 0, lastUsedAt: now, fetching: undefined };
-          slots.set(key, slot);
-        }
-        if (slot.fetching) {
-          await slot.fetching;
-          continue;
-        }
-        if (slot.available > 0) {
-          slot.available -= 1;
-          slot.lastUsedAt = now;
-          return decision(slot, true);
-        }
-        if (slot.windowEndsAt > now && slot.storeRemaining === 0) return decision(slot, false);
-        const current = slot;
-        current.fetching = lease(key, current).finally(() => {
-          current.fetching = undefined;
-        });
-        await current.fetching;
-        if (current.available === 0) return decision(current, false);
+    take(key) {
+      const slot = slots.get(key);
+      const now = Date.now();
+      if (slot && !slot.fetching && slot.available > 0 && now < slot.windowEndsAt) {
+        slot.available -= 1;
+        slot.lastUsedAt = now;
+        return decision(slot, true);
       }
+      return takeFromStore(key);
     },
     giveBack(key) {
       const slot = slots.get(key);

@@ -115,7 +115,8 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
       let spentClient: string | undefined;
       try {
         if (budgets.ip) {
-          const decision = await budgets.ip.take(addressBucket(ctx.ip));
+          const taken = budgets.ip.take(addressBucket(ctx.ip));
+          const decision = taken instanceof Promise ? await taken : taken;
           applied.push({ policy: `${cls}-ip`, decision });
           if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
         }
@@ -123,7 +124,8 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
           const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
           const client = claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined);
           if (client) {
-            const decision = await budgets.client.take(client);
+            const taken = budgets.client.take(client);
+            const decision = taken instanceof Promise ? await taken : taken;
             applied.push({ policy: `${cls}-client`, decision });
             if (!decision.allowed) return refuse(ctx, cls, 'client', applied);
             spentClient = client;
