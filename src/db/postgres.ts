@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -6,10 +8,35 @@ import type { Db, Queryable, QueryResult, SqlValue } from './db.js';
 // int8 (COUNT(*), bigserial) as a JS number: every such value here stays far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+const statementNames = new Map<string, string | null>();
+
+/**
+ * The name a statement is prepared under on each connection, or null to send
+ * it unnamed. A prepared statement is parsed and planned once per connection
+ * instead of on every call: half the server's CPU for the short lookups that
+ * make up most traffic (bench/RESULTS.md). Statements with a `*` are left
+ * unnamed: a `SELECT *` prepared before another node's migration added a
+ * column would fail with "cached plan must not change result type" during a
+ * rolling upgrade. Named statements need session semantics on the connection,
+ * which Gatehouse requires anyway (docs/operations.md, PgBouncer).
+ */
+function statementName(sql: string, params: readonly SqlValue[]): string | undefined {
+  if (params.length === 0) return undefined;
+  let name = statementNames.get(sql);
+  // Gatehouse's SQL is a fixed set of texts; the bound only guards against a future caller building SQL per call.
+  if (name === undefined && statementNames.size >= 500) return undefined;
+  if (name === undefined) {
+    name = sql.includes('*') ? null : `gh_${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`;
+    statementNames.set(sql, name);
+  }
+  return name ?? undefined;
+}
+
 function queryable(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<Row>(sql: string, params: readonly SqlValue[] = []): Promise<QueryResult<Row>> {
-      const result = await client.query(sql, params as unknown[]);
+      const name = statementName(sql, params);
+      const result = await client.query(name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {

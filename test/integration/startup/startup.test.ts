@@ -99,6 +99,34 @@ describe('the embedded database', () => {
   });
 });
 
+describe('statements on PostgreSQL', () => {
+  it('prepares parameterised statements once per connection, and survives a column added by another node', async () => {
+    const database = await freshDatabase('postgres');
+    cleanups.push(database.cleanup);
+    const log = createLogger('silent');
+    const db = await openDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, dbPoolMax: 1 }, log);
+    const other = await openDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, dbPoolMax: 1 }, log);
+    try {
+      await db.exec('CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, \'one\')');
+      const named = 'SELECT v FROM t WHERE id = $1';
+      const starred = 'SELECT * FROM t WHERE id = $1';
+      for (let i = 0; i < 3; i += 1) {
+        expect((await db.query<{ v: string }>(named, [1])).rows).toEqual([{ v: 'one' }]);
+        await db.query(starred, [1]);
+      }
+      const prepared = await db.query<{ statement: string }>("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'gh\\_%'");
+      expect(prepared.rows.map((r) => r.statement)).toEqual([named]);
+      // A rolling upgrade: another node's migration adds a column while this connection holds its plans.
+      await other.exec('ALTER TABLE t ADD COLUMN w text');
+      expect((await db.query<{ v: string }>(named, [1])).rows).toEqual([{ v: 'one' }]);
+      expect((await db.query<Record<string, unknown>>(starred, [1])).rows).toEqual([{ id: 1, v: 'one', w: null }]);
+    } finally {
+      await other.close();
+      await db.close();
+    }
+  });
+});
+
 describe.each(['embedded', 'postgres'] as const)('migrations on %s', (kind) => {
   it('apply once, concurrently safe, and refuse an edited migration', async () => {
     const database = await freshDatabase(kind);
