@@ -32,7 +32,35 @@ function restore(id: string, row: Row | undefined): ArtifactPayload | undefined 
   return payload;
 }
 
+interface Waiter {
+  resolve: (payload: ArtifactPayload | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
 export function createArtifactStore(db: Db) {
+  /**
+   * Lookups of one identifier made in the same tick share one query. The
+   * library looks a presented token up as every kind it could be at once
+   * (introspection: access token, client-credentials token and refresh token
+   * in parallel); that was three queries per request, now one.
+   */
+  const waiting = new Map<string, Map<string, Waiter[]>>();
+
+  async function lookUp(id: string, models: Map<string, Waiter[]>): Promise<void> {
+    try {
+      const { rows } = await db.query<Row & { model: string }>(
+        `SELECT model, payload, consumed_at FROM oidc_models WHERE model = ANY($1::text[]) AND id_hash = $2 AND ${live}`,
+        [[...models.keys()], sha256(id)],
+      );
+      for (const [model, waiters] of models) {
+        const row = rows.find((r) => r.model === model);
+        for (const waiter of waiters) waiter.resolve(restore(id, row));
+      }
+    } catch (error) {
+      for (const waiters of models.values()) for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+
   return {
     async upsert(model: string, id: string, payload: ArtifactPayload, expiresInSeconds: number | undefined): Promise<void> {
       const { jti: _jti, consumed: _consumed, ...stored } = payload;
@@ -54,12 +82,22 @@ export function createArtifactStore(db: Db) {
       );
     },
 
-    async find(model: string, id: string): Promise<ArtifactPayload | undefined> {
-      const { rows } = await db.query<Row>(
-        `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND id_hash = $2 AND ${live}`,
-        [model, sha256(id)],
-      );
-      return restore(id, rows[0]);
+    find(model: string, id: string): Promise<ArtifactPayload | undefined> {
+      return new Promise((resolve, reject) => {
+        let models = waiting.get(id);
+        if (!models) {
+          const batch = new Map<string, Waiter[]>();
+          models = batch;
+          waiting.set(id, batch);
+          queueMicrotask(() => {
+            waiting.delete(id);
+            void lookUp(id, batch);
+          });
+        }
+        const waiters = models.get(model);
+        if (waiters) waiters.push({ resolve, reject });
+        else models.set(model, [{ resolve, reject }]);
+      });
     },
 
     /** Sessions by their uid; the uid is itself only stored hashed. */

@@ -43,6 +43,37 @@ describe.each(['embedded', 'postgres'] as const)('adapter contract on %s', (kind
     expect(await adapter.find('at-unknown')).toBeUndefined();
   });
 
+  it('looks one identifier up under several models in one query, and each caller gets its own model\'s row', async () => {
+    const queries: string[] = [];
+    const counting: Db = { ...db, query: (sql, params) => (queries.push(sql), db.query(sql, params)) };
+    const store = createArtifactStore(counting);
+    await store.upsert('AccessToken', 'presented-token', { kind: 'AccessToken', accountId: 'a1' }, 60);
+    await store.upsert('RefreshToken', 'other-token', { kind: 'RefreshToken' }, 60);
+    queries.length = 0;
+    // As introspection does: the same value as every kind of token it could be, at once.
+    const [access, credentials, refresh, again] = await Promise.all([
+      store.find('AccessToken', 'presented-token'),
+      store.find('ClientCredentials', 'presented-token'),
+      store.find('RefreshToken', 'presented-token'),
+      store.find('AccessToken', 'presented-token'),
+    ]);
+    expect(queries).toHaveLength(1);
+    expect(access).toMatchObject({ kind: 'AccessToken', accountId: 'a1', jti: 'presented-token' });
+    expect(again).toEqual(access);
+    expect(credentials).toBeUndefined();
+    expect(refresh).toBeUndefined();
+    // Different identifiers are different lookups.
+    queries.length = 0;
+    const [one, other] = await Promise.all([store.find('RefreshToken', 'presented-token'), store.find('RefreshToken', 'other-token')]);
+    expect(queries).toHaveLength(2);
+    expect(one).toBeUndefined();
+    expect(other).toMatchObject({ kind: 'RefreshToken', jti: 'other-token' });
+    // A failed query fails every caller that shared it.
+    const failing = createArtifactStore({ ...db, query: async () => Promise.reject(new Error('connection lost')) });
+    const results = await Promise.allSettled([failing.find('AccessToken', 'x'), failing.find('RefreshToken', 'x')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
   it('keeps models apart: the same id under two models is two rows', async () => {
     await adapterFor('Session').upsert('same', { uid: 'u-same', accountId: 'a' }, 60);
     await adapterFor('Interaction').upsert('same', { returnTo: '/x' }, 60);
