@@ -131,20 +131,7 @@ export async function signIns(options: {
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  return {
-    requestsPerSecond: latencies.length / seconds,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
-    errors,
-    total: latencies.length,
-    usage: usage.stop(),
-    generatorCpuSeconds: (used.user + used.system) / 1e6,
-    dbCpuSeconds: dbUsage?.stop().cpuSeconds ?? 0,
-    seconds,
-  };
+  return measured(latencies, errors, seconds, { usage: usage.stop(), generator: process.cpuUsage(cpu), dbCpuSeconds: dbUsage?.stop().cpuSeconds ?? 0 });
 }
 
 /**
@@ -184,7 +171,11 @@ export async function paced(base: string, request: HttpRequest, options: { pid: 
   await Promise.all(inFlight);
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  const used = process.cpuUsage(cpu);
+  return measured(latencies, errors, seconds, { usage: usage.stop(), generator: process.cpuUsage(cpu), dbCpuSeconds: 0 });
+}
+
+/** A measurement from the latencies of completed requests (ms) and what the processes used meanwhile. */
+function measured(latencies: number[], errors: number, seconds: number, used: { usage: Usage; generator: NodeJS.CpuUsage; dbCpuSeconds: number }): Measurement {
   latencies.sort((a, b) => a - b);
   return {
     requestsPerSecond: latencies.length / seconds,
@@ -193,9 +184,9 @@ export async function paced(base: string, request: HttpRequest, options: { pid: 
     p99: percentile(latencies, 99),
     errors,
     total: latencies.length,
-    usage: usage.stop(),
-    generatorCpuSeconds: (used.user + used.system) / 1e6,
-    dbCpuSeconds: 0,
+    usage: used.usage,
+    generatorCpuSeconds: (used.generator.user + used.generator.system) / 1e6,
+    dbCpuSeconds: used.dbCpuSeconds,
     seconds,
   };
 }
