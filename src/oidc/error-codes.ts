@@ -14,9 +14,24 @@ const unauthorizedClientDescriptions = new Set([
   'authorization_code is not allowed for this client',
 ]);
 
+/**
+ * RFC 6749 §5.2: a client that tried to authenticate with the Authorization
+ * header and failed MUST get 401 with a WWW-Authenticate challenge. The
+ * library does so for a wrong secret but answers an expired one
+ * (`client_secret_expires_at`, RFC 7591) with 400.
+ */
+function challengeFailedBasicAuthentication(ctx: Context, body: { error?: unknown; error_description?: unknown }): void {
+  if (ctx.status !== 400 || body.error !== 'invalid_client' || !/^Basic\s/i.test(ctx.get('Authorization'))) return;
+  const issuer = (ctx as { oidc?: { provider?: { issuer?: string } } }).oidc?.provider?.issuer;
+  const quoted = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+  ctx.status = 401;
+  ctx.set('WWW-Authenticate', `Basic realm=${quoted(issuer ?? '')}, error="invalid_client", error_description=${quoted(String(body.error_description ?? 'client authentication failed'))}`);
+}
+
 /** Rewrites a finished answer in place (src/edge.ts calls it after the handlers). */
 export function correctErrorCodes(ctx: Context): void {
   const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+  if (body && typeof body === 'object') challengeFailedBasicAuthentication(ctx, body);
   if (body && typeof body === 'object' && body.error === 'invalid_request' && unauthorizedClientDescriptions.has(String(body.error_description))) {
     body.error = 'unauthorized_client';
     return;

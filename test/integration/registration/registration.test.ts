@@ -195,7 +195,9 @@ describe('dynamic client registration', () => {
     const client = await registerOk(gh, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }, token.value);
     await gh.app.db.query("UPDATE clients SET metadata = jsonb_set(metadata, '{client_secret_expires_at}', to_jsonb($2::integer)) WHERE client_id = $1", [client.client_id, now() - 3600]);
     const expired = await clientCredentials(gh, client.client_id, client.client_secret!);
-    // oidc-provider answers this one with 400 (not 401 as for a wrong secret); the code is what matters to the client.
+    // RFC 6749 §5.2: the client authenticated with the Authorization header, so 401 and a challenge, as for a wrong secret.
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get('www-authenticate')).toMatch(/^Basic realm="http:\/\/[^"]+", error="invalid_client", error_description="[^"]*expired[^"]*"$/);
     expect(expired.body).toMatchObject({ error: 'invalid_client', error_description: expect.stringMatching(/expired/) });
 
     const renewed = (await updateClient(client, client.registration_access_token, forUpdate(client))).body as Registered;
