@@ -3,35 +3,20 @@
  * relying party (openid-client) on the other end: login, consent, errors,
  * cancel, no-JavaScript, escaping, and RP-initiated logout.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { allProblems, launchBrowser, openSession, phone, saveScreenshot, type BrowserSession } from '../support/browser.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { allProblems, phone, saveScreenshot, type BrowserSession } from '../support/browser.js';
+import { browserSuite } from '../support/browser-suite.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.js';
 
+const suite = browserSuite();
 let gatehouse: TestGatehouse;
-let browser: Browser;
-const open: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  [gatehouse, browser] = await Promise.all([startTestGatehouse(), launchBrowser()]);
+beforeAll(() => {
+  gatehouse = suite.gatehouse;
 });
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await gatehouse?.close();
-});
-
-async function session(options: Parameters<typeof openSession>[1] = {}): Promise<BrowserSession> {
-  const s = await openSession(browser, options);
-  open.push(s);
-  return s;
-}
+const session = suite.session;
 
 async function relyingParty(options: { name?: string; firstParty?: boolean } = {}): Promise<RelyingParty> {
   const rp = await startRelyingParty({
@@ -45,7 +30,7 @@ async function relyingParty(options: { name?: string; firstParty?: boolean } = {
         postLogoutRedirectUris: [uris.postLogoutRedirectUri],
       }),
   });
-  open.push(rp);
+  suite.closeAfterTest(rp);
   return rp;
 }
 

@@ -5,44 +5,29 @@
  * openid-client relying party checks the ID token says so.
  */
 import { generate } from 'otplib';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { allProblems, launchBrowser, openSession, phone, saveScreenshot, type BrowserSession } from '../support/browser.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { allProblems, phone, saveScreenshot, type BrowserSession } from '../support/browser.js';
+import { browserSuite } from '../support/browser-suite.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.js';
 
 const acrMfa = 'urn:gatehouse:acr:mfa';
 
+const suite = browserSuite({ env: { GATEHOUSE_TOTP_ISSUER: 'Gatehouse Test' } });
 let gatehouse: TestGatehouse;
-let browser: Browser;
-const open: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  [gatehouse, browser] = await Promise.all([startTestGatehouse({ env: { GATEHOUSE_TOTP_ISSUER: 'Gatehouse Test' } }), launchBrowser()]);
+beforeAll(() => {
+  gatehouse = suite.gatehouse;
 });
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await gatehouse?.close();
-});
-
-async function session(options: Parameters<typeof openSession>[1] = {}): Promise<BrowserSession> {
-  const s = await openSession(browser, options);
-  open.push(s);
-  return s;
-}
+const session = suite.session;
 
 async function relyingParty(): Promise<RelyingParty> {
   const rp = await startRelyingParty({
     issuer: gatehouse.issuer,
     register: (uris) => gatehouse.createClient({ type: 'confidential', name: 'Acme Notes', firstParty: true, redirectUris: [uris.redirectUri] }),
   });
-  open.push(rp);
+  suite.closeAfterTest(rp);
   return rp;
 }
 
