@@ -18,12 +18,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/index.js';
 import { openDb } from '../src/db/index.js';
 import { migrate } from '../src/db/migrate.js';
 import { createServices } from '../src/services.js';
-import { createSecretBox } from '../src/security/secret-box.js';
-import { loadMasterKey } from '../src/security/master-key.js';
+import { createSecretBox } from '../src/crypto/secret-box.js';
+import { loadMasterKey } from '../src/crypto/master-key.js';
 import { createCertificateAuthority, issueCertificate } from '../src/tls/pki.js';
 import { signInThroughPages, UserAgent } from '../test/support/user-agent.js';
 import { latencyChart, type Curve } from './chart.js';

@@ -1,5 +1,5 @@
 /** Process entry: `npm start` / `node dist/main.js`. */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import { startGatehouse } from './server.js';
 

@@ -8,26 +8,26 @@ import type { Server } from 'node:http';
 
 import type { Logger } from 'pino';
 
-import { buildProvider, ProviderHandle } from './app.js';
+import { buildProvider, ProviderHandle } from './http/app.js';
 import { scheduleCleanup } from './artifacts/cleanup.js';
 import type { AuditLog } from './audit/log.js';
 import { openAuditTrail } from './audit/trail.js';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import { openDb, type Db } from './db/index.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { createCsrf } from './interactions/csrf.js';
-import { createViews } from './interactions/views.js';
+import { createViews } from './http/views.js';
 import { watchKeys, type KeyWatcher } from './keys/watcher.js';
-import { startListeners, type Listeners } from './listeners.js';
+import { startListeners, type Listeners } from './http/listeners.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startMetricsListener, type MetricsListener } from './observability/metrics-route.js';
 import { createTrustStore } from './oidc/mtls.js';
-import { createCertificateSource } from './security/client-certificate.js';
-import { createClientAddress } from './security/client-ip.js';
-import { createRateLimits } from './security/rate-limit.js';
-import { createLimiterFactory } from './security/rate-limit-store.js';
-import { loadMasterKey, loadPreviousMasterKeys } from './security/master-key.js';
-import { createSecretBox } from './security/secret-box.js';
+import { createCertificateSource } from './http/client-certificate.js';
+import { createClientAddress } from './http/client-ip.js';
+import { createRateLimits } from './http/rate-limit.js';
+import { createLimiterFactory } from './db/counters.js';
+import { loadMasterKey, loadPreviousMasterKeys } from './crypto/master-key.js';
+import { createSecretBox } from './crypto/secret-box.js';
 import { createServices, type Services } from './services.js';
 
 export interface Gatehouse {

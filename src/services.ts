@@ -2,14 +2,14 @@ import { createAccountService } from './accounts/accounts.js';
 import { createLockout } from './accounts/lockout.js';
 import { createArtifactStore } from './artifacts/store.js';
 import { createClientService } from './clients/clients.js';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import type { Db } from './db/index.js';
 import { createKeystore, type KeyEvent } from './keys/keystore.js';
 import { createMfaService } from './mfa/mfa.js';
 import { createPendingSignIns } from './mfa/sign-ins.js';
 import { createRegistrationServices } from './registration/index.js';
 import { createResourceService } from './resources/resources.js';
-import type { SecretBox } from './security/secret-box.js';
+import type { SecretBox } from './crypto/secret-box.js';
 import { noAudit, type Audit } from './audit/events.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */

@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 export type Argon2Params = Config['argon2'];
 

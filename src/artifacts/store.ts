@@ -8,7 +8,7 @@
  * The caller always has the identifier when it looks a row up, and puts it back.
  */
 import type { Db, Queryable } from '../db/index.js';
-import { sha256 } from '../security/digest.js';
+import { sha256 } from '../crypto/digest.js';
 
 export type ArtifactPayload = Record<string, unknown> & {
   jti?: string;

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 
 import type { Logger } from 'pino';
 
-import type { Threshold } from '../config.js';
-import { windowCounter, type LimiterFactory } from '../security/rate-limit-store.js';
+import type { Threshold } from '../config/index.js';
+import { windowCounter, type LimiterFactory } from '../db/counters.js';
 import { eventColumns } from './chain.js';
 import type { RecordedEvent } from './log.js';
 import type { Webhook } from './webhook.js';

@@ -9,7 +9,7 @@
  * `token.reuse_detected`, `key.revoked` and any event whose actor is
  * `operator`; metrics (src/observability/metrics.ts) count `token.issued`,
  * `token.refused`, `login.*` and `mfa.*`. Protocol events are recorded in one
- * place, src/audit/provider-events.ts. A request's id and client IP are
+ * place, src/oidc/audit-events.ts. A request's id and client IP are
  * filled in from the request context when an event omits them.
  */
 export interface AuditEvent {

@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino';
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
-import type { LimiterFactory } from '../security/rate-limit-store.js';
+import type { LimiterFactory } from '../db/counters.js';
 import { createAlerts, defaultAlertRules, type Alerts } from './alerts.js';
 import { createAuditLog, type AuditLog, type RecordedEvent } from './log.js';
 import { createAuditStore } from './store.js';

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { createAuditStore, type AuditFilter, type AuditRow } from '../audit/store.js';
 import { verifyAuditChain } from '../audit/verify.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../config/duration.js';
 import { withContext } from './context.js';
 import { CliError } from './errors.js';
 import { isoDate, out, printJson, printTable } from './output.js';

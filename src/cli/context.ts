@@ -3,14 +3,14 @@
  * start-up does (src/server.ts): config → master key → database → migrations →
  * services. The database is closed when the action ends, whatever happens.
  */
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { openDb, type Db } from '../db/index.js';
 import { migrate, MigrationError, type Migration, type MigrationReport } from '../db/migrate.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { loadMasterKey, loadPreviousMasterKeys } from '../security/master-key.js';
-import { createSecretBox, type SecretBox } from '../security/secret-box.js';
+import { loadMasterKey, loadPreviousMasterKeys } from '../crypto/master-key.js';
+import { createSecretBox, type SecretBox } from '../crypto/secret-box.js';
 import { openAuditTrail } from '../audit/trail.js';
-import { createLimiterFactory } from '../security/rate-limit-store.js';
+import { createLimiterFactory } from '../db/counters.js';
 import { createServices, type Services } from '../services.js';
 import { CliError, messageOf } from './errors.js';
 import { note } from './output.js';

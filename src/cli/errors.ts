@@ -1,6 +1,6 @@
 import { ZodError } from 'zod';
 
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/index.js';
 
 /** A failure the operator caused and can fix; its message is the whole story. */
 export class CliError extends Error {

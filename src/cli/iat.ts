@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../config/duration.js';
 import { maxIatLifetimeSeconds, type InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { auditOperator, withContext } from './context.js';
 import { CliError, withInput } from './errors.js';

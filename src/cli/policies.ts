@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../config/duration.js';
 import type { RegistrationPolicy } from '../registration/policies.js';
 import { registrableAuthMethods, registrableGrantTypes, type PolicyInput } from '../registration/policy.js';
 import { auditOperator, withContext } from './context.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../config/duration.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { ResourceError, type NewResource, type ResourceServer } from '../resources/resources.js';
 import { auditOperator, withContext } from './context.js';

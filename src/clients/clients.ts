@@ -2,7 +2,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 
 import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
-import type { SecretBox } from '../security/secret-box.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { isLoopbackHost } from '../config.js';
+import { isLoopbackHost } from '../config/index.js';
 
 /**
  * Redirect URIs: https; http only on loopback (RFC 8252 §7.3); private-use

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Db } from './db.js';
 import { openPostgres } from './postgres.js';
 

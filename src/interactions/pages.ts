@@ -10,11 +10,11 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 
 import type { AuditEvent } from '../audit/events.js';
-import { clientRequiresMfa } from '../oidc/policy.js';
-import { contentSecurityPolicy, formTargetFor } from '../security/headers.js';
+import { clientRequiresMfa } from '../oidc/second-factor-prompt.js';
+import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
 import type { Services } from '../services.js';
 import type { Csrf } from './csrf.js';
-import type { Views } from './views.js';
+import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
   services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns' | 'lockout' | 'audit'>;

@@ -14,7 +14,7 @@ import { recoveryCodeMessage, recoveryFormSchema, totpCodeMessage, totpFormSchem
 import type { PendingSignIn, SignInStage } from '../mfa/sign-ins.js';
 import type { SecondFactorResult } from '../mfa/mfa.js';
 import { acr } from '../oidc/acr.js';
-import { mfaDemanded, mfaRequiredReason } from '../oidc/policy.js';
+import { mfaDemanded, mfaRequiredReason } from '../oidc/second-factor-prompt.js';
 import { renderLoginPage } from './login.js';
 import { lockedMessage, noStore, PageError, parseForm, providerOf, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import type { Context, Next } from 'koa';
 
-import { viewsDir } from './views.js';
+import { viewsDir } from '../http/views.js';
 
 /** The few static files the pages need, read once; nothing else under /static is served. */
 export function staticAssets() {

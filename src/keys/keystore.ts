@@ -8,7 +8,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
 import { advisoryLocks, type Db } from '../db/index.js';
-import type { SecretBox } from '../security/secret-box.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { isPublished, keyStatuses, nextTransition, type KeyStatus } from './lifecycle.js';
 import { createSigningKeyStore, toRecord, type SigningKeyRow } from './store.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Lockout } from '../accounts/lockout.js';
 import type { Db } from '../db/index.js';
-import type { SecretBox } from '../security/secret-box.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { newRecoveryCodes, newRecoveryKey, normaliseRecoveryCode, recoveryCodeDigest } from './recovery-codes.js';
 import { createSignInStore } from './sign-in-store.js';
 import { createFactorStore, type FactorRow } from './store.js';

@@ -8,8 +8,8 @@
  * pages half-way leaves no session behind.
  */
 import type { Db } from '../db/index.js';
-import { sha256 } from '../security/digest.js';
-import type { SecretBox } from '../security/secret-box.js';
+import { sha256 } from '../crypto/digest.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { createSignInStore, type SignInStage } from './sign-in-store.js';
 
 export type { SignInStage } from './sign-in-store.js';

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
 import type { RequestFacts } from '../audit/log.js';
-import type { ClientAddress } from '../security/client-ip.js';
+import type { ClientAddress } from '../http/client-ip.js';
 import { accessLogger } from './logger.js';
 
 const validRequestId = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -61,7 +61,7 @@ export interface RequestContext {
 }
 
 /**
- * The first and last thing of every request (src/edge.ts calls both).
+ * The first and last thing of every request (src/http/edge.ts calls both).
  * `open` settles who the client is (forwarded headers from anyone but a
  * trusted proxy are deleted before koa or the library can read them) and
  * gives the request an id (a trusted proxy's, or a new one) echoed in

@@ -7,16 +7,16 @@ import type { Configuration } from 'oidc-provider';
 
 import { standardClaims } from '../accounts/accounts.js';
 import type { Services } from '../services.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
-import type { Views } from '../interactions/views.js';
-import { contentSecurityPolicy, formTargetFor } from '../security/headers.js';
+import type { Views } from '../http/views.js';
+import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
 import { acrValues } from './acr.js';
 import { createAdapterFactory } from './adapter.js';
 import { mtlsFeature, type TrustStore } from './mtls.js';
-import type { CertificateSource } from '../security/client-certificate.js';
+import type { CertificateSource } from '../http/client-certificate.js';
 import { widenGrant } from './grants.js';
-import { interactionPolicyFor } from './policy.js';
+import { interactionPolicyFor } from './second-factor-prompt.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
 

@@ -28,7 +28,7 @@ function challengeFailedBasicAuthentication(ctx: Context, body: { error?: unknow
   ctx.set('WWW-Authenticate', `Basic realm=${quoted(issuer ?? '')}, error="invalid_client", error_description=${quoted(String(body.error_description ?? 'client authentication failed'))}`);
 }
 
-/** Rewrites a finished answer in place (src/edge.ts calls it after the handlers). */
+/** Rewrites a finished answer in place (src/http/edge.ts calls it after the handlers). */
 export function correctErrorCodes(ctx: Context): void {
   const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
   if (body && typeof body === 'object') challengeFailedBasicAuthentication(ctx, body);

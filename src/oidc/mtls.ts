@@ -14,7 +14,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import type { CertificateSource } from '../security/client-certificate.js';
+import type { CertificateSource } from '../http/client-certificate.js';
 
 /** Trust anchors and intermediates from the operator's CA bundle. */
 export function createTrustStore(bundlePem: string | undefined) {

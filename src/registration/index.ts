@@ -7,7 +7,7 @@ import type { JSONWebKeySet } from 'jose';
 
 import type { Audit } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { createIatService } from './initial-access-tokens.js';
 import { createPolicyService } from './policies.js';

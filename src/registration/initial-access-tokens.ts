@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 import type { Db, Queryable } from '../db/index.js';
-import { sha256 } from '../security/digest.js';
+import { sha256 } from '../crypto/digest.js';
 import { RegistrationAdminError } from './errors.js';
 import type { PolicyService } from './policies.js';
 import { createIatStore, type IatRow } from './iat-store.js';

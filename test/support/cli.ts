@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { openDb } from '../../src/db/index.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { loadMasterKey, loadPreviousMasterKeys } from '../../src/security/master-key.js';
-import { createSecretBox } from '../../src/security/secret-box.js';
+import { loadMasterKey, loadPreviousMasterKeys } from '../../src/crypto/master-key.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { TestDatabase } from './databases.js';
 

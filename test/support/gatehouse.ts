@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 
 import type { NewAccount } from '../../src/accounts/schemas.js';
 import type { NewClient } from '../../src/clients/schemas.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/server.js';
 import { freshDatabase, integrationDbKind, type TestDbKind, type TestDatabase } from './databases.js';

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig, settings } from '../../src/config.js';
-import { configTable, tableEnd, tableStart } from '../../src/config-table.js';
-import { parseDuration } from '../../src/duration.js';
+import { ConfigError, loadConfig, settings } from '../../src/config/index.js';
+import { configTable, tableEnd, tableStart } from '../../src/config/table.js';
+import { parseDuration } from '../../src/config/duration.js';
 
 const strongKey = 'k'.repeat(43);
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { loadConfig, settings } from '../../src/config.js';
+import { loadConfig, settings } from '../../src/config/index.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');

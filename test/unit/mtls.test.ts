@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { canonicalDn, createTrustStore, subjectMatches } from '../../src/oidc/mtls.js';
-import { parseCertificateHeader } from '../../src/security/client-certificate.js';
+import { parseCertificateHeader } from '../../src/http/client-certificate.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/tls/pki.js';
 
 describe('mTLS certificate checks', () => {

@@ -8,10 +8,10 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 
 import { canonicalJson, chainHash, contentDigest, genesisHash } from '../../src/audit/chain.js';
-import { loadConfig } from '../../src/config.js';
-import { addressBucket, createClientAddress } from '../../src/security/client-ip.js';
-import { createBudget } from '../../src/security/rate-limit-budget.js';
-import type { LimiterFactory } from '../../src/security/rate-limit-store.js';
+import { loadConfig } from '../../src/config/index.js';
+import { addressBucket, createClientAddress } from '../../src/http/client-ip.js';
+import { createBudget } from '../../src/http/rate-limit-budget.js';
+import type { LimiterFactory } from '../../src/db/counters.js';
 
 /** Several "nodes" (budgets) over one store, as PostgreSQL would be shared. */
 function sharedStore(): LimiterFactory {

@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { generateClientId } from '../../src/clients/clients.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { baselinePolicy, metadataViolation, policyRulesSchema } from '../../src/registration/policy.js';
 import { hostAllowed, redirectUriProblem } from '../../src/registration/redirect-uris.js';
 

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createCsrf } from '../../src/interactions/csrf.js';
-import { decodeMasterKey, loadMasterKey } from '../../src/security/master-key.js';
-import { createSecretBox } from '../../src/security/secret-box.js';
+import { decodeMasterKey, loadMasterKey } from '../../src/crypto/master-key.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

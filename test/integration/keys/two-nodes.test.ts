@@ -9,11 +9,11 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLogger } from '../../../src/observability/logger.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openDb, type Db } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
-import { createSecretBox } from '../../../src/security/secret-box.js';
-import { decodeMasterKey } from '../../../src/security/master-key.js';
+import { createSecretBox } from '../../../src/crypto/secret-box.js';
+import { decodeMasterKey } from '../../../src/crypto/master-key.js';
 import { createServices, type Services } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLockout } from '../../../src/accounts/lockout.js';
 import { createMfaService } from '../../../src/mfa/mfa.js';
-import { createSecretBox, SecretBoxError } from '../../../src/security/secret-box.js';
+import { createSecretBox, SecretBoxError } from '../../../src/crypto/secret-box.js';
 import { dumpDatabase } from '../../support/dump.js';
 import { acrMfa, awaitStableStep, SignIn, startTestBed, totp, type TestBed } from './sign-in-flow.js';
 

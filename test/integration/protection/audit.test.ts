@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createAuditStore } from '../../../src/audit/store.js';
 import { verifyAuditChain } from '../../../src/audit/verify.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openDb, type Db } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { loadMasterKey } from '../../../src/security/master-key.js';
-import { createSecretBox } from '../../../src/security/secret-box.js';
+import { loadMasterKey } from '../../../src/crypto/master-key.js';
+import { createSecretBox } from '../../../src/crypto/secret-box.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { basic, sleep, tokenRequest } from './helpers.js';

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openDb, type Db } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { decodeMasterKey } from '../../../src/security/master-key.js';
-import { createSecretBox } from '../../../src/security/secret-box.js';
+import { decodeMasterKey } from '../../../src/crypto/master-key.js';
+import { createSecretBox } from '../../../src/crypto/secret-box.js';
 import { createServices } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';

@@ -9,7 +9,7 @@
  */
 import { RateLimiterMemory, RateLimiterPostgres, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
-import type { Db } from '../db/index.js';
+import type { Db } from './index.js';
 
 export const counterTable = 'rate_limit_counters';
 

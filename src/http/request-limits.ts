@@ -27,7 +27,7 @@ function bodyLimit(path: string): number {
 
 const tooLarge = () => new HttpProblem(413, 'invalid_request', 'The request body is too large.');
 
-/** Throws an HttpProblem for a request over a limit; called before any parser (src/edge.ts). */
+/** Throws an HttpProblem for a request over a limit; called before any parser (src/http/edge.ts). */
 export function checkRequestLimits(ctx: Context): void {
   if (ctx.originalUrl.length > limits.urlLength) throw new HttpProblem(414, 'invalid_request', 'The request URI is too long.');
   const search = ctx.querystring;

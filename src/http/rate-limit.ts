@@ -20,12 +20,12 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
-import type { Config, RateLimitClass } from '../config.js';
-import type { Views } from '../interactions/views.js';
+import type { Config, RateLimitClass } from '../config/index.js';
+import type { Views } from './views.js';
 import { addressBucket } from './client-ip.js';
 import { createBudget, type Budget, type BudgetDecision } from './rate-limit-budget.js';
-import { claimedClient, endpointClass, isPageRoute, mayCarryClientInBody, settledClient } from './rate-limit-policy.js';
-import type { LimiterFactory } from './rate-limit-store.js';
+import { claimedClient, endpointClass, isPageRoute, mayCarryClientInBody, settledClient } from './rate-limit-classes.js';
+import type { LimiterFactory } from '../db/counters.js';
 import { readBodyAhead } from './request-limits.js';
 
 interface ClassBudgets {

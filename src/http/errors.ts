@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
-import type { Views } from '../interactions/views.js';
-import { isPageRoute } from './rate-limit-policy.js';
+import type { Views } from './views.js';
+import { isPageRoute } from './rate-limit-classes.js';
 
 /**
  * A refusal Gatehouse decides at its edge (limits, bad input): a status, an
@@ -47,7 +47,7 @@ export interface ErrorBoundary {
 
 /**
  * The one place errors outside the library's own routes become responses
- * (src/edge.ts wraps every request in it). The client gets a status, a
+ * (src/http/edge.ts wraps every request in it). The client gets a status, a
  * standard error code and a plain sentence; the detail (stack, SQL, library
  * internals) goes to the log with the request id. Only messages written for
  * clients (HttpProblem, PageError: `userMessage`) are shown; any other

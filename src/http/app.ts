@@ -1,7 +1,7 @@
 /**
  * buildProvider: the whole HTTP application for one key set. oidc-provider is
  * the root koa app (mounting it inside another app breaks its cookies), so
- * Gatehouse adds two layers with provider.use: the edge (src/edge.ts: request
+ * Gatehouse adds two layers with provider.use: the edge (src/http/edge.ts: request
  * context, error boundary, headers, limits, rate limits, error codes, log
  * line) and its own routes (health, metrics, JWKS, revocation audit, static
  * assets, interaction pages); everything else falls through to the library.
@@ -16,25 +16,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
-import type { Config } from './config.js';
-import type { KeySet } from './keys/keystore.js';
-import type { Csrf } from './interactions/csrf.js';
-import { interactionRoutes } from './interactions/routes.js';
-import { staticAssets } from './interactions/static.js';
-import type { Views } from './interactions/views.js';
+import type { Config } from '../config/index.js';
+import type { KeySet } from '../keys/keystore.js';
+import type { Csrf } from '../interactions/csrf.js';
+import { interactionRoutes } from '../interactions/routes.js';
+import { staticAssets } from '../interactions/static.js';
+import type { Views } from './views.js';
 import { edge } from './edge.js';
-import { auditProviderEvents, auditRevocations } from './audit/provider-events.js';
-import { healthRoutes, type ReadinessCheck } from './observability/health.js';
-import type { Metrics } from './observability/metrics.js';
-import { metricsRoute } from './observability/metrics-route.js';
-import { requestContext } from './observability/request-context.js';
-import { providerConfiguration } from './oidc/configuration.js';
-import { jwksRoute } from './oidc/jwks.js';
-import type { ClientAddress } from './security/client-ip.js';
-import { errorBoundary } from './security/errors.js';
-import { rateLimiter, type RateLimits } from './security/rate-limit.js';
-import { ownRoutes } from './routes.js';
-import type { Services } from './services.js';
+import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
+import { healthRoutes, type ReadinessCheck } from '../observability/health.js';
+import type { Metrics } from '../observability/metrics.js';
+import { metricsRoute } from '../observability/metrics-route.js';
+import { requestContext } from '../observability/request-context.js';
+import { providerConfiguration } from '../oidc/configuration.js';
+import { jwksRoute } from '../oidc/jwks.js';
+import type { ClientAddress } from './client-ip.js';
+import { errorBoundary } from './errors.js';
+import { rateLimiter, type RateLimits } from './rate-limit.js';
+import { ownRoutes } from './own-routes.js';
+import type { Services } from '../services.js';
 
 export interface AppDeps {
   config: Config;

@@ -14,7 +14,7 @@
  */
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
-import type { LimiterFactory } from './rate-limit-store.js';
+import type { LimiterFactory } from '../db/counters.js';
 
 export interface BudgetDecision {
   allowed: boolean;

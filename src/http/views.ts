@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 import nunjucks from 'nunjucks';
 
-/** Works from src/interactions (tsx) and dist/interactions (built). */
+/** Works from src/http (tsx) and dist/http (built). */
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
 export interface Views {

@@ -19,7 +19,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import type { Audit } from './events.js';
+import type { Audit } from '../audit/events.js';
 
 interface OidcBits {
   route?: string;

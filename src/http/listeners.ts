@@ -16,8 +16,8 @@ import type { TLSSocket } from 'node:tls';
 
 import type { Logger } from 'pino';
 
-import type { Config } from './config.js';
-import { developmentTls } from './tls/development.js';
+import type { Config } from '../config/index.js';
+import { developmentTls } from '../tls/development.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -68,7 +68,7 @@ export async function startListeners(config: Config, handler: Handler, log: Logg
   if (config.mtls.port !== undefined) {
     mtls = harden(createHttpsServer({ ...(await mtlsCertificate(config, log)), requestCert: true, rejectUnauthorized: false }, handler), log);
     // A connection keeps the client certificate it began with (TLS 1.2 renegotiation could swap it),
-    // so it is checked once per connection, not once per request (src/security/client-certificate.ts).
+    // so it is checked once per connection, not once per request (src/http/client-certificate.ts).
     mtls.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
     try {
       await listen(mtls, config.mtls.port, config.mtls.host);

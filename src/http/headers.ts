@@ -42,7 +42,7 @@ const fixedHeaders: ReadonlyArray<[string, string]> = [
   ['Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()'],
 ];
 
-/** Set on every response before anything else runs (src/edge.ts); pages may widen the CSP. */
+/** Set on every response before anything else runs (src/http/edge.ts); pages may widen the CSP. */
 export function setSecurityHeaders(ctx: Context): void {
   const res = ctx.res;
   for (const [name, value] of fixedHeaders) res.setHeader(name, value);

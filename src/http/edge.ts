@@ -15,13 +15,13 @@
  */
 import type { Context, Next } from 'koa';
 
-import { requestFacts } from './audit/log.js';
-import type { RequestContext } from './observability/request-context.js';
-import { correctErrorCodes } from './oidc/error-codes.js';
-import type { ErrorBoundary } from './security/errors.js';
-import { setSecurityHeaders } from './security/headers.js';
-import type { RateLimiter } from './security/rate-limit.js';
-import { checkRequestLimits } from './security/request-limits.js';
+import { requestFacts } from '../audit/log.js';
+import type { RequestContext } from '../observability/request-context.js';
+import { correctErrorCodes } from '../oidc/error-codes.js';
+import type { ErrorBoundary } from './errors.js';
+import { setSecurityHeaders } from './headers.js';
+import type { RateLimiter } from './rate-limit.js';
+import { checkRequestLimits } from './request-limits.js';
 
 export interface EdgeParts {
   context: RequestContext;

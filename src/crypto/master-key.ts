@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 export class MasterKeyError extends Error {
   override name = 'MasterKeyError';

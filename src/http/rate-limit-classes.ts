@@ -7,7 +7,7 @@ import { parse as parseQuery } from 'node:querystring';
 
 import type { Context } from 'koa';
 
-import type { RateLimitClass } from '../config.js';
+import type { RateLimitClass } from '../config/index.js';
 
 export function endpointClass(ctx: Context): RateLimitClass | undefined {
   const path = ctx.path;
