@@ -27,6 +27,41 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Who asks a service to change state. Every state-changing service method
+ * takes one and records its own audit event with it (invariant 5), so routes,
+ * CLI commands and the admin API never write audit events themselves.
+ */
+export type Actor =
+  /** The operator's terminal: the CLI in-process, or through the running server's local admin socket. */
+  | { kind: 'operator' }
+  /** An admin API caller: a service client, or a user signed in through a first-party client. */
+  | { kind: 'admin'; clientId: string; userId?: string }
+  /** A user acting on their own account (sign-in, factors, the account page). */
+  | { kind: 'user'; userId: string }
+  /** A client acting through the protocol (registration, token requests). */
+  | { kind: 'client'; clientId: string }
+  /** Schedules and the provider itself (key rotation, cleanup). */
+  | { kind: 'system' };
+
+export const operator: Actor = { kind: 'operator' };
+export const system: Actor = { kind: 'system' };
+
+/** The audit row's actor column: `operator`, `system`, an account id, a client id, or `admin:<client>[/<user>]`. */
+export function actorLabel(actor: Actor): string {
+  switch (actor.kind) {
+    case 'operator':
+    case 'system':
+      return actor.kind;
+    case 'admin':
+      return `admin:${actor.clientId}${actor.userId ? `/${actor.userId}` : ''}`;
+    case 'user':
+      return actor.userId;
+    case 'client':
+      return actor.clientId;
+  }
+}
+
 export interface Audit {
   record(event: AuditEvent): void;
 }
