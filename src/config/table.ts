@@ -1,5 +1,5 @@
 /**
- * The README's configuration table, generated from `settings` in config.ts so
+ * The README's configuration table, generated from the settings table (settings.ts) so
  * the two cannot drift: `npm run docs:config` rewrites it, and a unit test
  * fails when README.md and this output disagree.
  */

@@ -1,0 +1,215 @@
+/**
+ * Every setting Gatehouse reads, in one place: where it sits in `Config`, its
+ * variable, default, format and meaning. The type of `Config` is derived from
+ * this table (`ValuesOf` below, then `resolveConfig` in resolve.ts), the README's configuration
+ * table is generated from it (`npm run docs:config`), and a test fails when
+ * the two disagree. Order here is the README's order.
+ *
+ * To add a setting, add one row where it belongs in `Config`:
+ *   name: setting('GATEHOUSE_NAME', 'default' | undefined, format, 'Meaning, for the README.'),
+ * with a format from formats.ts (or zod). A row without a default reads as
+ * `T | undefined`. Run `npm run docs:config`.
+ */
+import { z } from 'zod';
+
+import {
+  boolean,
+  budget,
+  cidrList,
+  duration,
+  integer,
+  issuerKeysFile,
+  issuerKeysInline,
+  listOf,
+  port,
+  text,
+  threshold,
+} from './formats.js';
+
+/** One environment variable: its name, default (as written in the environment), format and meaning. */
+export interface Setting<T = unknown, D extends string | undefined = string | undefined> {
+  readonly env: string;
+  readonly default: D;
+  readonly schema: z.ZodType<T>;
+  readonly description: string;
+}
+
+export function setting<T, const D extends string | undefined>(env: string, defaultValue: D, schema: z.ZodType<T>, description: string): Setting<T, D> {
+  return { env, default: defaultValue, schema, description };
+}
+
+/** A group of settings, nested as in `Config`. */
+export interface SettingGroup {
+  readonly [field: string]: Setting | SettingGroup;
+}
+
+/** The parsed values of a table: each setting's type, `| undefined` when it has no default. */
+export type ValuesOf<G> = {
+  -readonly [K in keyof G]: G[K] extends Setting<infer T, infer D> ? (D extends string ? T : T | undefined) : ValuesOf<G[K]>;
+};
+
+export function isSetting(entry: Setting | SettingGroup): entry is Setting {
+  return typeof entry.env === 'string' && 'schema' in entry;
+}
+
+/** The table's settings with their field paths, in table (README) order. */
+export function flatten(group: SettingGroup, prefix: string[] = []): Array<{ path: string[]; setting: Setting }> {
+  return Object.entries(group).flatMap(([field, entry]) =>
+    isSetting(entry) ? [{ path: [...prefix, field], setting: entry }] : flatten(entry, [...prefix, field]),
+  );
+}
+
+export const settingTable = {
+  env: setting('NODE_ENV', 'development', z.enum(['development', 'production', 'test']),
+    '`production` turns every unsafe default into a start-up error (http issuer, embedded database, generated master key, weak argon2 cost).'),
+  issuer: setting('GATEHOUSE_ISSUER', undefined, z.url(),
+    'Public issuer URL; unset: `http://localhost:<GATEHOUSE_PORT>` (scheme, host, optional path; no query or fragment). Must be https in production unless loopback.'),
+  host: setting('GATEHOUSE_HOST', '127.0.0.1', text,
+    'Address the HTTP listener binds to (`0.0.0.0` in containers).'),
+  port: setting('GATEHOUSE_PORT', '3000', port,
+    'Port of the HTTP listener (0 picks a free port).'),
+  trustProxy: setting('GATEHOUSE_TRUST_PROXY', 'false', boolean,
+    'Trust `X-Forwarded-Proto/Host/For` and `X-Request-Id` from the reverse proxies named in `GATEHOUSE_TRUSTED_PROXIES` (required with it).'),
+  trustedProxies: setting('GATEHOUSE_TRUSTED_PROXIES', undefined, cidrList,
+    'Comma-separated addresses or CIDR ranges of the reverse proxies in front of Gatehouse. Forwarded headers from any other peer are ignored; the client IP is the right-most `X-Forwarded-For` hop that is not one of these.'),
+  tls: {
+    certFile: setting('GATEHOUSE_TLS_CERT_FILE', undefined, text,
+      'PEM certificate (chain) for serving HTTPS on the main listener itself; with it, responses carry HSTS. Unset: plain HTTP (behind a TLS-terminating proxy, or loopback in development).'),
+    keyFile: setting('GATEHOUSE_TLS_KEY_FILE', undefined, text,
+      'PEM private key for `GATEHOUSE_TLS_CERT_FILE`.'),
+  },
+  mtls: {
+    port: setting('GATEHOUSE_MTLS_PORT', 'auto', z.union([z.enum(['auto', 'off']), port]),
+      'Port of the mutual-TLS listener (RFC 8705 endpoint aliases), `off`, or `auto`: 3443 with a generated development certificate when `NODE_ENV=development` (`npm start`), off otherwise.'),
+    host: setting('GATEHOUSE_MTLS_HOST', undefined, text,
+      'Address the mTLS listener binds to; unset: `GATEHOUSE_HOST`.'),
+    origin: setting('GATEHOUSE_MTLS_ORIGIN', undefined, z.url(),
+      'Public origin of the mTLS endpoint aliases advertised in discovery (`mtls_endpoint_aliases`), e.g. `https://mtls.id.example.com`; unset: `https://localhost:<GATEHOUSE_MTLS_PORT>`. Needed in production and behind a proxy.'),
+    certFile: setting('GATEHOUSE_MTLS_CERT_FILE', undefined, text,
+      'PEM certificate of the mTLS listener; unset: `GATEHOUSE_TLS_CERT_FILE`, or in development a generated one under `GATEHOUSE_DATA_DIR/tls`.'),
+    keyFile: setting('GATEHOUSE_MTLS_KEY_FILE', undefined, text,
+      'PEM private key for `GATEHOUSE_MTLS_CERT_FILE`.'),
+    caFile: setting('GATEHOUSE_MTLS_CA_FILE', undefined, text,
+      'PEM bundle of the CAs (roots and intermediates) whose client certificates `tls_client_auth` accepts. Unset: only `self_signed_tls_client_auth` can succeed.'),
+    proxyHeader: setting('GATEHOUSE_MTLS_PROXY_HEADER', undefined, z.string().regex(/^[A-Za-z0-9-]{1,64}$/).transform((v) => v.toLowerCase()),
+      'Header a TLS-terminating proxy puts the client certificate in: `client-cert` (RFC 9440) or e.g. `x-ssl-client-cert` (nginx `$ssl_client_escaped_cert`). Believed only from `GATEHOUSE_TRUSTED_PROXIES`; ignored and logged from anyone else.'),
+  },
+  databaseUrl: setting('DATABASE_URL', undefined, z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    'PostgreSQL connection URL. Unset: the embedded database in `GATEHOUSE_DATA_DIR` is used (one process only; refused in production).'),
+  dbPoolMax: setting('GATEHOUSE_DB_POOL_MAX', '10', integer(2, 500),
+    'Maximum PostgreSQL connections per process (one more is held for LISTEN).'),
+  dataDir: setting('GATEHOUSE_DATA_DIR', './data', text,
+    'Directory for the embedded database and, in development, the generated master key.'),
+  masterKey: {
+    value: setting('GATEHOUSE_MASTER_KEY', undefined, z.string().min(32),
+      'Master secret (at least 32 bytes, base64url or hex) from which the keys encrypting client secrets, TOTP seeds and private keys are derived. Required in production (this or the `_FILE` form).'),
+    file: setting('GATEHOUSE_MASTER_KEY_FILE', undefined, text,
+      'Path of a file holding the master secret (for mounted secrets).'),
+  },
+  previousMasterKey: {
+    value: setting('GATEHOUSE_MASTER_KEY_PREVIOUS', undefined, z.string().min(32),
+      'During a master-secret rotation only: the previous secret, still accepted for decryption until `gatehouse keys rewrap` has re-sealed everything.'),
+    file: setting('GATEHOUSE_MASTER_KEY_PREVIOUS_FILE', undefined, text,
+      'File form of `GATEHOUSE_MASTER_KEY_PREVIOUS`.'),
+  },
+  keys: {
+    algorithms: setting('GATEHOUSE_SIGNING_ALGORITHMS', 'ES256,RS256', listOf(['ES256', 'RS256', 'PS256', 'EdDSA']),
+      'Comma-separated JWS algorithms that always have an active signing key (ES256, RS256, PS256, EdDSA). ES256 signs by default; the others serve clients that ask for them.'),
+    rotationIntervalSeconds: setting('GATEHOUSE_KEY_ROTATION_INTERVAL', '30d', duration,
+      'How long a signing key signs before the scheduled rotation replaces it.'),
+    publishDelaySeconds: setting('GATEHOUSE_KEY_PUBLISH_DELAY', '24h', duration,
+      'How long a new key is published in the JWKS before it signs: the longest time a relying party may cache the JWKS.'),
+    checkIntervalSeconds: setting('GATEHOUSE_KEY_CHECK_INTERVAL', '10s', duration,
+      'How often each node re-reads the key set, in case a change notification was lost.'),
+    jwksMaxAgeSeconds: setting('GATEHOUSE_JWKS_MAX_AGE', '5m', duration,
+      '`Cache-Control: max-age` of the JWKS response.'),
+  },
+  logLevel: setting('GATEHOUSE_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.'),
+  ttl: {
+    accessToken: setting('GATEHOUSE_ACCESS_TOKEN_TTL', '10m', duration,
+      'Lifetime of access tokens issued to users when the resource server sets none.'),
+    clientCredentials: setting('GATEHOUSE_CLIENT_CREDENTIALS_TTL', '10m', duration,
+      'Lifetime of client-credentials access tokens when the resource server sets none.'),
+    idToken: setting('GATEHOUSE_ID_TOKEN_TTL', '1h', duration,
+      'Lifetime of ID tokens.'),
+    authorizationCode: setting('GATEHOUSE_AUTHORIZATION_CODE_TTL', '60s', duration,
+      'Lifetime of authorization codes.'),
+    refreshToken: setting('GATEHOUSE_REFRESH_TOKEN_TTL', '14d', duration,
+      'Lifetime of refresh tokens (rotated ones keep the remaining lifetime of the first).'),
+    session: setting('GATEHOUSE_SESSION_TTL', '14d', duration,
+      'Lifetime of a browser sign-in session.'),
+    grant: setting('GATEHOUSE_GRANT_TTL', '14d', duration,
+      'Lifetime of a grant (the record of what a user allowed a client).'),
+    interaction: setting('GATEHOUSE_INTERACTION_TTL', '15m', duration,
+      'Time a user has to finish the login and consent pages.'),
+  },
+  cleanupIntervalSeconds: setting('GATEHOUSE_CLEANUP_INTERVAL', '5m', duration,
+    'How often one node deletes expired tokens, sessions and interactions.'),
+  argon2: {
+    memoryKib: setting('GATEHOUSE_ARGON2_MEMORY_KIB', '7168', integer(1024, 4_194_304),
+      'argon2id memory cost in KiB. The default pair (7168 KiB, 5 iterations) is one of OWASP\'s five equivalent argon2id settings, chosen because it costs the least CPU and memory per check of the five (bench/RESULTS.md); 19456 with 2 iterations is another.'),
+    iterations: setting('GATEHOUSE_ARGON2_ITERATIONS', '5', integer(1, 100),
+      'argon2id time cost (iterations); memory × iterations must reach 35840 (OWASP).'),
+    parallelism: setting('GATEHOUSE_ARGON2_PARALLELISM', '1', integer(1, 16),
+      'argon2id parallelism (lanes).'),
+  },
+  lockout: {
+    maxFailures: setting('GATEHOUSE_LOCKOUT_MAX_FAILURES', '5', integer(1, 1000),
+      'Failed password or second-factor attempts an account may have in one lockout window; the next attempt is refused (HTTP 429) until the window ends.'),
+    maxFailuresPerIp: setting('GATEHOUSE_LOCKOUT_MAX_FAILURES_PER_IP', '30', integer(1, 100_000),
+      'Failed attempts one client IP address may have in one lockout window, across all accounts (higher than the per-account limit: many users can share an address).'),
+    windowSeconds: setting('GATEHOUSE_LOCKOUT_WINDOW', '15m', duration,
+      'Lockout window: it starts at the first failure and the counters reset when it ends.'),
+  },
+  mfa: {
+    required: setting('GATEHOUSE_MFA_REQUIRED', 'false', boolean,
+      'Require a second factor (TOTP) from every user; users without one set it up during their next sign-in.'),
+    totpIssuer: setting('GATEHOUSE_TOTP_ISSUER', undefined, z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain a colon (it separates issuer and account in the otpauth label)'),
+      'Name authenticator apps show for Gatehouse accounts (the `issuer` of the `otpauth://` URI); unset: the host name of `GATEHOUSE_ISSUER`.'),
+  },
+  rateLimits: {
+    enabled: setting('GATEHOUSE_RATE_LIMITING', 'true', boolean,
+      'Rate limiting of the protocol endpoints and pages per client IP and per client id (budgets below). Counters are shared by all nodes through PostgreSQL, or kept in memory on the embedded database.'),
+    budgets: {
+      token: setting('GATEHOUSE_RATE_LIMIT_TOKEN', 'ip=1200/1m,client=600/1m', budget,
+        'Budget of `/token`: requests per client IP and per client id in a window (`ip=COUNT/WINDOW,client=COUNT/WINDOW`; `off` disables one).'),
+      authorization: setting('GATEHOUSE_RATE_LIMIT_AUTHORIZATION', 'ip=300/1m,client=3000/1m', budget,
+        'Budget of `/auth`, `/request` (PAR) and `/session/end`.'),
+      introspection: setting('GATEHOUSE_RATE_LIMIT_INTROSPECTION', 'ip=3000/1m,client=1200/1m', budget,
+        'Budget of `/token/introspection`, `/token/revocation` and `/me` (userinfo is limited per IP only).'),
+      registration: setting('GATEHOUSE_RATE_LIMIT_REGISTRATION', 'ip=30/1h,client=60/1m', budget,
+        'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.'),
+      interaction: setting('GATEHOUSE_RATE_LIMIT_INTERACTION', 'ip=300/1m,client=off', budget,
+        'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.'),
+    },
+  },
+  metrics: {
+    token: setting('GATEHOUSE_METRICS_TOKEN', undefined, z.string().min(32),
+      'Bearer token (at least 32 characters) that `/metrics` requires. Unset: `/metrics` is not served on the main port (only on `GATEHOUSE_METRICS_PORT`, if set).'),
+    port: setting('GATEHOUSE_METRICS_PORT', undefined, port,
+      'Port of a separate listener that serves only `/metrics`, for a scraper on a private network; unset: no such listener.'),
+    host: setting('GATEHOUSE_METRICS_HOST', '127.0.0.1', text,
+      'Address the metrics listener binds to.'),
+  },
+  alerts: {
+    webhookUrl: setting('GATEHOUSE_ALERT_WEBHOOK_URL', undefined, z.url({ protocol: /^https?$/ }),
+      'URL security alerts are POSTed to as JSON, signed with `GATEHOUSE_ALERT_WEBHOOK_SECRET` (scheme in docs/alerts.md). Unset: alerts are only logged.'),
+    webhookSecret: setting('GATEHOUSE_ALERT_WEBHOOK_SECRET', undefined, z.string().min(32),
+      'HMAC-SHA256 key (at least 32 characters) that signs every alert delivery; required with the URL.'),
+    loginFailures: setting('GATEHOUSE_ALERT_LOGIN_FAILURES', '10/5m', threshold,
+      'Alert when one account, or one client IP, has this many failed sign-ins within the window.'),
+    invalidClient: setting('GATEHOUSE_ALERT_INVALID_CLIENT', '30/1m', threshold,
+      'Alert when client authentication fails (`invalid_client`) this many times within the window, across all clients.'),
+  },
+  registration: {
+    mode: setting('GATEHOUSE_REGISTRATION', 'token', z.enum(['token', 'open', 'off']),
+      'Dynamic client registration at `/reg` (RFC 7591, managed per RFC 7592): `token` requires an initial access token (`gatehouse iat create`), `open` lets anyone register under the baseline policy, `off` removes the endpoint.'),
+    softwareStatementIssuers: {
+      inline: setting('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS', undefined, issuerKeysInline,
+        'Trusted software-statement issuers (RFC 7591 §2.3) and their public keys, as JSON: `{"<iss>": {"keys": [<JWK>, …]}}`. Unset (and no `_FILE`): software statements are refused.'),
+      file: setting('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE', undefined, issuerKeysFile,
+        'Path of a JSON file of the same shape as `GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS`.'),
+    },
+  },
+} satisfies SettingGroup;
