@@ -7,7 +7,7 @@ export type { Logger } from 'pino';
  * redacted by path, so a careless `log.info({ req })` still leaks nothing.
  * Not `*.code`: error objects carry codes worth reading (ECONNREFUSED, a
  * SQLSTATE); authorization codes are never logged in the first place, which
- * test/integration/protection/logging.test.ts checks by driving real flows
+ * test/integration/logging/logging.test.ts checks by driving real flows
  * and searching the whole log for every credential they carried.
  */
 export const redactedPaths = [

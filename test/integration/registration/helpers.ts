@@ -88,7 +88,7 @@ export async function clientCredentials(gh: TestGatehouse, clientId: string, sec
 
 /**
  * These suites register hundreds of clients from one loopback address; the
- * registration rate limit (tested with the protection suites) would cut them short.
+ * registration rate limit (tested in test/integration/rate-limits) would cut them short.
  */
 export const unlimitedRegistration = { GATEHOUSE_RATE_LIMIT_REGISTRATION: 'ip=off,client=off' };
 

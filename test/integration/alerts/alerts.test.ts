@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifySignature } from '../../../src/audit/webhook.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, sleep, tokenRequest } from './helpers.js';
+import { basic, sleep, tokenRequest } from '../../support/requests.js';
 
 interface Received {
   at: number;

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, internalDetail } from './helpers.js';
+import { basic, internalDetail } from '../../support/requests.js';
 
 /** mulberry32: small, seedable, good enough to pick cases. */
 function random(seed: number) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { UserAgent } from '../../support/user-agent.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, parseRateLimitField, tokenRequest } from './helpers.js';
+import { basic, parseRateLimitField, tokenRequest } from '../../support/requests.js';
 
 describe('rate limits', () => {
   let gh: TestGatehouse;

@@ -16,7 +16,7 @@ import { createSecretBox } from '../../../src/crypto/secret-box.js';
 import { createServices } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';
-import { basic, parseRateLimitField, tokenRequest } from './helpers.js';
+import { basic, parseRateLimitField, tokenRequest } from '../../support/requests.js';
 
 const budget = 40;
 

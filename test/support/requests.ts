@@ -1,4 +1,4 @@
-/** Small helpers shared by the protection tests. */
+/** Small HTTP helpers shared by the integration tests: Basic credentials, token requests, the rate-limit header, leak detection. */
 export const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 export function tokenRequest(base: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {

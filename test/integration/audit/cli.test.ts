@@ -9,7 +9,7 @@ import { cli } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { startTestGatehouse } from '../../support/gatehouse.js';
 import { withServices } from '../../support/cli.js';
-import { basic, tokenRequest } from './helpers.js';
+import { basic, tokenRequest } from '../../support/requests.js';
 
 describe('gatehouse audit', () => {
   it('verifies, tails and searches the chain, and names a tampered row', { timeout: 240_000 }, async () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, tokenRequest } from './helpers.js';
+import { basic, tokenRequest } from '../../support/requests.js';
 
 describe('security headers', () => {
   let gh: TestGatehouse;

@@ -8,7 +8,7 @@ import {
   integrationDbKind,
   postgresAdminUrl,
   type TestDatabase,
-} from '../support/databases.js';
+} from '../../support/databases.js';
 
 async function isDirectory(p: string): Promise<boolean> {
   try {

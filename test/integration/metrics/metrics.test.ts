@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, tokenRequest } from './helpers.js';
+import { basic, tokenRequest } from '../../support/requests.js';
 
 interface Sample {
   name: string;

@@ -15,7 +15,7 @@ import { loadMasterKey } from '../../../src/crypto/master-key.js';
 import { createSecretBox } from '../../../src/crypto/secret-box.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
-import { basic, sleep, tokenRequest } from './helpers.js';
+import { basic, sleep, tokenRequest } from '../../support/requests.js';
 
 async function chainKeyOf(gh: TestGatehouse): Promise<Buffer> {
   const config = loadConfig({ NODE_ENV: 'test', GATEHOUSE_DATA_DIR: gh.database.dataDir });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
-import { basic, tokenRequest } from './helpers.js';
+import { basic, tokenRequest } from '../../support/requests.js';
 
 const redirectUri = 'https://rp.example.test/callback';
 

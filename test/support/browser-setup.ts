@@ -1,0 +1,11 @@
+// vitest globalSetup of the browser project: its pages run on the backend
+// GATEHOUSE_TEST_DB names, so it needs the PostgreSQL server only for
+// `postgres`; on the embedded default no server starts.
+import type { TestProject } from 'vitest/node';
+
+import { integrationDbKind } from './databases.js';
+import setup from './global-setup.js';
+
+export default async function browserSetup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  return integrationDbKind() === 'postgres' ? setup(project) : undefined;
+}
