@@ -36,9 +36,9 @@ export default tseslint.config(
     },
   },
   {
-    // The config file itself is plain JavaScript outside the TypeScript project.
-    files: ['**/*.js'],
+    // The tools' config files are plain JavaScript outside the TypeScript project.
+    files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', module: 'writable', require: 'readonly' } },
   },
 );
