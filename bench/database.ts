@@ -42,7 +42,7 @@ async function freshDatabase(): Promise<string> {
 }
 
 async function audit(): Promise<void> {
-  const db = await openPostgres(await freshDatabase(), { poolMax: 4, log: pino({ level: 'warn' }) });
+  const db = openPostgres(await freshDatabase(), { poolMax: 4, log: pino({ level: 'warn' }) });
   await migrate(db);
   const store = createAuditStore(db);
   const key = randomBytes(32);

@@ -60,7 +60,9 @@ export function createApi(options: ApiOptions): Koa {
 /** The API on its own mTLS listener: it asks for a client certificate but lets the token decide. */
 export async function listen(options: ApiOptions, port = 0, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
   const app = createApi(options);
-  const server = createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, app.callback());
+  const handle = app.callback();
+  // koa's callback answers its own errors; node's request listener ignores the promise it returns.
+  const server = createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, (req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as { port: number };
   return { server, url: `https://${host}:${address.port}` };

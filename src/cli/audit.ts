@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { createAuditStore, type AuditFilter, type AuditRow } from '../audit/store.js';
 import { verifyAuditChain } from '../audit/verify.js';

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 
-import { settingTable, type ValuesOf } from './settings.js';
+import type { settingTable, ValuesOf } from './settings.js';
 
 export type SettingValues = ValuesOf<typeof settingTable>;
 

@@ -50,7 +50,8 @@ export function createRateLimits(factory: LimiterFactory, config: Config['rateLi
   return {
     budgets,
     async close() {
-      await Promise.all(Object.values(budgets).flatMap((b) => [b.ip?.close(), b.client?.close()]));
+      const open = Object.values(budgets).flatMap((b) => [b.ip, b.client].filter((budget) => budget !== undefined));
+      await Promise.all(open.map((budget) => budget.close()));
     },
   };
 }

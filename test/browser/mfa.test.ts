@@ -8,7 +8,7 @@ import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { allProblems, phone, saveScreenshot, type BrowserSession } from '../support/browser.js';
+import { allProblems, phone, saveScreenshot } from '../support/browser.js';
 import { browserSuite } from '../support/browser-suite.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.js';

@@ -1,4 +1,3 @@
-/// <reference path="./provided.d.ts" />
 // Fresh, isolated databases for tests.
 //
 // Integration tests run against either backend the app supports: the embedded

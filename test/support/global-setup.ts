@@ -1,4 +1,3 @@
-/// <reference path="./provided.d.ts" />
 // vitest globalSetup: makes a PostgreSQL server available to the test run.
 //
 // If TEST_DATABASE_URL is set (CI starts one server for all rounds), that

@@ -408,7 +408,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
     }
   }
 
-  let loadUsers: SignedIn[] = [];
+  const loadUsers: SignedIn[] = [];
 
   it('keeps serving when a node is killed with SIGKILL under load, losing no session or grant', async () => {
     // Six signed-in browsers, each with its session cookies and a grant (refresh token); the pages of

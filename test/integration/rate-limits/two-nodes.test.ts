@@ -24,7 +24,7 @@ describe('a rate limit shared by two nodes on PostgreSQL', () => {
   let database: TestDatabase;
   let db: Db;
   let nodes: NodeProcess[] = [];
-  let clients: Array<{ id: string; secret: string }> = [];
+  const clients: Array<{ id: string; secret: string }> = [];
 
   beforeAll(async () => {
     database = await freshDatabase('postgres');
