@@ -228,6 +228,8 @@ describe('dynamic client registration', () => {
       [client.client_id, token.id],
     );
     expect(rows.map((r) => `${r.type}:${r.outcome}`)).toEqual([
+      // Minted through the service, which audits it with its actor (the operator, as `gatehouse iat create` would).
+      'iat.created:success',
       'client.registered:success',
       'iat.used:success',
       'client.updated:success',
@@ -236,8 +238,9 @@ describe('dynamic client registration', () => {
       'client.deleted:success',
       'iat.rejected:failure',
     ]);
-    expect(rows[0]).toMatchObject({ actor: `iat:${token.id}`, subject: client.client_id, ip: '127.0.0.1', detail: { initialAccessToken: token.id, policy: 'partners' } });
-    expect(rows[0]!.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rows[0]).toMatchObject({ actor: 'operator', subject: token.id, detail: { policy: 'partners', maxUses: 1 } });
+    expect(rows[1]).toMatchObject({ actor: `iat:${token.id}`, subject: client.client_id, ip: '127.0.0.1', detail: { initialAccessToken: token.id, policy: 'partners' } });
+    expect(rows[1]!.request_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(rows.at(-1)!.detail).toEqual({ reason: 'used-up' });
     const everything = JSON.stringify(rows);
     for (const credential of [token.value, client.client_secret!, renewed.client_secret!, client.registration_access_token, renewed.registration_access_token]) {
