@@ -19,11 +19,8 @@ import pg from 'pg';
 import { pino } from 'pino';
 
 import { loadConfig } from '../src/config/index.js';
-import { openDb } from '../src/db/index.js';
-import { migrate } from '../src/db/migrate.js';
-import { createServices } from '../src/services.js';
-import { createSecretBox } from '../src/crypto/secret-box.js';
-import { loadMasterKey } from '../src/crypto/master-key.js';
+import { operator } from '../src/audit/events.js';
+import { openCore } from '../src/core.js';
 import { createCertificateAuthority, issueCertificate } from '../src/tls/pki.js';
 import { signInThroughPages, UserAgent } from '../test/support/user-agent.js';
 import { latencyChart, type Curve } from './chart.js';
@@ -108,21 +105,18 @@ const masterKey = randomBytes(32).toString('base64url');
 
 async function seed(env: Record<string, string>): Promise<Seeded> {
   const config = loadConfig(env);
-  const log = pino({ level: 'warn' });
-  const db = await openDb(config, log);
+  const core = await openCore(config, pino({ level: 'warn' }));
   try {
-    await migrate(db);
-    const secrets = createSecretBox((await loadMasterKey(config)).secret);
-    const services = createServices(db, config, secrets);
-    await services.resources.add({ audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
-    const service = await services.clients.create({ type: 'service', name: 'Bench worker' });
+    const { services } = core;
+    await services.resources.add(operator, { audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    const service = await services.clients.create(operator, { type: 'service', name: 'Bench worker' });
     const redirectUri = 'http://127.0.0.1:9/callback';
-    const web = await services.clients.create({ type: 'confidential', name: 'Bench web app', redirectUris: [redirectUri], firstParty: true });
+    const web = await services.clients.create(operator, { type: 'confidential', name: 'Bench web app', redirectUris: [redirectUri], firstParty: true });
     const users = Array.from({ length: signInConcurrency }, (_, i) => ({ username: `bench${i}`, password: `correct horse battery staple ${i}` }));
-    for (const user of users) await services.accounts.create({ username: user.username, email: `${user.username}@example.test`, emailVerified: true, name: user.username, password: user.password });
-    await services.registrationPolicies.set('bench-mtls', { grantTypes: ['client_credentials'], authMethods: ['tls_client_auth'], defaultAuthMethod: 'tls_client_auth', resources: [audience] });
+    for (const user of users) await services.accounts.create(operator, { username: user.username, email: `${user.username}@example.test`, emailVerified: true, name: user.username, password: user.password });
+    await services.registrationPolicies.set(operator, 'bench-mtls', { grantTypes: ['client_credentials'], authMethods: ['tls_client_auth'], defaultAuthMethod: 'tls_client_auth', resources: [audience] });
     // Made now: the embedded database cannot be opened beside the running server.
-    const { value: iat } = await services.initialAccessTokens.create({ expiresInSeconds: 3600, policy: 'bench-mtls', maxUses: 1 });
+    const { value: iat } = await services.initialAccessTokens.create(operator, { expiresInSeconds: 3600, policy: 'bench-mtls', maxUses: 1 });
     return {
       iat,
       service: { clientId: service.client.clientId, clientSecret: service.clientSecret! },
@@ -130,7 +124,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
       users,
     };
   } finally {
-    await db.close();
+    await core.close();
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * Start-up in one function: config → database → migrations → master key →
- * services → keys → provider → listener. The process entry (main.ts) and the
- * integration tests both call it, so tests boot exactly what production runs.
+ * Server start-up: the core (src/core.ts: database, migrations, master key,
+ * audit trail, services) → keys → provider → listeners. The process entry
+ * (main.ts) and the integration tests both call it, so tests boot exactly
+ * what production runs.
  */
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -11,10 +12,9 @@ import type { Logger } from 'pino';
 import { buildProvider, ProviderHandle } from './http/app.js';
 import { scheduleCleanup } from './artifacts/cleanup.js';
 import type { AuditLog } from './audit/log.js';
-import { openAuditTrail } from './audit/trail.js';
 import type { Config } from './config/index.js';
-import { openDb, type Db } from './db/index.js';
-import { migrate, pendingMigrations } from './db/migrate.js';
+import type { Db } from './db/index.js';
+import { pendingMigrations } from './db/migrate.js';
 import { createCsrf } from './interactions/csrf.js';
 import { createViews } from './http/views.js';
 import { watchKeys, type KeyWatcher } from './keys/watcher.js';
@@ -25,10 +25,8 @@ import { createTrustStore } from './oidc/mtls.js';
 import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
-import { createLimiterFactory } from './db/counters.js';
-import { loadMasterKey, loadPreviousMasterKeys } from './crypto/master-key.js';
-import { createSecretBox } from './crypto/secret-box.js';
-import { createServices, type Services } from './services.js';
+import { openCore } from './core.js';
+import type { Services } from './services.js';
 
 export interface Gatehouse {
   url: string;
@@ -49,54 +47,30 @@ export interface Gatehouse {
 }
 
 export async function startGatehouse(config: Config, log: Logger): Promise<Gatehouse> {
-  const masterKey = await loadMasterKey(config);
-  if (masterKey.source === 'generated') {
-    log.warn({ path: masterKey.generatedPath }, 'DEVELOPMENT MASTER KEY in use: generated into the data directory. Set GATEHOUSE_MASTER_KEY (or _FILE) for anything but local development.');
+  const metrics = createMetrics();
+  const core = await openCore(config, log, {
+    auditHooks: {
+      onEvent: metrics.observeAudit,
+      onWritten: metrics.auditWritten,
+      onDropped: metrics.auditDropped,
+      onFlushFailed: metrics.auditFlushFailed,
+      onAlert: metrics.alertRaised,
+      onDelivery: metrics.alertDelivery,
+    },
+  });
+  if (core.masterKey.source === 'generated') {
+    log.warn({ path: core.masterKey.generatedPath }, 'DEVELOPMENT MASTER KEY in use: generated into the data directory. Set GATEHOUSE_MASTER_KEY (or _FILE) for anything but local development.');
   }
-  const db = await openDb(config, log);
+  if (core.rotatingMasterKey) log.warn('master-secret rotation in progress: the previous secret is accepted for decryption; run `gatehouse keys rewrap`, then remove GATEHOUSE_MASTER_KEY_PREVIOUS');
+  const { db, services, secrets } = core;
   let opened: Listeners | undefined;
   try {
-    log.info({ database: db.kind === 'embedded' ? `embedded (${config.dataDir})` : 'postgresql' }, 'database opened');
-    const report = await migrate(db, { onApply: (m) => log.info({ version: m.version, name: m.name }, 'applying migration') });
-    log.info({ applied: report.applied.length, schemaVersion: report.current }, 'database schema is current');
-
-    const previousMasterKeys = await loadPreviousMasterKeys(config);
-    if (previousMasterKeys.length) log.warn('master-secret rotation in progress: the previous secret is accepted for decryption; run `gatehouse keys rewrap`, then remove GATEHOUSE_MASTER_KEY_PREVIOUS');
-    const secrets = createSecretBox(masterKey.secret, previousMasterKeys);
-    const metrics = createMetrics();
-    const counters = createLimiterFactory(db);
-    const trail = openAuditTrail({
-      db,
-      chainKey: secrets.deriveKey('audit-chain'),
-      log,
-      counters,
-      alerts: config.alerts,
-      issuer: config.issuer,
-      hooks: {
-        onEvent: metrics.observeAudit,
-        onWritten: metrics.auditWritten,
-        onDropped: metrics.auditDropped,
-        onFlushFailed: metrics.auditFlushFailed,
-        onAlert: metrics.alertRaised,
-        onDelivery: metrics.alertDelivery,
-      },
-    });
-    const services = createServices(db, config, secrets, {
-      audit: trail.audit,
-      onKeyEvent: (event) => {
-        log.info({ event: event.type, kid: event.kid, alg: event.alg, ...event.detail }, 'signing key event');
-        trail.audit.record({ type: `key.${event.type}`, outcome: 'success', actor: 'system', subject: event.kid, detail: { alg: event.alg, ...event.detail } });
-      },
-    });
     metrics.setSources({
-      auditQueueDepth: () => trail.audit.depth,
+      auditQueueDepth: () => core.audit.depth,
       poolStats: () => db.poolStats?.(),
       keyStatus: () => services.keystore.status(),
     });
-    const rateLimits = createRateLimits(counters, config.rateLimits);
-    // The named in-process caches (invariant 2) cache only while they listen for invalidations.
-    const caches = [services.clients.cache, services.resources.cache];
-    for (const cache of caches) await cache.start();
+    const rateLimits = createRateLimits(core.counters, config.rateLimits);
     await services.keystore.ensureActiveKeys();
     const keys = await services.keystore.load();
 
@@ -181,7 +155,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       db,
       services,
       metrics,
-      audit: trail.audit,
+      audit: core.audit,
       metricsUrl: metricsListener?.url,
       async close() {
         draining = true;
@@ -190,16 +164,14 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         // In-flight requests get a bounded time to finish before their sockets are cut.
         await listeners.close(10_000);
         await metricsListener?.close();
-        // Every request has finished, so every event it recorded is queued: write them all.
-        await trail.close();
         await rateLimits.close();
-        for (const cache of caches) await cache.stop();
-        await db.close();
+        // Every request has finished, so every event it recorded is queued: the core writes them all.
+        await core.close();
       },
     };
   } catch (error) {
     await opened?.close(0);
-    await db.close().catch(() => undefined);
+    await core.close().catch(() => undefined);
     throw error;
   }
 }

@@ -1,42 +1,64 @@
-import { createAccountService } from './accounts/accounts.js';
-import { createLockout } from './accounts/lockout.js';
-import { createArtifactStore } from './artifacts/store.js';
-import { createClientService } from './clients/clients.js';
+/**
+ * The service layer as one declared interface: built once per process by the
+ * composition root (src/core.ts) and shared by the server, the CLI and the
+ * tests. Every service that changes state records its own audit event with
+ * the actor it is given (DESIGN invariant 5).
+ */
+import { createAccountService, type AccountService } from './accounts/accounts.js';
+import { createLockout, type Lockout } from './accounts/lockout.js';
+import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
+import { recordAs, type Actor, type Audit } from './audit/events.js';
+import { createClientService, type ClientService } from './clients/clients.js';
 import type { Config } from './config/index.js';
-import type { Db } from './db/index.js';
-import { createKeystore, type KeyEvent } from './keys/keystore.js';
-import { createMfaService } from './mfa/mfa.js';
-import { createPendingSignIns } from './mfa/sign-ins.js';
-import { createRegistrationServices } from './registration/index.js';
-import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './crypto/secret-box.js';
-import { noAudit, type Audit } from './audit/events.js';
+import type { Db } from './db/index.js';
+import { createKeystore, type Keystore } from './keys/keystore.js';
+import { createMfaService, type MfaService } from './mfa/mfa.js';
+import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
+import { createRegistrationServices } from './registration/index.js';
+import type { IatService } from './registration/initial-access-tokens.js';
+import type { PolicyService } from './registration/policies.js';
+import type { RegistrationService } from './registration/registrations.js';
+import { createResourceService, type ResourceService } from './resources/resources.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
 const keyRetentionSkewSeconds = 60;
 
-export interface ServiceHooks {
-  onKeyEvent?: (event: KeyEvent) => void | Promise<void>;
-  /** Where security events go; the server wires the hash-chained audit log here. */
-  audit?: Audit;
+export interface Services {
+  /** The trail's sink, for the library's protocol events (src/oidc/audit-events.ts); services record through it themselves. */
+  audit: Audit;
+  accounts: AccountService;
+  lockout: Lockout;
+  mfa: MfaService;
+  pendingSignIns: PendingSignIns;
+  clients: ClientService;
+  registrationPolicies: PolicyService;
+  initialAccessTokens: IatService;
+  registrations: RegistrationService;
+  resources: ResourceService;
+  keystore: Keystore;
+  artifacts: ArtifactStore;
+  /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
+  rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-/** The service layer, built once per process and shared by the server and the CLI. */
-export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
-  const resources = createResourceService(db);
-  const audit = hooks.audit ?? noAudit;
-  const clients = createClientService(db, secrets);
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>;
+
+/** Only the composition root calls this (the grep in issue 13 holds it to that). */
+export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
+  const resources = createResourceService(db, audit);
+  const clients = createClientService(db, secrets, audit);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
-  const mfa = createMfaService({ db, secrets, lockout, totpIssuer: config.mfa.totpIssuer });
+  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
     db,
     secrets,
+    audit,
     settings: config.keys,
     retentionSeconds: async () =>
       Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
-    ...(hooks.onKeyEvent ? { onEvent: hooks.onKeyEvent } : {}),
   });
-  // Every service that stores something sealed under the master secret, for `gatehouse keys rewrap`.
+  // Every service that stores something sealed under the master secret.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
     'signing keys': (p) => keystore.rewrap(p),
     'second factors': (p) => mfa.rewrap(p),
@@ -44,16 +66,16 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
   };
   return {
     audit,
-    /** Re-seals everything still under a previous master secret; returns counts per holder. */
-    async rewrapSealedSecrets(onProgress: (holder: string, done: number, total: number) => void = () => {}): Promise<Record<string, number>> {
+    async rewrapSealedSecrets(actor, onProgress = () => {}) {
       const counts: Record<string, number> = {};
       for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));
+      recordAs(audit, actor, { type: 'master_key.rewrapped', subject: 'master-key', detail: counts });
       return counts;
     },
-    accounts: createAccountService(db, config.argon2, lockout),
+    accounts: createAccountService(db, config.argon2, lockout, audit),
     lockout,
     mfa,
-    pendingSignIns: createPendingSignIns(db, secrets),
+    pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
     ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
@@ -61,5 +83,3 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
     artifacts: createArtifactStore(db),
   };
 }
-
-export type Services = ReturnType<typeof createServices>;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import type { Lockout } from './lockout.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
@@ -64,7 +65,12 @@ export function standardClaims(account: Account): Record<string, unknown> {
   };
 }
 
-export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout) {
+/** A sign-in step: the address the lockout counts, and the client the interaction serves. */
+export interface SignInOrigin extends EventOrigin {
+  ip: string;
+}
+
+export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit) {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
 
@@ -91,7 +97,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
   }
 
   return {
-    async create(input: NewAccount): Promise<Account> {
+    async create(actor: Actor, input: NewAccount): Promise<Account> {
       const parsed = newAccountSchema.parse(input);
       const existing = await store.findByLogin(parsed.username);
       if (existing) throw new AccountError(`an account named ${parsed.username} already exists`);
@@ -106,6 +112,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
         familyName: parsed.familyName ?? null,
         passwordHash: await passwords.hash(parsed.password),
       });
+      recordAs(audit, actor, { type: 'account.created', subject: row.id, detail: { username: row.username } });
       return toAccount(row);
     },
 
@@ -119,20 +126,44 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
      * argon2 runs, so a locked account or address costs no hashing and
      * parallel guesses cannot overrun the limit. A right password gives its
      * attempt back but does not reset the account's count: that waits for
-     * the sign-in to complete (see lockout.ts).
+     * the sign-in to complete (see lockout.ts). Failures are audited (the
+     * login name is not: it is often a password typed into the wrong field).
      */
-    async signIn(login: string, password: string, origin: { ip: string }): Promise<SignInResult> {
+    async signIn(login: string, password: string, origin: SignInOrigin): Promise<SignInResult> {
       const row = await store.findByLogin(login);
+      const failure = (reason: string, accountId: string | undefined) =>
+        audit.record({ type: 'login.failure', outcome: 'failure', subject: accountId, clientId: origin.clientId, detail: { factor: 'password', reason } });
       const attempt = await lockout.attempt(row ? { accountId: row.id } : { unknownLogin: login }, origin.ip);
-      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
+      if (!attempt.allowed) {
+        failure('locked', row?.id);
+        return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
+      }
       const result = await checkPassword(row, password);
       // A disabled account's right password is not a guess to count.
       if (result.ok || result.reason === 'disabled') {
         await attempt.succeeded();
-        return result.ok ? result : { ...result, lockedNow: { account: false, address: false }, accountId: row?.id };
+        if (result.ok) return result;
+        failure(result.reason, row?.id);
+        return { ...result, lockedNow: { account: false, address: false }, accountId: row?.id };
       }
       const { locked, addressLocked } = attempt.failed();
+      failure(result.reason, row?.id);
+      recordLocks(audit, { account: locked, address: addressLocked }, { subject: row?.id, factor: 'password', clientId: origin.clientId });
       return { ...result, lockedNow: { account: locked, address: addressLocked }, accountId: row?.id };
+    },
+
+    /**
+     * Ends a sign-in with every factor proven: the account's failure count
+     * starts afresh (only here, see lockout.ts) and `login.success` is
+     * recorded. Undefined when the account was disabled (or removed) while its
+     * second factor was being entered.
+     */
+    async completeSignIn(accountId: string, facts: { acr: string; amr: string[] }, origin: EventOrigin = {}): Promise<Account | undefined> {
+      const row = await store.findById(accountId);
+      if (!row || row.disabled) return undefined;
+      await lockout.reset(accountId);
+      audit.record({ type: 'login.success', outcome: 'success', actor: accountId, subject: accountId, clientId: origin.clientId, detail: { acr: facts.acr, amr: facts.amr } });
+      return toAccount(row);
     },
 
     async findById(id: string): Promise<Account | undefined> {
@@ -150,31 +181,41 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return (await store.list()).map(toAccount);
     },
 
-    async setDisabled(idOrLogin: string, disabled: boolean): Promise<Account> {
+    async setDisabled(actor: Actor, idOrLogin: string, disabled: boolean): Promise<Account> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
       await store.setDisabled(row.id, disabled);
+      recordAs(audit, actor, { type: disabled ? 'account.disabled' : 'account.enabled', subject: row.id });
       return { ...toAccount(row), disabled };
     },
 
-    async setPassword(idOrLogin: string, password: string): Promise<Account> {
+    async setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
       await store.setPasswordHash(row.id, await passwords.hash(passwordSchema.parse(password)));
+      recordAs(audit, actor, { type: 'account.password_changed', subject: row.id });
       return toAccount(row);
     },
 
     /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
     lockoutStatus: (accountId: string) => lockout.status(accountId),
 
-    /** Operator unlock; returns whether there was anything to clear. */
-    async unlock(idOrLogin: string): Promise<{ account: Account; cleared: boolean }> {
+    /** Clears the account's lockout; returns whether there was anything to clear (only that is audited). */
+    async unlock(actor: Actor, idOrLogin: string): Promise<{ account: Account; cleared: boolean }> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
       const cleared = await lockout.unlock(row.id, [row.username, ...(row.email ? [row.email] : [])]);
+      if (cleared) recordAs(audit, actor, { type: 'account.unlocked', subject: row.id });
       return { account: toAccount(row), cleared };
     },
   };
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;
+
+/** `login.locked` for each lock a failed attempt just set (the address's carries no subject). */
+export function recordLocks(audit: Audit, lockedNow: { account: boolean; address: boolean }, facts: { subject: string | undefined; factor: string; clientId: string | undefined; actor?: string }): void {
+  const { subject, factor, clientId, actor } = facts;
+  if (lockedNow.account) audit.record({ type: 'login.locked', outcome: 'failure', actor, subject, clientId, detail: { scope: 'account', factor } });
+  if (lockedNow.address) audit.record({ type: 'login.locked', outcome: 'failure', clientId, detail: { scope: 'address', factor } });
+}

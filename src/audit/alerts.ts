@@ -25,6 +25,8 @@ export interface AlertRule {
   summary(event: RecordedEvent, count: number): string;
 }
 
+const isAdminActor = (e: RecordedEvent) => e.actor === 'operator' || (e.actor?.startsWith('admin:') ?? false);
+
 // A password or second-factor failure; `login.locked` only accompanies one of these, so it is not counted again.
 const isLoginFailure = (e: RecordedEvent) => e.type === 'login.failure' || e.type === 'mfa.failed';
 
@@ -70,8 +72,9 @@ export function defaultAlertRules(config: { loginFailures: Threshold; invalidCli
     {
       name: 'admin_action',
       severity: 'warning',
-      matches: (e) => e.actor === 'operator',
-      summary: (e) => `operator action ${e.type}${e.subject ? ` on ${e.subject}` : ''}`,
+      // The operator's terminal and admin API callers (`admin:<client>[/<user>]`, see actorLabel).
+      matches: isAdminActor,
+      summary: (e) => `${e.actor === 'operator' ? 'operator' : `admin ${e.actor?.slice('admin:'.length) ?? ''}`} action ${e.type}${e.subject ? ` on ${e.subject}` : ''}`,
     },
   ];
 }
@@ -82,8 +85,9 @@ export interface Alerts {
   settle(): Promise<void>;
 }
 
-export function createAlerts(options: { rules: AlertRule[]; counters: LimiterFactory; webhook?: Webhook; issuer: string; log: Logger; onAlert?: (rule: string) => void }): Alerts {
+export function createAlerts(options: { rules: AlertRule[]; counters: LimiterFactory; webhook?: Webhook; issuer: string; log: Logger; alertLog?: Logger; onAlert?: (rule: string) => void }): Alerts {
   const { log, webhook } = options;
+  const alertLog = options.alertLog ?? log;
   const counters = new Map(options.rules.filter((r) => r.threshold).map((r) => [r.name, windowCounter(options.counters, `alert.${r.name}`, r.threshold!.windowSeconds)]));
   const inFlight = new Set<Promise<void>>();
 
@@ -100,7 +104,7 @@ export function createAlerts(options: { rules: AlertRule[]; counters: LimiterFac
       event: eventColumns(event),
     };
     options.onAlert?.(rule.name);
-    log.warn({ alert: rule.name, severity: rule.severity, requestId: event.requestId, summary: alert.summary }, 'security alert');
+    alertLog.warn({ alert: rule.name, severity: rule.severity, requestId: event.requestId, summary: alert.summary }, 'security alert');
     webhook?.send(alert);
   }
 

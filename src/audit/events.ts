@@ -7,7 +7,7 @@
  * Types are part of the contract: alert rules (src/audit/alerts.ts) match
  * `login.failure`, `mfa.failed`, `client.authentication_failed`,
  * `token.reuse_detected`, `key.revoked` and any event whose actor is
- * `operator`; metrics (src/observability/metrics.ts) count `token.issued`,
+ * `operator` or `admin:…`; metrics (src/observability/metrics.ts) count `token.issued`,
  * `token.refused`, `login.*` and `mfa.*`. Protocol events are recorded in one
  * place, src/oidc/audit-events.ts. A request's id and client IP are
  * filled in from the request context when an event omits them.
@@ -60,6 +60,31 @@ export function actorLabel(actor: Actor): string {
     case 'client':
       return actor.clientId;
   }
+}
+
+/**
+ * What the request context (src/audit/log.ts fills in the request id and IP)
+ * cannot know: the client an interaction serves.
+ */
+export interface EventOrigin {
+  clientId?: string | undefined;
+}
+
+/** How an actor reached a service, for `detail.via` (kept from the CLI-only days: `cli`, `sign-in`). */
+export function viaOf(actor: Actor): string {
+  switch (actor.kind) {
+    case 'operator':
+      return 'cli';
+    case 'user':
+      return 'sign-in';
+    default:
+      return actor.kind;
+  }
+}
+
+/** An event recorded on behalf of `actor`; a service's one way of writing to the trail. */
+export function recordAs(audit: Audit, actor: Actor, event: Omit<AuditEvent, 'actor'>): void {
+  audit.record({ outcome: 'success', ...event, actor: actorLabel(actor) });
 }
 
 export interface Audit {

@@ -31,7 +31,17 @@ export interface AuditTrail {
 }
 
 /** chainKey: derived from the master secret (`secrets.deriveKey('audit-chain')`). */
-export function openAuditTrail(options: { db: Db; chainKey: Buffer; log: Logger; counters: LimiterFactory; alerts: Config['alerts']; issuer: string; hooks?: AuditTrailHooks }): AuditTrail {
+export function openAuditTrail(options: {
+  db: Db;
+  chainKey: Buffer;
+  log: Logger;
+  /** Where "security alert" lines go; `log` unless the caller keeps them off a terminal (the CLI). */
+  alertLog?: Logger;
+  counters: LimiterFactory;
+  alerts: Config['alerts'];
+  issuer: string;
+  hooks?: AuditTrailHooks;
+}): AuditTrail {
   const { log, hooks = {} } = options;
   const audit = createAuditLog({
     store: createAuditStore(options.db),
@@ -49,6 +59,7 @@ export function openAuditTrail(options: { db: Db; chainKey: Buffer; log: Logger;
     counters: options.counters,
     issuer: options.issuer,
     log,
+    alertLog: options.alertLog ?? log,
     ...(webhook ? { webhook } : {}),
     ...(hooks.onAlert ? { onAlert: hooks.onAlert } : {}),
   });

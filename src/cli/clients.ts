@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 
 import { Option, type Command } from 'commander';
 
+import { operator } from '../audit/events.js';
 import { ClientError, type ClientSummary } from '../clients/clients.js';
 import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schemas.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
-import { auditOperator, withContext } from './context.js';
+import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
 
@@ -96,8 +97,7 @@ async function add(options: AddOptions): Promise<void> {
     throw new CliError('--auth-method: a public client has no secret and authenticates with PKCE only');
   }
   await withContext(async (context) => {
-    const { client, clientSecret } = await withInput(input, (value) => context.services.clients.create(value));
-    auditOperator(context, 'client.created', client.clientId, { type: client.type, name: client.name, redirectUris: client.redirectUris });
+    const { client, clientSecret } = await withInput(input, (value) => context.services.clients.create(operator, value));
     if (options.json) {
       printJson({ ...clientJson(client), client_secret: clientSecret ?? null });
     } else {
@@ -167,16 +167,14 @@ function naming(clientId: string) {
 
 async function remove(clientId: string): Promise<void> {
   await withContext(async (context) => {
-    await context.services.clients.remove(clientId).catch(naming(clientId));
-    auditOperator(context, 'client.removed', clientId);
+    await context.services.clients.remove(operator, clientId).catch(naming(clientId));
     out(`removed client ${clientId}`);
   });
 }
 
 async function setDisabled(clientId: string, disabled: boolean): Promise<void> {
   await withContext(async (context) => {
-    await context.services.clients.setDisabled(clientId, disabled).catch(naming(clientId));
-    auditOperator(context, disabled ? 'client.disabled' : 'client.enabled', clientId);
+    await context.services.clients.setDisabled(operator, clientId, disabled).catch(naming(clientId));
     out(`${status(disabled)} client ${clientId}`);
   });
 }

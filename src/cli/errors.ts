@@ -1,6 +1,7 @@
 import { ZodError } from 'zod';
 
 import { ConfigError } from '../config/index.js';
+import { messageOf } from '../core.js';
 
 /** A failure the operator caused and can fix; its message is the whole story. */
 export class CliError extends Error {
@@ -75,7 +76,7 @@ export async function withInput<I, T>(input: I, call: (input: I) => Promise<T>):
   }
 }
 
-export function isDebug(env: NodeJS.ProcessEnv = process.env): boolean {
+export function isDebug(env: NodeJS.ProcessEnv): boolean {
   return env.GATEHOUSE_LOG_LEVEL === 'debug' || env.GATEHOUSE_LOG_LEVEL === 'trace';
 }
 
@@ -89,11 +90,4 @@ export function describeError(error: unknown): { message: string; exitCode: numb
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof ZodError) return { message: describeIssues(error, undefined), exitCode: 1 };
   return { message: messageOf(error), exitCode: 1 };
-}
-
-/** Node reports a refused connection to a dual-stack host as an AggregateError with an empty message. */
-export function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && !error.message) return [...new Set(error.errors.map(messageOf))].join('; ');
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
 }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 
+import { operator } from '../audit/events.js';
 import { parseDuration } from '../config/duration.js';
 import { maxIatLifetimeSeconds, type InitialAccessToken } from '../registration/initial-access-tokens.js';
-import { auditOperator, withContext } from './context.js';
+import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
 
@@ -51,8 +52,7 @@ async function create(options: CreateOptions): Promise<void> {
     maxUses: uses(options.uses),
   };
   await withContext(async (context) => {
-    const { token, value } = await withInput(input, (i) => context.services.initialAccessTokens.create(i));
-    auditOperator(context, 'iat.created', token.id, { policy: token.policy, maxUses: token.maxUses, expiresAt: isoDate(token.expiresAt) });
+    const { token, value } = await withInput(input, (i) => context.services.initialAccessTokens.create(operator, i));
     if (options.json) {
       printJson({ ...iatJson(token), token: value });
     } else {
@@ -89,8 +89,7 @@ async function list(options: { json?: boolean }): Promise<void> {
 
 async function revoke(id: string): Promise<void> {
   await withContext(async (context) => {
-    await context.services.initialAccessTokens.revoke(id);
-    auditOperator(context, 'iat.revoked', id);
+    await context.services.initialAccessTokens.revoke(operator, id);
     out(`revoked initial access token ${id}`);
   });
 }

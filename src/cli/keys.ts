@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 
 import { Option } from 'commander';
 
+import { operator } from '../audit/events.js';
 import { signingAlgorithms, type SigningAlgorithm } from '../keys/keystore.js';
 import type { KeyStatus } from '../keys/lifecycle.js';
-import { auditOperator, withContext } from './context.js';
+import { withContext } from './context.js';
 import { CliError } from './errors.js';
 import { isoDate, note, out, printJson, printTable } from './output.js';
 
@@ -45,8 +46,7 @@ async function list(options: { json?: boolean }): Promise<void> {
 
 async function rotate(options: { alg: SigningAlgorithm; now?: boolean; json?: boolean }): Promise<void> {
   await withContext(async (context) => {
-    const { kid, alg, activateAt } = await context.services.keystore.rotate({ alg: options.alg, immediate: options.now === true });
-    auditOperator(context, 'key.rotated', kid, { alg, immediate: options.now === true, activate_at: activateAt.toISOString() });
+    const { kid, alg, activateAt } = await context.services.keystore.rotate(operator, { alg: options.alg, immediate: options.now === true });
     if (options.json) return printJson({ kid, alg, activate_at: isoDate(activateAt) });
     out(kid);
     if (options.now) {
@@ -59,8 +59,7 @@ async function rotate(options: { alg: SigningAlgorithm; now?: boolean; json?: bo
 
 async function retire(kid: string): Promise<void> {
   await withContext(async (context) => {
-    const { successor } = await context.services.keystore.retire(kid);
-    auditOperator(context, 'key.retired', kid, successor ? { successor: successor.kid, successor_was: successor.how } : undefined);
+    const { successor } = await context.services.keystore.retire(operator, kid);
     note(`key ${kid} no longer signs; it stays in the JWKS until every token it signed has expired`);
     if (successor) note(`key ${successor.kid} signs in its place (${successor.how === 'promoted' ? 'the staged key was activated early' : 'created and activated now'})`);
   });
@@ -71,8 +70,7 @@ async function revoke(kid: string, options: { yes?: boolean }): Promise<void> {
     throw new CliError(`revoking ${kid} removes it from the JWKS at once: every ID token and JWT access token it signed stops verifying everywhere. Run again with --yes to revoke.`);
   }
   await withContext(async (context) => {
-    const { successor } = await context.services.keystore.revoke(kid);
-    auditOperator(context, 'key.revoked', kid, successor ? { successor: successor.kid } : undefined);
+    const { successor } = await context.services.keystore.revoke(operator, kid);
     note(`key ${kid} is revoked and out of the JWKS on every node within seconds; tokens it signed no longer verify`);
     if (successor) note(`key ${successor.kid} signs in its place`);
   });
@@ -80,8 +78,7 @@ async function revoke(kid: string, options: { yes?: boolean }): Promise<void> {
 
 async function rewrap(): Promise<void> {
   await withContext(async (context) => {
-    const done = await context.services.rewrapSealedSecrets((holder, n, total) => note(`${holder}: re-sealed ${n}/${total}`));
-    auditOperator(context, 'master_key.rewrapped', 'master-key', done);
+    const done = await context.services.rewrapSealedSecrets(operator, (holder, n, total) => note(`${holder}: re-sealed ${n}/${total}`));
     for (const [holder, n] of Object.entries(done)) out(`${holder}: ${n} re-sealed`);
     note('everything is sealed under the current master secret; GATEHOUSE_MASTER_KEY_PREVIOUS can now be removed');
   });

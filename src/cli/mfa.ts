@@ -2,14 +2,15 @@
  * `gatehouse users mfa …` and `gatehouse users unlock`: an operator's view of
  * an account's second factor and lockout, and the ways to change them.
  */
-import { createInterface } from 'node:readline';
-
 import type { Command } from 'commander';
 
 import type { Account } from '../accounts/accounts.js';
+import { operator } from '../audit/events.js';
 import { totpCodeSchema } from '../mfa/schemas.js';
 import { qrText } from '../mfa/totp.js';
-import { auditOperator, withContext, type CliContext } from './context.js';
+import { withContext, type CliContext } from './context.js';
+import { io } from './io.js';
+import { readFirstLine } from './password.js';
 import { CliError } from './errors.js';
 import { isoDate, note, out, printFields, printJson } from './output.js';
 
@@ -21,14 +22,9 @@ async function findAccount({ services }: CliContext, user: string): Promise<Acco
 
 /** One line from stdin, prompting on stderr when a person is typing. */
 async function readLine(prompt: string): Promise<string | undefined> {
-  if (process.stdin.isTTY) process.stderr.write(prompt);
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-  try {
-    for await (const line of lines) return line;
-    return undefined;
-  } finally {
-    lines.close();
-  }
+  const { stdin, stderr } = io();
+  if (stdin.isTTY) stderr.write(prompt);
+  return readFirstLine(stdin);
 }
 
 async function status(user: string, options: { json?: boolean }): Promise<void> {
@@ -69,19 +65,18 @@ async function enrol(user: string): Promise<void> {
     const seed = mfa.newSeed();
     const display = await mfa.describeEnrolment(account.username, seed);
     // Nothing is stored until a code confirms the app holds the seed; the seed lives only in this process until then.
-    if (process.stderr.isTTY) process.stderr.write(`${await qrText(display.uri)}\n`);
+    if (io().stderr.isTTY) io().stderr.write(`${await qrText(display.uri)}\n`);
     out(`setup key: ${display.groupedSeed}`);
     out(`otpauth URI: ${display.uri}`);
     const line = await readLine('Code from the authenticator app: ');
     const code = totpCodeSchema.safeParse(line ?? '');
     if (!code.success) throw new CliError('expected the 6-digit code the authenticator app shows; nothing was changed');
-    const result = await mfa.confirmEnrolment(account.id, seed, code.data);
+    const result = await mfa.confirmEnrolment(operator, account.id, seed, code.data);
     if (!result.ok) {
       throw new CliError(result.reason === 'already_enrolled'
         ? `${account.username} enrolled a factor in the meantime; nothing was changed`
         : 'that code did not match (check the device clock); nothing was changed');
     }
-    auditOperator(context, 'mfa.enrolled', account.id, { via: 'cli' });
     note(`two-step verification is on for ${account.username}; the recovery codes below are shown only this once`);
     for (const code of result.recoveryCodes) out(code);
   });
@@ -90,9 +85,8 @@ async function enrol(user: string): Promise<void> {
 async function regenerateRecoveryCodes(user: string): Promise<void> {
   await withContext(async (context) => {
     const account = await findAccount(context, user);
-    const codes = await context.services.mfa.regenerateRecoveryCodes(account.id);
+    const codes = await context.services.mfa.regenerateRecoveryCodes(operator, account.id);
     if (!codes) throw new CliError(`${account.username} has no two-step verification; enrol first`);
-    auditOperator(context, 'mfa.recovery_codes_regenerated', account.id, { via: 'cli' });
     note(`the old recovery codes of ${account.username} no longer work; the new ones below are shown only this once`);
     for (const code of codes) out(code);
   });
@@ -101,12 +95,11 @@ async function regenerateRecoveryCodes(user: string): Promise<void> {
 async function reset(user: string): Promise<void> {
   await withContext(async (context) => {
     const account = await findAccount(context, user);
-    const removed = await context.services.mfa.reset(account.id);
+    const removed = await context.services.mfa.reset(operator, account.id);
     if (!removed) {
       out(`${account.username} has no two-step verification; nothing to reset`);
       return;
     }
-    auditOperator(context, 'mfa.reset', account.id);
     out(`two-step verification removed from ${account.username} (${account.id})`);
     note('the account signs in with its password alone until it enrols again (at once, where a client or GATEHOUSE_MFA_REQUIRED asks for a second factor)');
   });
@@ -114,12 +107,11 @@ async function reset(user: string): Promise<void> {
 
 async function unlock(user: string): Promise<void> {
   await withContext(async (context) => {
-    const { account, cleared } = await context.services.accounts.unlock((await findAccount(context, user)).id);
+    const { account, cleared } = await context.services.accounts.unlock(operator, (await findAccount(context, user)).id);
     if (!cleared) {
       out(`${account.username} was not locked`);
       return;
     }
-    auditOperator(context, 'account.unlocked', account.id);
     out(`unlocked ${account.username} (${account.id})`);
   });
 }

@@ -3,6 +3,7 @@
  * field names) and aligned tables or `field: value` lists for people. Results
  * go to stdout; notes and progress go to stderr so `--json` output stays pure.
  */
+import { io } from './io.js';
 
 export type Cell = string | number | boolean | null | undefined;
 
@@ -12,12 +13,12 @@ export interface Column<T> {
 }
 
 export function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
+  io().stdout.write(`${line}\n`);
 }
 
 /** A remark for the operator that is not part of the result. */
 export function note(line: string): void {
-  process.stderr.write(`gatehouse: ${line}\n`);
+  io().stderr.write(`gatehouse: ${line}\n`);
 }
 
 export function printJson(value: unknown): void {

@@ -7,8 +7,9 @@ import { createInterface } from 'node:readline';
 
 import { passwordSchema } from '../accounts/schemas.js';
 import { CliError, withInput } from './errors.js';
+import { io, type CliInput } from './io.js';
 
-async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
+export async function readFirstLine(stream: CliInput): Promise<string | undefined> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity, terminal: false });
   try {
     for await (const line of lines) return line;
@@ -20,15 +21,17 @@ async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string | un
 
 /** Reads one line from the terminal in raw mode, echoing nothing. */
 function promptHidden(question: string): Promise<string> {
-  const input = process.stdin;
-  process.stderr.write(question);
+  const { stdin: input, stderr } = io();
+  const setRawMode = input.setRawMode?.bind(input);
+  if (!setRawMode) return Promise.reject(new CliError('no terminal to prompt on'));
+  stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
     const finish = (error?: Error) => {
       input.off('data', onData);
-      input.setRawMode(false);
+      setRawMode(false);
       input.pause();
-      process.stderr.write('\n');
+      stderr.write('\n');
       if (error) reject(error);
       else resolve(value);
     };
@@ -43,7 +46,7 @@ function promptHidden(question: string): Promise<string> {
       }
     };
     input.setEncoding('utf8');
-    input.setRawMode(true);
+    setRawMode(true);
     input.resume();
     input.on('data', onData);
   });
@@ -51,7 +54,7 @@ function promptHidden(question: string): Promise<string> {
 
 /** Fails before any work is done when there is no way to get a password. */
 export function assertPasswordSource(options: { fromStdin: boolean }): void {
-  if (!options.fromStdin && !process.stdin.isTTY) {
+  if (!options.fromStdin && !io().stdin.isTTY) {
     throw new CliError('no terminal to prompt for the password: pipe it in and pass --password-stdin');
   }
 }
@@ -63,7 +66,7 @@ export function assertPasswordSource(options: { fromStdin: boolean }): void {
  */
 export async function readNewPassword(options: { fromStdin: boolean }): Promise<string> {
   if (options.fromStdin) {
-    const line = await readFirstLine(process.stdin);
+    const line = await readFirstLine(io().stdin);
     if (!line) throw new CliError('--password-stdin: no password on stdin');
     return line;
   }

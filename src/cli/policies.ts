@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 
+import { operator } from '../audit/events.js';
 import { parseDuration } from '../config/duration.js';
 import type { RegistrationPolicy } from '../registration/policies.js';
 import { registrableAuthMethods, registrableGrantTypes, type PolicyInput } from '../registration/policy.js';
-import { auditOperator, withContext } from './context.js';
+import { withContext } from './context.js';
 import { CliError } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 
@@ -109,10 +110,9 @@ function printPolicy(policy: RegistrationPolicy): void {
 async function set(name: string, options: SetOptions): Promise<void> {
   const rules = rulesFrom(options);
   await withContext(async (context) => {
-    const policy = await context.services.registrationPolicies.set(name, rules, options.description).catch((error: unknown) => {
+    const policy = await context.services.registrationPolicies.set(operator, name, rules, options.description).catch((error: unknown) => {
       throw error instanceof ZodError ? describeRuleIssues(error, rules) : error;
     });
-    auditOperator(context, 'registration_policy.saved', policy.name, policyJson(policy));
     if (options.json) printJson(policyJson(policy));
     else printPolicy(policy);
   });
@@ -147,8 +147,7 @@ async function listPolicies(options: { json?: boolean }): Promise<void> {
 
 async function remove(name: string): Promise<void> {
   await withContext(async (context) => {
-    await context.services.registrationPolicies.remove(name);
-    auditOperator(context, 'registration_policy.removed', name);
+    await context.services.registrationPolicies.remove(operator, name);
     out(`removed policy ${name}`);
   });
 }

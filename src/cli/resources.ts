@@ -1,9 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
+import { operator } from '../audit/events.js';
 import { parseDuration } from '../config/duration.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { ResourceError, type NewResource, type ResourceServer } from '../resources/resources.js';
-import { auditOperator, withContext } from './context.js';
+import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 
@@ -55,8 +56,7 @@ async function add(options: AddOptions): Promise<void> {
     signingAlg: options.alg,
   };
   await withContext(async (context) => {
-    const resource = await withInput(input, (value) => context.services.resources.add(value));
-    auditOperator(context, 'resource.created', resource.audience, { scopes: resource.scopes, accessTokenTtl: resource.accessTokenTtl, tokenFormat: resource.tokenFormat });
+    const resource = await withInput(input, (value) => context.services.resources.add(operator, value));
     if (options.json) return printJson(resourceJson(resource));
     printFields([
       ['audience', resource.audience],
@@ -91,11 +91,10 @@ async function list(options: { json?: boolean }): Promise<void> {
 
 async function remove(audience: string): Promise<void> {
   await withContext(async (context) => {
-    await context.services.resources.remove(audience).catch((error: unknown) => {
+    await context.services.resources.remove(operator, audience).catch((error: unknown) => {
       if (error instanceof ResourceError) throw new CliError(`${error.message}: ${audience}`);
       throw error;
     });
-    auditOperator(context, 'resource.removed', audience);
     out(`removed resource server ${audience}`);
   });
 }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 
+import { operator } from '../audit/events.js';
 import type { Account } from '../accounts/accounts.js';
 import { newAccountSchema } from '../accounts/schemas.js';
-import { auditOperator, withContext, type CliContext } from './context.js';
+import { withContext, type CliContext } from './context.js';
 import { registerSecondFactorCommands } from './mfa.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
@@ -55,8 +56,7 @@ async function add(username: string, options: AddOptions): Promise<void> {
   await withContext(async (context) => {
     if (await context.services.accounts.find(username)) throw new CliError(`an account named ${username} already exists`);
     const password = await readNewPassword({ fromStdin: options.passwordStdin === true });
-    const account = await withInput({ ...profile, password }, (input) => context.services.accounts.create(input));
-    auditOperator(context, 'account.created', account.id, { username: account.username });
+    const account = await withInput({ ...profile, password }, (input) => context.services.accounts.create(operator, input));
     out(account.id);
   });
 }
@@ -102,8 +102,7 @@ async function show(user: string, options: { json?: boolean }): Promise<void> {
 async function setDisabled(user: string, disabled: boolean): Promise<void> {
   await withContext(async (context) => {
     const account = await findAccount(context, user);
-    await context.services.accounts.setDisabled(account.id, disabled);
-    auditOperator(context, disabled ? 'account.disabled' : 'account.enabled', account.id);
+    await context.services.accounts.setDisabled(operator, account.id, disabled);
     out(`${status(disabled)} ${account.username} (${account.id})`);
   });
 }
@@ -113,8 +112,7 @@ async function setPassword(user: string, options: { passwordStdin?: boolean }): 
   await withContext(async (context) => {
     const account = await findAccount(context, user);
     const password = await readNewPassword({ fromStdin: options.passwordStdin === true });
-    await withInput(password, (input) => context.services.accounts.setPassword(account.id, input));
-    auditOperator(context, 'account.password_changed', account.id);
+    await withInput(password, (input) => context.services.accounts.setPassword(operator, account.id, input));
     out(`password changed for ${account.username} (${account.id})`);
   });
 }

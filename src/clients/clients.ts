@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 
+import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -148,7 +149,7 @@ function splitSecret(metadata: Record<string, unknown>): { stored: Record<string
  */
 export const clientCacheTtlMs = 5_000;
 
-export function createClientService(db: Db, secrets: SecretBox) {
+export function createClientService(db: Db, secrets: SecretBox, audit: Audit) {
   const store = createClientStore(db);
   /**
    * The client cache: what the token endpoint reads on every request (row +
@@ -163,9 +164,15 @@ export function createClientService(db: Db, secrets: SecretBox) {
     return { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) };
   };
 
+  async function removeRow(clientId: string): Promise<void> {
+    const removed = await store.remove(clientId);
+    await cache.invalidate(clientId);
+    if (!removed) throw new ClientError('no such client');
+  }
+
   return {
     /** Creates a client; the secret (if any) is returned once and stored only encrypted. */
-    async create(input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }> {
+    async create(actor: Actor, input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }> {
       const parsed = newClientSchema.parse(input);
       const clientId = generateClientId();
       const clientSecret = parsed.type !== 'public' && secretAuthMethods.has(parsed.authMethod) ? generateClientSecret() : undefined;
@@ -175,7 +182,9 @@ export function createClientService(db: Db, secrets: SecretBox) {
         secret_ciphertext: clientSecret ? secrets.seal('client-secret', clientId, clientSecret) : null,
         source: 'cli',
       });
-      return { client: summarise(row), clientSecret };
+      const client = summarise(row);
+      recordAs(audit, actor, { type: 'client.created', subject: clientId, detail: { type: client.type, name: client.name, redirectUris: client.redirectUris } });
+      return { client, clientSecret };
     },
 
     /**
@@ -269,16 +278,19 @@ export function createClientService(db: Db, secrets: SecretBox) {
       return row ? summarise(row) : undefined;
     },
 
-    async remove(clientId: string): Promise<void> {
-      const removed = await store.remove(clientId);
-      await cache.invalidate(clientId);
-      if (!removed) throw new ClientError('no such client');
+    async remove(actor: Actor, clientId: string): Promise<void> {
+      await removeRow(clientId);
+      recordAs(audit, actor, { type: 'client.removed', subject: clientId });
     },
 
-    async setDisabled(clientId: string, disabled: boolean): Promise<void> {
+    /** RFC 7592 delete, which the registration service audits as `client.deleted`. */
+    removeRegistered: (clientId: string) => removeRow(clientId),
+
+    async setDisabled(actor: Actor, clientId: string, disabled: boolean): Promise<void> {
       const changed = await store.setDisabled(clientId, disabled);
       await cache.invalidate(clientId);
       if (!changed) throw new ClientError('no such client');
+      recordAs(audit, actor, { type: disabled ? 'client.disabled' : 'client.enabled', subject: clientId });
     },
   };
 }

@@ -24,18 +24,14 @@ export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps,
       return renderLoginPage(pages, ctx, details, client, { login: formField(ctx, 'login', 254), error: form.error.issues[0]?.message ?? 'Check the form and try again.' }, 400);
     }
     const login = form.data.login;
-    const result = await accounts.signIn(login, form.data.password, { ip: ctx.ip });
+    // The service audits the outcome (login.failure, login.locked).
+    const result = await accounts.signIn(login, form.data.password, { ip: ctx.ip, ...pages.originOf(details) });
     if (!result.ok) {
       ctx.state.loginOutcome = result.reason;
       if (result.reason === 'locked') {
-        pages.audit(ctx, details, { type: 'login.failure', outcome: 'failure', subject: result.accountId, detail: { factor: 'password', reason: 'locked' } });
         ctx.set('Retry-After', String(result.retryAfterSeconds));
         return renderLoginPage(pages, ctx, details, client, { login, error: lockedMessage(result.retryAfterSeconds) }, 429);
       }
-      // The login name is not recorded: it is often a password typed into the wrong field.
-      pages.audit(ctx, details, { type: 'login.failure', outcome: 'failure', subject: result.accountId, detail: { factor: 'password', reason: result.reason } });
-      if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', subject: result.accountId, detail: { scope: 'account', factor: 'password' } });
-      if (result.lockedNow.address) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', detail: { scope: 'address', factor: 'password' } });
       const error = result.reason === 'disabled' ? 'This account cannot sign in. Contact your administrator.' : 'Username or password is incorrect.';
       return renderLoginPage(pages, ctx, details, client, { login, error }, result.reason === 'disabled' ? 403 : 401);
     }

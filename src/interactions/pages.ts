@@ -9,7 +9,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 
-import type { AuditEvent } from '../audit/events.js';
+import type { EventOrigin } from '../audit/events.js';
 import { clientRequiresMfa } from '../oidc/second-factor-prompt.js';
 import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
 import type { Services } from '../services.js';
@@ -17,7 +17,7 @@ import type { Csrf } from './csrf.js';
 import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
-  services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns' | 'lockout' | 'audit'>;
+  services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns'>;
   views: Views;
   csrf: Csrf;
   /** GATEHOUSE_MFA_REQUIRED. */
@@ -98,27 +98,23 @@ export function createPages(deps: InteractionDeps) {
     ctx.redirect(url);
   }
 
-  function audit(ctx: Context, details: Details, event: AuditEvent) {
-    services.audit.record({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined, clientId: String(details.params.client_id), ...event });
-  }
+  /** The client this interaction serves, for the audit events the services record (the request context adds the IP and request id). */
+  const originOf = (details: Details): EventOrigin => ({ clientId: String(details.params.client_id) });
 
   return {
     load,
     finish,
-    /** Records a security event with where it came from (DESIGN invariant 5); never blocks, never throws. */
-    audit,
+    originOf,
 
     /**
-     * Ends the login step with every factor proven: the account's failure
-     * count starts afresh (only here, see accounts/lockout.ts) and the
-     * provider records the session with its acr and amr.
+     * Ends the login step with every factor proven: the account service resets
+     * its failure count and records `login.success`, then the provider records
+     * the session with its acr and amr.
      */
     async finishLogin(ctx: Context, details: Details, login: { accountId: string; acr: string; amr: string[] }) {
       // The account may have been disabled (or removed) while its second factor was being entered.
-      const account = await services.accounts.findById(login.accountId);
-      if (!account || account.disabled) throw new PageError(403, 'This account cannot sign in. Contact your administrator.');
-      await services.lockout.reset(login.accountId);
-      audit(ctx, details, { type: 'login.success', outcome: 'success', actor: login.accountId, subject: login.accountId, detail: { acr: login.acr, amr: login.amr } });
+      const account = await services.accounts.completeSignIn(login.accountId, { acr: login.acr, amr: login.amr }, originOf(details));
+      if (!account) throw new PageError(403, 'This account cannot sign in. Contact your administrator.');
       ctx.state.loginOutcome = 'success';
       await finish(ctx, { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: true } });
     },

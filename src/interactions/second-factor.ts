@@ -88,17 +88,12 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
     return pending;
   }
 
-  /** Audits a refused code and says how the page answers it. */
-  function refusal(ctx: Context, details: Details, accountId: string, method: Method, result: Exclude<SecondFactorResult, { ok: true }>) {
-    const who = { actor: accountId, subject: accountId };
+  /** How the page answers a refused code (the service has audited it). */
+  function refusal(ctx: Context, method: Method, result: Exclude<SecondFactorResult, { ok: true }>) {
     if (result.reason === 'locked') {
-      pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'locked' } });
       ctx.set('Retry-After', String(result.retryAfterSeconds));
       return { status: 429, error: lockedMessage(result.retryAfterSeconds) };
     }
-    pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.replayed ? 'replayed' : 'invalid' } });
-    if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', ...who, detail: { scope: 'account', factor: method } });
-    if (result.lockedNow.address) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', detail: { scope: 'address', factor: method } });
     return { status: 401, error: wrongCode[method] };
   }
 
@@ -112,12 +107,8 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
       const hasFactor = await mfa.hasFactor(accountId);
       const demanded = mfaDemanded({ acrValues: details.params.acr_values, clientRequiresMfa: client.requiresMfa, requiredForAll: deps.mfaRequiredForAll });
       if (!hasFactor && !demanded) return false;
-      if (hasFactor) {
-        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr });
-      } else {
-        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'enrol', amr, enrolmentSeed: mfa.newSeed() });
-        pages.audit(ctx, details, { type: 'mfa.enrolment_started', actor: accountId, subject: accountId, detail: { via: 'sign-in' } });
-      }
+      if (hasFactor) await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr }, pages.originOf(details));
+      else await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'enrol', amr, enrolmentSeed: mfa.newSeed() }, pages.originOf(details));
       pages.redirectToInteraction(ctx, details);
       return true;
     },
@@ -129,8 +120,7 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         const accountId = await stepUpAccount(ctx, details);
         if (!accountId) return false;
         const amr = details.session?.amr ?? ['pwd'];
-        await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr });
-        pages.audit(ctx, details, { type: 'mfa.step_up', actor: accountId, subject: accountId, detail: { from: details.session?.acr } });
+        await pendingSignIns.startStepUp(details.uid, expiryOf(details), { accountId, amr, fromAcr: details.session?.acr }, pages.originOf(details));
         pending = { accountId, stage: 'totp', amr, enrolmentSeed: undefined };
       }
       if (pending.stage === 'totp') renderCodePage(ctx, details, client);
@@ -147,15 +137,14 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         if (!pending) return;
         const form = totpFormSchema.safeParse(ctx.request.body);
         if (!form.success) return renderCodePage(ctx, details, client, totpCodeMessage, 400);
-        const result = await mfa.verifyTotp(pending.accountId, form.data.code, { ip: ctx.ip });
+        const result = await mfa.verifyTotp(pending.accountId, form.data.code, { ip: ctx.ip, ...pages.originOf(details) });
         if (!result.ok) {
-          const { status, error } = refusal(ctx, details, pending.accountId, 'totp', result);
+          const { status, error } = refusal(ctx, 'totp', result);
           return renderCodePage(ctx, details, client, error, status);
         }
         // Two different valid codes sent at once can both pass; only one request finishes the login.
         const taken = await pendingSignIns.take(details.uid, ['totp']);
         if (!taken) return pages.redirectToInteraction(ctx, details);
-        pages.audit(ctx, details, { type: 'mfa.verified', outcome: 'success', actor: taken.accountId, subject: taken.accountId, detail: { method: 'totp' } });
         await pages.finishLogin(ctx, details, { accountId: taken.accountId, acr: acr.multiFactor, amr: withMethod(taken.amr, amrOf.totp) });
       });
 
@@ -173,12 +162,11 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         if (!pending) return;
         const form = recoveryFormSchema.safeParse(ctx.request.body);
         if (!form.success) return renderRecoveryPage(ctx, details, client, recoveryCodeMessage, 400);
-        const result = await mfa.useRecoveryCode(pending.accountId, form.data.code, { ip: ctx.ip });
+        const result = await mfa.useRecoveryCode(pending.accountId, form.data.code, { ip: ctx.ip, ...pages.originOf(details) });
         if (!result.ok) {
-          const { status, error } = refusal(ctx, details, pending.accountId, 'recovery_code', result);
+          const { status, error } = refusal(ctx, 'recovery_code', result);
           return renderRecoveryPage(ctx, details, client, error, status);
         }
-        pages.audit(ctx, details, { type: 'mfa.recovery_code_used', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { left: result.recoveryCodesLeft } });
         // The user sees how many codes are left, and may replace them, before the login finishes.
         await pendingSignIns.advance(details.uid, 'totp', 'recovered', withMethod(pending.amr, amrOf.recovery_code));
         pages.redirectToInteraction(ctx, details);
@@ -191,16 +179,15 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         if (!pending) return;
         const form = totpFormSchema.safeParse(ctx.request.body);
         if (!form.success) return renderEnrolPage(ctx, details, client, pending, totpCodeMessage, 400);
-        const result = await mfa.confirmEnrolment(pending.accountId, pending.enrolmentSeed!, form.data.code);
+        const user = { kind: 'user', userId: pending.accountId } as const;
+        const result = await mfa.confirmEnrolment(user, pending.accountId, pending.enrolmentSeed!, form.data.code, pages.originOf(details));
         if (!result.ok) {
           if (result.reason === 'already_enrolled') {
             await pendingSignIns.cancel(details.uid);
             throw new PageError(409, 'Two-step verification is already set up for this account. Go back to the application and sign in again.');
           }
-          pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', actor: pending.accountId, subject: pending.accountId, detail: { method: 'totp', reason: 'invalid', stage: 'enrolment' } });
           return renderEnrolPage(ctx, details, client, pending, 'That code did not work. Check that the time on your device is set automatically, and try again.', 401);
         }
-        pages.audit(ctx, details, { type: 'mfa.enrolled', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { via: 'sign-in' } });
         if (!(await pendingSignIns.advance(details.uid, 'enrol', 'enrolled', withMethod(pending.amr, amrOf.totp)))) return pages.redirectToInteraction(ctx, details);
         // Shown in this response only: reloading the page shows the "continue" page, never the codes.
         pages.render(ctx, details, 'mfa-recovery-codes.njk', { client: client.name, codes: result.recoveryCodes, enrolled: true });
@@ -211,9 +198,8 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         const client = await pages.clientOf(ctx, details);
         const pending = await pendingAt(ctx, details, client, ['enrolled', 'recovered']);
         if (!pending) return;
-        const codes = await mfa.regenerateRecoveryCodes(pending.accountId);
+        const codes = await mfa.regenerateRecoveryCodes({ kind: 'user', userId: pending.accountId }, pending.accountId, pages.originOf(details));
         if (!codes) throw new PageError(409, 'Two-step verification was turned off for this account. Go back to the application and sign in again.');
-        pages.audit(ctx, details, { type: 'mfa.recovery_codes_regenerated', outcome: 'success', actor: pending.accountId, subject: pending.accountId, detail: { via: 'sign-in' } });
         pages.render(ctx, details, 'mfa-recovery-codes.njk', { client: client.name, codes, enrolled: false });
       });
 

@@ -7,6 +7,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
+import { recordAs, system, type Actor, type Audit } from '../audit/events.js';
 import { advisoryLocks, type Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { isPublished, keyStatuses, nextTransition, type KeyStatus } from './lifecycle.js';
@@ -35,13 +36,6 @@ export interface KeySet {
   statuses: KeyStatus[];
 }
 
-export interface KeyEvent {
-  type: 'created' | 'activated' | 'retired' | 'revoked' | 'removed' | 'rewrapped';
-  kid: string;
-  alg: string;
-  detail?: Record<string, unknown>;
-}
-
 export interface KeystoreSettings {
   algorithms: readonly SigningAlgorithm[];
   rotationIntervalSeconds: number;
@@ -67,13 +61,16 @@ export interface KeystoreDeps {
   settings: KeystoreSettings;
   /** Longest lifetime of anything a key signs (ID tokens, JWT access tokens) plus clock skew. */
   retentionSeconds: () => Promise<number>;
-  onEvent?: (event: KeyEvent) => void | Promise<void>;
+  /** Every lifecycle change is recorded here (`key.rotated`, `key.retired`, `key.revoked`, and the schedule's `key.created`, `key.removed`). */
+  audit: Audit;
 }
+
+type Successor = { kid: string; how: 'promoted' | 'created' };
 
 export function createKeystore(deps: KeystoreDeps) {
   const { db, secrets, settings } = deps;
   const store = createSigningKeyStore(db);
-  const emit = async (event: KeyEvent) => deps.onEvent?.(event);
+  const record = (actor: Actor, type: string, kid: string, detail: Record<string, unknown>) => recordAs(deps.audit, actor, { type, subject: kid, detail });
   const announce = (reason: string) => db.notify(keyChangeChannel, reason);
 
   async function statuses(now: Date): Promise<{ rows: SigningKeyRow[]; statuses: KeyStatus[]; retention: number }> {
@@ -90,21 +87,36 @@ export function createKeystore(deps: KeystoreDeps) {
       private_ciphertext: secrets.seal('signing-key', key.kid, JSON.stringify(key.privateJwk)),
       activate_at: activateAt,
     });
-    await emit({ type: 'created', kid: key.kid, alg, detail: { activateAt: activateAt.toISOString() } });
     return key.kid;
   }
 
   /** Makes sure `alg` has a signer after `outgoing` stops: promotes the earliest staged key, or creates one active now. */
-  async function ensureSuccessor(alg: string, outgoing: string, now: Date, all: KeyStatus[]): Promise<{ kid: string; how: 'promoted' | 'created' }> {
+  async function ensureSuccessor(alg: string, outgoing: string, now: Date, all: KeyStatus[]): Promise<Successor> {
     const staged = all.filter((s) => s.alg === alg && s.state === 'next' && s.kid !== outgoing).sort((a, b) => a.activateAt.getTime() - b.activateAt.getTime())[0];
     if (staged) {
       await store.setActivateAt(staged.kid, now);
-      await emit({ type: 'activated', kid: staged.kid, alg, detail: { early: true } });
       return { kid: staged.kid, how: 'promoted' };
     }
-    const kid = await insertKey(alg as SigningAlgorithm, now);
-    await emit({ type: 'activated', kid, alg });
-    return { kid, how: 'created' };
+    return { kid: await insertKey(alg as SigningAlgorithm, now), how: 'created' };
+  }
+
+  /** Retire and revoke: the key stops signing (or verifying) now, and a successor signs in its place. */
+  async function withdraw(actor: Actor, kid: string, now: Date, to: 'retired' | 'revoked'): Promise<{ successor?: Successor }> {
+    const result = await locked(async () => {
+      const { statuses: all } = await statuses(now);
+      const key = all.find((s) => s.kid === kid);
+      if (!key) throw new KeystoreError(`no key ${kid}`);
+      const done: readonly string[] = to === 'revoked' ? ['revoked'] : ['revoked', 'expired', 'retired'];
+      if (done.includes(key.state)) throw new KeystoreError(`key ${kid} is already ${key.state}`);
+      const successor = key.state === 'active' ? await ensureSuccessor(key.alg, kid, now, all) : undefined;
+      if (to === 'revoked') await store.setRevokedAt(kid, now);
+      else await store.setRetiredAt(kid, now);
+      // One event per operator action: the successor is part of it, not an event of its own.
+      record(actor, `key.${to}`, kid, { alg: key.alg, ...(successor ? { successor: successor.kid, successor_was: successor.how } : {}) });
+      return successor ? { successor } : {};
+    });
+    await announce(to === 'revoked' ? 'revoke' : 'retire');
+    return result;
   }
 
   async function locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -133,9 +145,12 @@ export function createKeystore(deps: KeystoreDeps) {
           const staged = all.find((s) => s.alg === alg && s.state === 'next');
           if (staged) {
             await store.setActivateAt(staged.kid, now);
+            record(system, 'key.activated', staged.kid, { alg, early: true });
             created.push(staged.kid);
           } else {
-            created.push(await insertKey(alg, now));
+            const kid = await insertKey(alg, now);
+            record(system, 'key.created', kid, { alg, activateAt: now.toISOString() });
+            created.push(kid);
           }
         }
         if (created.length) await announce('bootstrap');
@@ -170,46 +185,21 @@ export function createKeystore(deps: KeystoreDeps) {
      * when the operator accepts that a relying party with a stale JWKS cache
      * will briefly see an unknown kid.
      */
-    async rotate(options: { alg?: SigningAlgorithm; immediate?: boolean } = {}, now = new Date()): Promise<{ kid: string; alg: SigningAlgorithm; activateAt: Date }> {
+    async rotate(actor: Actor, options: { alg?: SigningAlgorithm; immediate?: boolean } = {}, now = new Date()): Promise<{ kid: string; alg: SigningAlgorithm; activateAt: Date }> {
       const alg = options.alg ?? 'ES256';
-      const activateAt = options.immediate ? now : new Date(now.getTime() + settings.publishDelaySeconds * 1000);
+      const immediate = options.immediate === true;
+      const activateAt = immediate ? now : new Date(now.getTime() + settings.publishDelaySeconds * 1000);
       const kid = await locked(() => insertKey(alg, activateAt));
-      if (options.immediate) await emit({ type: 'activated', kid, alg, detail: { immediate: true } });
+      record(actor, 'key.rotated', kid, { alg, immediate, activate_at: activateAt.toISOString() });
       await announce('rotate');
       return { kid, alg, activateAt };
     },
 
     /** Stops a key signing now; it stays published until its tokens expire. A successor signs in its place. */
-    async retire(kid: string, now = new Date()): Promise<{ successor?: { kid: string; how: 'promoted' | 'created' } }> {
-      const result = await locked(async () => {
-        const { statuses: all } = await statuses(now);
-        const key = all.find((s) => s.kid === kid);
-        if (!key) throw new KeystoreError(`no key ${kid}`);
-        if (key.state === 'revoked' || key.state === 'expired' || key.state === 'retired') throw new KeystoreError(`key ${kid} is already ${key.state}`);
-        const successor = key.state === 'active' ? await ensureSuccessor(key.alg, kid, now, all) : undefined;
-        await store.setRetiredAt(kid, now);
-        await emit({ type: 'retired', kid, alg: key.alg });
-        return { successor };
-      });
-      await announce('retire');
-      return result;
-    },
+    retire: (actor: Actor, kid: string, now = new Date()) => withdraw(actor, kid, now, 'retired'),
 
     /** Removes a compromised key from the JWKS at once: every token it signed stops verifying. */
-    async revoke(kid: string, now = new Date()): Promise<{ successor?: { kid: string; how: 'promoted' | 'created' } }> {
-      const result = await locked(async () => {
-        const { statuses: all } = await statuses(now);
-        const key = all.find((s) => s.kid === kid);
-        if (!key) throw new KeystoreError(`no key ${kid}`);
-        if (key.state === 'revoked') throw new KeystoreError(`key ${kid} is already revoked`);
-        const successor = key.state === 'active' ? await ensureSuccessor(key.alg, kid, now, all) : undefined;
-        await store.setRevokedAt(kid, now);
-        await emit({ type: 'revoked', kid, alg: key.alg });
-        return { successor };
-      });
-      await announce('revoke');
-      return result;
-    },
+    revoke: (actor: Actor, kid: string, now = new Date()) => withdraw(actor, kid, now, 'revoked'),
 
     /**
      * The scheduled rotation, run by whichever node takes the lock first (the
@@ -226,11 +216,14 @@ export function createKeystore(deps: KeystoreDeps) {
           if (!active || all.some((s) => s.alg === alg && s.state === 'next')) continue;
           const due = active.activateAt.getTime() + settings.rotationIntervalSeconds * 1000;
           if (due - settings.publishDelaySeconds * 1000 > now.getTime()) continue;
-          staged.push(await insertKey(alg, new Date(Math.max(due, now.getTime() + settings.publishDelaySeconds * 1000))));
+          const activateAt = new Date(Math.max(due, now.getTime() + settings.publishDelaySeconds * 1000));
+          const kid = await insertKey(alg, activateAt);
+          record(system, 'key.created', kid, { alg, activateAt: activateAt.toISOString() });
+          staged.push(kid);
         }
         const expired = all.filter((s) => s.state === 'expired');
         await store.remove(expired.map((s) => s.kid));
-        for (const s of expired) await emit({ type: 'removed', kid: s.kid, alg: s.alg });
+        for (const s of expired) record(system, 'key.removed', s.kid, { alg: s.alg });
         return { staged, removed: expired.map((s) => s.kid) };
       }, { wait: false });
       if (!result.acquired) return undefined;
@@ -246,7 +239,6 @@ export function createKeystore(deps: KeystoreDeps) {
         await store.setCiphertext(row.kid, secrets.seal('signing-key', row.kid, secrets.open('signing-key', row.kid, row.private_ciphertext)));
         done += 1;
         onProgress?.(done, rows.length);
-        await emit({ type: 'rewrapped', kid: row.kid, alg: row.alg });
       }
       return done;
     },

@@ -4,7 +4,9 @@
  * purpose `totp-seed`) with the account id as context, so a ciphertext moved
  * to another account's row does not open.
  */
+import { recordLocks, type SignInOrigin } from '../accounts/accounts.js';
 import type { Lockout } from '../accounts/lockout.js';
+import { recordAs, viaOf, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { newRecoveryCodes, newRecoveryKey, normaliseRecoveryCode, recoveryCodeDigest } from './recovery-codes.js';
@@ -44,13 +46,14 @@ export interface MfaDeps {
   lockout: Lockout;
   /** Issuer name in authenticator apps (config.mfa.totpIssuer). */
   totpIssuer: string;
+  audit: Audit;
 }
 
 // The recovery-code key is sealed under the seed's purpose but its own context,
 // so neither ciphertext can stand in for the other.
 const recoveryKeyContext = (accountId: string) => `${accountId}:recovery-codes`;
 
-export function createMfaService({ db, secrets, lockout, totpIssuer }: MfaDeps) {
+export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: MfaDeps) {
   const factors = createFactorStore(db);
   const signIns = createSignInStore(db);
 
@@ -60,6 +63,53 @@ export function createMfaService({ db, secrets, lockout, totpIssuer }: MfaDeps) 
   const sealRecoveryKey = (accountId: string, key: Buffer) => secrets.seal('totp-seed', recoveryKeyContext(accountId), key.toString('base64url'));
   const digests = (key: Buffer, accountId: string, codes: readonly string[]) =>
     codes.map((code) => recoveryCodeDigest(key, accountId, normaliseRecoveryCode(code)!));
+
+  /** A refused code at sign-in, with the locks it set; the user is the actor (they hold the first factor). */
+  function refused(accountId: string, method: 'totp' | 'recovery_code', result: Exclude<SecondFactorResult, { ok: true }>, origin: SignInOrigin): void {
+    const who = { actor: accountId, subject: accountId, clientId: origin.clientId };
+    if (result.reason === 'locked') {
+      audit.record({ type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'locked' } });
+      return;
+    }
+    audit.record({ type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.replayed ? 'replayed' : 'invalid' } });
+    recordLocks(audit, result.lockedNow, { ...who, factor: method });
+  }
+
+  /**
+   * Checks a TOTP code through the lockout. A code for a time step at or
+   * before the last accepted one is refused (RFC 6238 §5.2), and spending a
+   * step is one conditional UPDATE, so of two parallel requests carrying
+   * the same code one fails.
+   */
+  async function checkTotp(accountId: string, code: string, ip: string): Promise<SecondFactorResult> {
+    const attempt = await lockout.attempt({ accountId }, ip);
+    if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
+    const factor = await factors.find(accountId);
+    const seed = factor ? openSeed(factor) : undefined;
+    const step = factor && seed ? await matchingStep(seed, code, factor.last_used_step) : undefined;
+    if (step !== undefined && (await factors.claimStep(accountId, step))) {
+      await attempt.succeeded();
+      return { ok: true };
+    }
+    const { locked, addressLocked } = attempt.failed();
+    // Right but already spent: worth telling the audit log apart from a guess (someone saw the code).
+    const replayed = seed !== undefined && (await matchingStep(seed, code)) !== undefined;
+    return { ok: false, reason: 'invalid', replayed, lockedNow: { account: locked, address: addressLocked } };
+  }
+
+  /** Spends one recovery code, through the lockout like a TOTP code. */
+  async function spendRecoveryCode(accountId: string, input: string, ip: string): Promise<SecondFactorResult> {
+    const attempt = await lockout.attempt({ accountId }, ip);
+    if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
+    const factor = await factors.find(accountId);
+    const code = normaliseRecoveryCode(input);
+    if (factor && code && (await factors.spendRecoveryCode(accountId, recoveryCodeDigest(openRecoveryKey(factor), accountId, code)))) {
+      await attempt.succeeded();
+      return { ok: true, recoveryCodesLeft: await factors.unusedRecoveryCodes(accountId) };
+    }
+    const { locked, addressLocked } = attempt.failed();
+    return { ok: false, reason: 'invalid', replayed: false, lockedNow: { account: locked, address: addressLocked } };
+  }
 
   return {
     hasFactor: (accountId: string) => factors.exists(accountId),
@@ -89,9 +139,12 @@ export function createMfaService({ db, secrets, lockout, totpIssuer }: MfaDeps) 
      * current code, and returns the recovery codes (the only time they exist
      * in clear). Never replaces a factor the account already has.
      */
-    async confirmEnrolment(accountId: string, seed: string, code: string): Promise<EnrolmentResult> {
+    async confirmEnrolment(actor: Actor, accountId: string, seed: string, code: string, origin: EventOrigin = {}): Promise<EnrolmentResult> {
       const step = await matchingStep(seed, code);
-      if (step === undefined) return { ok: false, reason: 'invalid_code' };
+      if (step === undefined) {
+        recordAs(audit, actor, { type: 'mfa.failed', outcome: 'failure', subject: accountId, clientId: origin.clientId, detail: { method: 'totp', reason: 'invalid', stage: 'enrolment' } });
+        return { ok: false, reason: 'invalid_code' };
+      }
       const key = newRecoveryKey();
       const recoveryCodes = newRecoveryCodes();
       const inserted = await factors.insert({
@@ -101,55 +154,43 @@ export function createMfaService({ db, secrets, lockout, totpIssuer }: MfaDeps) 
         lastUsedStep: step,
         recoveryCodeHashes: digests(key, accountId, recoveryCodes),
       });
-      return inserted ? { ok: true, recoveryCodes } : { ok: false, reason: 'already_enrolled' };
+      if (!inserted) return { ok: false, reason: 'already_enrolled' };
+      recordAs(audit, actor, { type: 'mfa.enrolled', subject: accountId, clientId: origin.clientId, detail: { via: viaOf(actor) } });
+      return { ok: true, recoveryCodes };
     },
 
-    /**
-     * Checks a TOTP code through the lockout. A code for a time step at or
-     * before the last accepted one is refused (RFC 6238 §5.2), and spending a
-     * step is one conditional UPDATE, so of two parallel requests carrying
-     * the same code one fails.
-     */
-    async verifyTotp(accountId: string, code: string, origin: { ip: string }): Promise<SecondFactorResult> {
-      const attempt = await lockout.attempt({ accountId }, origin.ip);
-      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
-      const factor = await factors.find(accountId);
-      const seed = factor ? openSeed(factor) : undefined;
-      const step = factor && seed ? await matchingStep(seed, code, factor.last_used_step) : undefined;
-      if (step !== undefined && (await factors.claimStep(accountId, step))) {
-        await attempt.succeeded();
-        return { ok: true };
-      }
-      const { locked, addressLocked } = attempt.failed();
-      // Right but already spent: worth telling the audit log apart from a guess (someone saw the code).
-      const replayed = seed !== undefined && (await matchingStep(seed, code)) !== undefined;
-      return { ok: false, reason: 'invalid', replayed, lockedNow: { account: locked, address: addressLocked } };
+    /** A sign-in's TOTP code (see checkTotp); the outcome is audited. */
+    async verifyTotp(accountId: string, code: string, origin: SignInOrigin): Promise<SecondFactorResult> {
+      const result = await checkTotp(accountId, code, origin.ip);
+      if (result.ok) audit.record({ type: 'mfa.verified', outcome: 'success', actor: accountId, subject: accountId, clientId: origin.clientId, detail: { method: 'totp' } });
+      else refused(accountId, 'totp', result, origin);
+      return result;
     },
 
-    /** Spends one recovery code, through the lockout like a TOTP code. */
-    async useRecoveryCode(accountId: string, input: string, origin: { ip: string }): Promise<SecondFactorResult> {
-      const attempt = await lockout.attempt({ accountId }, origin.ip);
-      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds };
-      const factor = await factors.find(accountId);
-      const code = normaliseRecoveryCode(input);
-      if (factor && code && (await factors.spendRecoveryCode(accountId, recoveryCodeDigest(openRecoveryKey(factor), accountId, code)))) {
-        await attempt.succeeded();
-        return { ok: true, recoveryCodesLeft: await factors.unusedRecoveryCodes(accountId) };
-      }
-      const { locked, addressLocked } = attempt.failed();
-      return { ok: false, reason: 'invalid', replayed: false, lockedNow: { account: locked, address: addressLocked } };
+    /** A sign-in's recovery code (see spendRecoveryCode); the outcome is audited. */
+    async useRecoveryCode(accountId: string, input: string, origin: SignInOrigin): Promise<SecondFactorResult> {
+      const result = await spendRecoveryCode(accountId, input, origin.ip);
+      if (result.ok) audit.record({ type: 'mfa.recovery_code_used', outcome: 'success', actor: accountId, subject: accountId, clientId: origin.clientId, detail: { left: result.recoveryCodesLeft } });
+      else refused(accountId, 'recovery_code', result, origin);
+      return result;
     },
 
     /** New codes replace all the old ones (used or not); undefined when the account has no factor. */
-    async regenerateRecoveryCodes(accountId: string): Promise<string[] | undefined> {
+    async regenerateRecoveryCodes(actor: Actor, accountId: string, origin: EventOrigin = {}): Promise<string[] | undefined> {
       const factor = await factors.find(accountId);
       if (!factor) return undefined;
       const codes = newRecoveryCodes();
-      return (await factors.replaceRecoveryCodes(accountId, digests(openRecoveryKey(factor), accountId, codes))) ? codes : undefined;
+      if (!(await factors.replaceRecoveryCodes(accountId, digests(openRecoveryKey(factor), accountId, codes)))) return undefined;
+      recordAs(audit, actor, { type: 'mfa.recovery_codes_regenerated', subject: accountId, clientId: origin.clientId, detail: { via: viaOf(actor) } });
+      return codes;
     },
 
     /** Removes the factor and its recovery codes; the account signs in with its password alone until it enrols again. */
-    reset: (accountId: string) => factors.remove(accountId),
+    async reset(actor: Actor, accountId: string): Promise<boolean> {
+      const removed = await factors.remove(accountId);
+      if (removed) recordAs(audit, actor, { type: 'mfa.reset', subject: accountId });
+      return removed;
+    },
 
     /**
      * Re-seals every seed and recovery-code key (and every seed of an

@@ -7,6 +7,7 @@
  * Until the last stage the library's login is not finished, so leaving the
  * pages half-way leaves no session behind.
  */
+import type { Audit, EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import { sha256 } from '../crypto/digest.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -28,22 +29,35 @@ export interface PendingSignIn {
   enrolmentSeed: string | undefined;
 }
 
-export function createPendingSignIns(db: Db, secrets: SecretBox) {
+type NewSignIn = { accountId: string; stage: 'totp' | 'enrol'; amr: string[]; enrolmentSeed?: string };
+
+export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit) {
   const store = createSignInStore(db);
   const keyOf = (interactionUid: string) => sha256(`mfa-sign-in:${interactionUid}`);
 
-  return {
-    /** Records (or replaces) the state for this interaction, expiring with it. */
-    async start(interactionUid: string, expiresAt: Date, state: { accountId: string; stage: 'totp' | 'enrol'; amr: string[]; enrolmentSeed?: string }): Promise<void> {
-      await store.upsert(keyOf(interactionUid), {
+  async function save(interactionUid: string, expiresAt: Date, state: NewSignIn): Promise<void> {
+    await store.upsert(keyOf(interactionUid), {
         account_id: state.accountId,
         stage: state.stage,
         amr: state.amr,
         enrolment_seed_ciphertext: state.enrolmentSeed === undefined ? null : secrets.seal('totp-seed', state.accountId, state.enrolmentSeed),
         expiresAt,
       });
-      // Housekeeping rides on new sign-ins rather than a timer of its own.
-      await store.deleteExpired();
+    // Housekeeping rides on new sign-ins rather than a timer of its own.
+    await store.deleteExpired();
+  }
+
+  return {
+    /** Records (or replaces) the state for this interaction after a right password, expiring with it; an enrolment's start is audited. */
+    async start(interactionUid: string, expiresAt: Date, state: NewSignIn, origin: EventOrigin = {}): Promise<void> {
+      await save(interactionUid, expiresAt, state);
+      if (state.stage === 'enrol') audit.record({ type: 'mfa.enrolment_started', actor: state.accountId, subject: state.accountId, clientId: origin.clientId, detail: { via: 'sign-in' } });
+    },
+
+    /** A signed-in session that only lacks the second factor asks for the code alone (audited as `mfa.step_up`). */
+    async startStepUp(interactionUid: string, expiresAt: Date, state: { accountId: string; amr: string[]; fromAcr: string | undefined }, origin: EventOrigin = {}): Promise<void> {
+      await save(interactionUid, expiresAt, { accountId: state.accountId, stage: 'totp', amr: state.amr });
+      audit.record({ type: 'mfa.step_up', actor: state.accountId, subject: state.accountId, clientId: origin.clientId, detail: { from: state.fromAcr } });
     },
 
     async find(interactionUid: string): Promise<PendingSignIn | undefined> {

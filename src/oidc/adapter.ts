@@ -7,6 +7,7 @@
  */
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
+import { system } from '../audit/events.js';
 import type { ArtifactPayload, ArtifactStore } from '../artifacts/store.js';
 import type { ClientService } from '../clients/clients.js';
 import { RegistrationError } from '../registration/errors.js';
@@ -68,7 +69,7 @@ class ClientAdapter extends OwnTableAdapter {
   async destroy(id: string) {
     const ctx = Provider.ctx;
     if (ctx?.oidc.route === 'client_delete') await this.registrations.remove(id, originOf(ctx));
-    else await this.clients.remove(id).catch(() => undefined);
+    else await this.clients.remove(system, id).catch(() => undefined);
   }
 }
 

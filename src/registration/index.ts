@@ -15,8 +15,8 @@ import { createRegistrationService } from './registrations.js';
 import { createSoftwareStatementVerifier } from './software-statement.js';
 
 export function createRegistrationServices(deps: { db: Db; clients: ClientService; audit: Audit; settings: Config['registration'] }) {
-  const registrationPolicies = createPolicyService(deps.db);
-  const initialAccessTokens = createIatService(deps.db, registrationPolicies);
+  const registrationPolicies = createPolicyService(deps.db, deps.audit);
+  const initialAccessTokens = createIatService(deps.db, registrationPolicies, deps.audit);
   const registrations = createRegistrationService({
     db: deps.db,
     mode: deps.settings.mode,

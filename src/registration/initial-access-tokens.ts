@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 
 import { z } from 'zod';
 
+import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import type { Db, Queryable } from '../db/index.js';
 import { sha256 } from '../crypto/digest.js';
 import { RegistrationAdminError } from './errors.js';
@@ -63,12 +64,12 @@ export const toIat = (row: IatRow): InitialAccessToken => ({
   status: statusOf(row),
 });
 
-export function createIatService(db: Db, policies: PolicyService) {
+export function createIatService(db: Db, policies: PolicyService, audit: Audit) {
   const store = createIatStore(db);
 
   return {
     /** Mints a token; its value is returned this once and only its SHA-256 is kept. */
-    async create(input: NewIat): Promise<{ token: InitialAccessToken; value: string }> {
+    async create(actor: Actor, input: NewIat): Promise<{ token: InitialAccessToken; value: string }> {
       const parsed = newIatSchema.parse(input);
       if (parsed.policy !== undefined && !(await policies.find(parsed.policy))) {
         throw new RegistrationAdminError(`no such policy: ${parsed.policy} (create it with \`gatehouse policies set ${parsed.policy}\`)`);
@@ -82,7 +83,9 @@ export function createIatService(db: Db, policies: PolicyService) {
         maxUses: parsed.maxUses,
         expiresInSeconds: parsed.expiresInSeconds,
       });
-      return { token: toIat(row), value };
+      const token = toIat(row);
+      recordAs(audit, actor, { type: 'iat.created', subject: token.id, detail: { policy: token.policy, maxUses: token.maxUses, expiresAt: new Date(token.expiresAt).toISOString() } });
+      return { token, value };
     },
 
     async list(): Promise<InitialAccessToken[]> {
@@ -94,8 +97,8 @@ export function createIatService(db: Db, policies: PolicyService) {
       return row ? toIat(row) : undefined;
     },
 
-    async revoke(id: string): Promise<void> {
-      if (await store.revoke(id)) return;
+    async revoke(actor: Actor, id: string): Promise<void> {
+      if (await store.revoke(id)) return recordAs(audit, actor, { type: 'iat.revoked', subject: id });
       const existing = await store.findById(id);
       throw new RegistrationAdminError(existing ? `initial access token ${id} is already revoked` : `no such initial access token: ${id}`);
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import type { Db, Queryable } from '../db/index.js';
 import { RegistrationAdminError } from './errors.js';
 import { baselinePolicy, policyRulesSchema, type PolicyInput, type PolicyRules } from './policy.js';
@@ -25,14 +26,16 @@ const toPolicy = (row: PolicyRow): RegistrationPolicy => ({
 });
 
 /** Named registration policies, kept in the database so every node applies the same rules the moment an operator changes them. */
-export function createPolicyService(db: Db) {
+export function createPolicyService(db: Db, audit: Audit) {
   const store = createPolicyStore(db);
 
   return {
     /** Creates or replaces a policy; options not given take their defaults (the whole policy is what the operator typed). */
-    async set(name: string, input: PolicyInput, description?: string): Promise<RegistrationPolicy> {
+    async set(actor: Actor, name: string, input: PolicyInput, description?: string): Promise<RegistrationPolicy> {
       const rules = policyRulesSchema.parse(input);
-      return toPolicy(await store.upsert({ name: policyNameSchema.parse(name), rules, description: description?.trim() || null }));
+      const policy = toPolicy(await store.upsert({ name: policyNameSchema.parse(name), rules, description: description?.trim() || null }));
+      recordAs(audit, actor, { type: 'registration_policy.saved', subject: policy.name, detail: { description: policy.description, rules: policy.rules } });
+      return policy;
     },
 
     async find(name: string): Promise<RegistrationPolicy | undefined> {
@@ -44,10 +47,11 @@ export function createPolicyService(db: Db) {
       return (await store.list()).map(toPolicy);
     },
 
-    async remove(name: string): Promise<void> {
+    async remove(actor: Actor, name: string): Promise<void> {
       const removed = await store.remove(name);
       if (removed === 'in-use') throw new RegistrationAdminError(`policy ${name} is still used by initial access tokens or registered clients; change it with \`policies set\` instead`);
       if (!removed) throw new RegistrationAdminError(`no such policy: ${name}`);
+      recordAs(audit, actor, { type: 'registration_policy.removed', subject: name });
     },
 
     /** The rules a registration under `name` answers to; null is the baseline. */

@@ -180,7 +180,7 @@ export function createRegistrationService(deps: RegistrationDeps) {
 
     /** RFC 7592 delete: the client removes itself. */
     async remove(clientId: string, origin: RequestOrigin): Promise<void> {
-      await clients.remove(clientId);
+      await clients.removeRegistered(clientId);
       record({ type: 'client.deleted', outcome: 'success', actor: clientId, subject: clientId, clientId }, origin);
     },
   };

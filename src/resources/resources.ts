@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import { createNamedCache } from '../db/cache.js';
 import type { Db } from '../db/index.js';
 
@@ -56,7 +57,7 @@ export class ResourceError extends Error {
 /** Longest a node serves a resource server's settings after a lost invalidation NOTIFY. */
 export const resourceCacheTtlMs = 5_000;
 
-export function createResourceService(db: Db) {
+export function createResourceService(db: Db, audit: Audit) {
   /**
    * The resource-server cache: every JWT access token request reads its
    * audience's settings. Add and remove invalidate it on all nodes; it caches
@@ -66,7 +67,7 @@ export function createResourceService(db: Db) {
   return {
     /** The resource-server cache, which the server starts and stops. */
     cache,
-    async add(input: NewResource): Promise<ResourceServer> {
+    async add(actor: Actor, input: NewResource): Promise<ResourceServer> {
       const r = newResourceSchema.parse(input);
       const { rows } = await db.query<Row>(
         `INSERT INTO resource_servers (audience, name, scopes, access_token_ttl, token_format, signing_alg)
@@ -75,6 +76,7 @@ export function createResourceService(db: Db) {
       );
       if (!rows[0]) throw new ResourceError(`a resource server for ${r.audience} already exists`);
       await cache.invalidate(r.audience);
+      recordAs(audit, actor, { type: 'resource.created', subject: r.audience, detail: { scopes: r.scopes, accessTokenTtl: r.accessTokenTtl, tokenFormat: r.tokenFormat } });
       return toResource(rows[0]);
     },
     /** The resource server if it is cached: the token endpoint's common case, answered without a promise. */
@@ -96,10 +98,11 @@ export function createResourceService(db: Db) {
       const { rows } = await db.query<{ max: number | null }>('SELECT max(access_token_ttl) AS max FROM resource_servers');
       return rows[0]?.max ?? 0;
     },
-    async remove(audience: string): Promise<void> {
+    async remove(actor: Actor, audience: string): Promise<void> {
       const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
       await cache.invalidate(audience);
       if (rowCount === 0) throw new ResourceError('no such resource server');
+      recordAs(audit, actor, { type: 'resource.removed', subject: audience });
     },
   };
 }

@@ -10,6 +10,7 @@ import { allProblems, phone, saveScreenshot } from '../support/browser.js';
 import { browserSuite } from '../support/browser-suite.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.js';
+import { operator } from '../../src/audit/events.js';
 
 const suite = browserSuite();
 let gatehouse: TestGatehouse;
@@ -171,7 +172,7 @@ describe('browser sign-in', () => {
 
   it('tells a disabled user the account cannot sign in', async () => {
     const user = await gatehouse.createUser();
-    await gatehouse.app.services.accounts.setDisabled(user.username, true);
+    await gatehouse.app.services.accounts.setDisabled(operator, user.username, true);
     const rp = await relyingParty();
     const { page, problems } = await session();
 

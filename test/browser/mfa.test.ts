@@ -12,6 +12,7 @@ import { allProblems, phone, saveScreenshot } from '../support/browser.js';
 import { browserSuite } from '../support/browser-suite.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.js';
+import { operator } from '../../src/audit/events.js';
 
 const acrMfa = 'urn:gatehouse:acr:mfa';
 
@@ -123,7 +124,7 @@ describe('two-step verification in the browser', () => {
   it('signs in with a recovery code, without JavaScript', async () => {
     const user = await gatehouse.createUser();
     const seed = gatehouse.app.services.mfa.newSeed();
-    const enrolment = await gatehouse.app.services.mfa.confirmEnrolment(user.id, seed, await codeFor(seed, -1));
+    const enrolment = await gatehouse.app.services.mfa.confirmEnrolment(operator, user.id, seed, await codeFor(seed, -1));
     if (!enrolment.ok) throw new Error(enrolment.reason);
     const rp = await relyingParty();
     const { page, problems } = await session({ javaScriptEnabled: false });

@@ -1,17 +1,20 @@
 /**
- * Runs the real `gatehouse` CLI as a child process against a test database,
- * and opens the same database in-process once the child has exited.
+ * Runs `gatehouse` commands against a test database: in-process by default
+ * (the real program, src/cli/program.ts, with buffers for its terminal and a
+ * clean environment), or as a real child process with `{ process: true }`
+ * for the smoke tests of the entry itself. `withServices` opens the same
+ * database through the composition root once the command has finished.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
+import { runCli } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/index.js';
-import { openDb } from '../../src/db/index.js';
-import { migrate } from '../../src/db/migrate.js';
+import { openCore } from '../../src/core.js';
+import type { Db } from '../../src/db/index.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { loadMasterKey, loadPreviousMasterKeys } from '../../src/crypto/master-key.js';
-import { createSecretBox } from '../../src/crypto/secret-box.js';
-import { createServices, type Services } from '../../src/services.js';
+import type { Services } from '../../src/services.js';
 import type { TestDatabase } from './databases.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,9 +45,43 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Sees stdout as it arrives and may return the line to type on stdin (once), as a person at the terminal would. */
   answer?: (stdout: string) => Promise<string | undefined>;
+  /** A real `node src/cli.ts` child (5–13 s each on the CI machines): for the entry's own smoke tests only. */
+  process?: boolean;
 }
 
-export function cli(database: TestDatabase | undefined, args: string[], options: CliOptions = {}): Promise<CliResult> {
+/** Collects what is written, and tells a listener as it arrives. */
+function capture(onWrite: (all: string) => void = () => {}): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      text += chunk.toString();
+      onWrite(text);
+      callback();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+export async function cli(database: TestDatabase | undefined, args: string[], options: CliOptions = {}): Promise<CliResult> {
+  if (options.process) return cliProcess(database, args, options);
+  const stdin = new PassThrough();
+  let answered = false;
+  const stdout = capture((all) => {
+    if (!options.answer || answered) return;
+    void options.answer(all).then((line) => {
+      if (line === undefined || answered) return;
+      answered = true;
+      stdin.end(`${line}\n`);
+    });
+  });
+  const stderr = capture();
+  if (!options.answer) stdin.end(options.stdin ?? '');
+  const code = await runCli(args, { stdin, stdout: stdout.stream, stderr: stderr.stream, env: cliEnv(database, options.env) });
+  if (!answered) stdin.end();
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+function cliProcess(database: TestDatabase | undefined, args: string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
       cwd: root,
@@ -70,12 +107,8 @@ export function cli(database: TestDatabase | undefined, args: string[], options:
   });
 }
 
-/** Opens the same database in-process; only ever after the CLI child has exited (PGlite is single-process). */
-export async function withServices<T>(
-  database: TestDatabase,
-  fn: (services: Services, db: Awaited<ReturnType<typeof openDb>>) => Promise<T>,
-  env: Record<string, string> = {},
-): Promise<T> {
+/** Opens the same database through the composition root; only ever after the command has finished (PGlite is single-process). */
+export async function withServices<T>(database: TestDatabase, fn: (services: Services, db: Db) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const config = loadConfig({
     NODE_ENV: 'test',
     GATEHOUSE_DATA_DIR: database.dataDir,
@@ -84,13 +117,10 @@ export async function withServices<T>(
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...env,
   });
-  const log = createLogger('silent');
-  const db = await openDb(config, log);
+  const core = await openCore(config, createLogger('silent'));
   try {
-    await migrate(db);
-    const masterKey = await loadMasterKey(config);
-    return await fn(createServices(db, config, createSecretBox(masterKey.secret, await loadPreviousMasterKeys(config))), db);
+    return await fn(core.services, core.db);
   } finally {
-    await db.close();
+    await core.close();
   }
 }

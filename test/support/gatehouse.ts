@@ -1,11 +1,12 @@
 /**
- * Boots a real Gatehouse (the same startGatehouse that `npm start` runs) on a
- * free loopback port against a fresh database of the kind GATEHOUSE_TEST_DB
+ * Boots a real Gatehouse (the same startGatehouse that `npm start` runs, on
+ * the same composition root, src/core.ts) on a free loopback port against a fresh database of the kind GATEHOUSE_TEST_DB
  * names, with logs captured for assertions.
  */
 import { Writable } from 'node:stream';
 
 import type { NewAccount } from '../../src/accounts/schemas.js';
+import { operator } from '../../src/audit/events.js';
 import type { NewClient } from '../../src/clients/schemas.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -21,6 +22,7 @@ export interface TestGatehouse {
   database: TestDatabase;
   /** Every JSON log line written so far. */
   logs: string[];
+  /** Seeds as the operator would (`gatehouse users add`), audited as such. */
   createUser(overrides?: Partial<NewAccount>): Promise<{ id: string; username: string; password: string }>;
   createClient(input: NewClient): Promise<{ clientId: string; clientSecret: string | undefined }>;
   close(): Promise<void>;
@@ -69,11 +71,11 @@ export async function startTestGatehouse(options: { env?: Record<string, string>
       userCounter += 1;
       const username = overrides.username ?? `user${userCounter}-${Math.random().toString(36).slice(2, 8)}`;
       const password = overrides.password ?? 'correct horse battery staple';
-      const account = await app.services.accounts.create({ email: `${username}@example.test`, emailVerified: true, name: `User ${username}`, ...overrides, username, password });
+      const account = await app.services.accounts.create(operator, { email: `${username}@example.test`, emailVerified: true, name: `User ${username}`, ...overrides, username, password });
       return { id: account.id, username, password };
     },
     async createClient(input) {
-      const { client, clientSecret } = await app.services.clients.create(input);
+      const { client, clientSecret } = await app.services.clients.create(operator, input);
       return { clientId: client.clientId, clientSecret };
     },
     async close() {

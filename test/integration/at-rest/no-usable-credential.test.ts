@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { dumpDatabase } from '../../support/dump.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
+import { operator } from '../../../src/audit/events.js';
 
 const redirectUri = 'https://rp.example.test/cb';
 
@@ -18,7 +19,7 @@ describe('nothing usable at rest', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add({ audience: 'https://opaque.example.test', name: 'Opaque API', scopes: ['x'], accessTokenTtl: 300, tokenFormat: 'opaque' });
+    await gh.app.services.resources.add(operator, { audience: 'https://opaque.example.test', name: 'Opaque API', scopes: ['x'], accessTokenTtl: 300, tokenFormat: 'opaque' });
     const user = await gh.createUser();
     secrets.set('user password', user.password);
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { formAction, hiddenField, signInThroughPages, UserAgent } from '../../support/user-agent.js';
+import { operator } from '../../../src/audit/events.js';
 
 const redirectUri = 'https://rp.example.test/callback';
 const postLogoutUri = 'https://rp.example.test/bye';
@@ -25,7 +26,7 @@ describe('authorization code + PKCE', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add({ audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 120 });
+    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 120 });
     user = await gh.createUser();
     web = await gh.createClient({ type: 'confidential', name: 'Web app', redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutUri] });
     rp = await oidc.discovery(new URL(gh.issuer), web.clientId, undefined, oidc.ClientSecretBasic(web.clientSecret!), { execute: [oidc.allowInsecureRequests] });
@@ -201,7 +202,7 @@ describe('authorization code + PKCE', () => {
     expect(unknown.body).toContain('Username or password is incorrect.');
 
     const disabled = await gh.createUser();
-    await gh.app.services.accounts.setDisabled(disabled.username, true);
+    await gh.app.services.accounts.setDisabled(operator, disabled.username, true);
     const blocked = await agent.request(action, { form: { csrf, login: disabled.username, password: disabled.password } });
     expect(blocked.status).toBe(403);
     expect(blocked.body).toContain('cannot sign in');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCacheTtlMs } from '../../../src/clients/clients.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { operator } from '../../../src/audit/events.js';
 
 const api = 'https://api.cache.test';
 const notifyBoundMs = 2_000;
@@ -42,7 +43,7 @@ describe('caches on one node', () => {
   let gh: TestGatehouse;
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add({ audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
   });
   afterAll(() => gh?.close());
 
@@ -52,20 +53,20 @@ describe('caches on one node', () => {
     expect((await token(gh, client)).status).toBe(200);
     expect(gh.app.services.clients.cache.stats().hits).toBeGreaterThan(0);
 
-    await gh.app.services.clients.setDisabled(client.clientId, true);
+    await gh.app.services.clients.setDisabled(operator, client.clientId, true);
     expect(await token(gh, client)).toMatchObject({ status: 401, error: 'invalid_client' });
-    await gh.app.services.clients.setDisabled(client.clientId, false);
+    await gh.app.services.clients.setDisabled(operator, client.clientId, false);
     expect((await token(gh, client)).status).toBe(200);
-    await gh.app.services.clients.remove(client.clientId);
+    await gh.app.services.clients.remove(operator, client.clientId);
     expect(await token(gh, client)).toMatchObject({ status: 401, error: 'invalid_client' });
   });
 
   it('refuses a removed resource server on the next request', async () => {
     const audience = 'https://removed.cache.test';
-    await gh.app.services.resources.add({ audience, name: 'Short-lived API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { audience, name: 'Short-lived API', scopes: ['read'], accessTokenTtl: 300 });
     const client = await gh.createClient({ type: 'service', name: 'Resource worker' });
     expect((await token(gh, client, audience)).status).toBe(200);
-    await gh.app.services.resources.remove(audience);
+    await gh.app.services.resources.remove(operator, audience);
     expect(await token(gh, client, audience)).toMatchObject({ status: 400, error: 'invalid_target' });
   });
 
@@ -87,7 +88,7 @@ describe('caches across two nodes on PostgreSQL', () => {
     database = await freshDatabase('postgres');
     a = await startTestGatehouse({ database });
     b = await startTestGatehouse({ database });
-    await a.app.services.resources.add({ audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
+    await a.app.services.resources.add(operator, { audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
   });
   afterAll(async () => {
     await b?.close();
@@ -99,25 +100,25 @@ describe('caches across two nodes on PostgreSQL', () => {
     const client = await a.createClient({ type: 'service', name: 'Two-node worker' });
     expect((await token(b, client)).status).toBe(200);
     expect((await token(b, client)).status).toBe(200);
-    await a.app.services.clients.setDisabled(client.clientId, true);
+    await a.app.services.clients.setDisabled(operator, client.clientId, true);
     await refusedWithin(notifyBoundMs, () => token(b, client), 'invalid_client');
-    await a.app.services.clients.setDisabled(client.clientId, false);
+    await a.app.services.clients.setDisabled(operator, client.clientId, false);
     expect((await token(b, client)).status).toBe(200);
   });
 
   it('a client removed on node A is refused by node B within the bound', async () => {
     const client = await a.createClient({ type: 'service', name: 'Removed worker' });
     expect((await token(b, client)).status).toBe(200);
-    await a.app.services.clients.remove(client.clientId);
+    await a.app.services.clients.remove(operator, client.clientId);
     await refusedWithin(notifyBoundMs, () => token(b, client), 'invalid_client');
   });
 
   it('a resource server removed on node A is refused by node B within the bound', async () => {
     const audience = 'https://gone.cache.test';
-    await a.app.services.resources.add({ audience, name: 'Gone API', scopes: ['read'], accessTokenTtl: 300 });
+    await a.app.services.resources.add(operator, { audience, name: 'Gone API', scopes: ['read'], accessTokenTtl: 300 });
     const client = await a.createClient({ type: 'service', name: 'Gone worker' });
     expect((await token(b, client, audience)).status).toBe(200);
-    await a.app.services.resources.remove(audience);
+    await a.app.services.resources.remove(operator, audience);
     await refusedWithin(notifyBoundMs, () => token(b, client, audience), 'invalid_target');
   });
 

@@ -1,11 +1,11 @@
 /**
- * The `gatehouse` operator CLI, run as a real child process against a fresh
- * database of the kind GATEHOUSE_TEST_DB names. Each scenario owns its
- * database and runs its commands one after another (embedded PGlite serves one
- * process at a time). Each spawn costs about a second of CPU under tsx, so
- * assertions are grouped into a few scenarios rather than one test per check.
+ * The `gatehouse` operator CLI against a fresh database of the kind
+ * GATEHOUSE_TEST_DB names: in-process (the real program with its own
+ * terminal and environment, test/support/cli.ts), plus a few runs of the
+ * real process entry. Each scenario owns its database and runs its commands
+ * one after another (embedded PGlite serves one process at a time).
  */
-import { afterAll, describe, test, type ExpectStatic } from 'vitest';
+import { afterAll, describe, test, vi, type ExpectStatic } from 'vitest';
 
 import { cli, withServices, type CliResult } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind, type TestDatabase } from '../../support/databases.js';
@@ -219,5 +219,55 @@ describe('gatehouse CLI', () => {
     expect(migrate[0].stdout).toMatch(/^applying 0001_init\n(applying \d{4}_\w+\n)*schema version \d+ \(\d+ migrations? applied\)\n$/);
     expect(migrate[1].stdout).toMatch(/^schema version \d+ \(up to date\)\n$/);
     expect(migrate[1].stderr).toBe('');
+  });
+
+  test('the real process: help, a command reading stdin, exit statuses', { timeout: scenarioTimeout }, async ({ expect }) => {
+    const db = await database();
+    const [help, version, unknown, config] = await Promise.all([
+      cli(undefined, ['--help'], { process: true }),
+      cli(undefined, ['--version'], { process: true }),
+      cli(undefined, ['frobnicate'], { process: true }),
+      cli(undefined, ['users', 'list'], { process: true, env: { GATEHOUSE_NO_SUCH_SETTING: '1' } }),
+    ]);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: gatehouse \[options\] \[command\]/);
+    expect(help.stdout).toMatch(/-v, --verbose/);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^gatehouse: unknown command 'frobnicate'/);
+    expect(config.code).toBe(2);
+    expect(config.stderr).toMatch(/^gatehouse: invalid configuration:/);
+
+    const added = await cli(db, ['users', 'add', 'carol', '--password-stdin'], { process: true, stdin: 'correct horse battery staple\n' });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout.trim()).toMatch(uuid);
+    // No terminal to prompt on, and no --password-stdin: refused before anything is written.
+    expectCleanFailure(expect, await cli(db, ['users', 'add', 'dave'], { process: true }), /no terminal to prompt for the password/);
+    const listed = json<Array<Record<string, unknown>>>(expect, await cli(db, ['users', 'list', '--json'], { process: true }));
+    expect(listed.map((u) => u.username)).toEqual(['carol']);
+  });
+
+  test('in-process runs read only their own environment and never exit the process', { timeout: scenarioTimeout }, async ({ expect }) => {
+    const db = await database();
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => {
+      throw new Error('the CLI called process.exit');
+    }) as never);
+    // Would make loadConfig refuse to start if the CLI read the test process's env.
+    process.env.GATEHOUSE_NO_SUCH_SETTING = '1';
+    try {
+      const listed = await cli(db, ['users', 'list', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual([]);
+      const failed = await cli(db, ['users', 'show', 'nobody']);
+      expectCleanFailure(expect, failed, /no such account: nobody/);
+      const usage = await cli(db, ['users', 'add']);
+      expect(usage.code).toBe(1);
+      expect(usage.stderr).toMatch(/missing required argument 'username'/);
+      expect(exit).not.toHaveBeenCalled();
+    } finally {
+      delete process.env.GATEHOUSE_NO_SUCH_SETTING;
+      exit.mockRestore();
+    }
   });
 });

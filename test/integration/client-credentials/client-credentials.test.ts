@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { operator } from '../../../src/audit/events.js';
 
 const api = 'https://api.example.test';
 
@@ -13,7 +14,7 @@ describe('client credentials', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add({ audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     service = await gh.createClient({ type: 'service', name: 'Billing worker' });
     rp = await oidc.discovery(new URL(gh.issuer), service.clientId, undefined, oidc.ClientSecretBasic(service.clientSecret!), { execute: [oidc.allowInsecureRequests] });
   });
@@ -100,7 +101,7 @@ describe('client credentials', () => {
     const other = await gh.createClient({ type: 'service', name: 'Soon disabled' });
     const auth = basic(other.clientId, other.clientSecret!);
     expect((await tokenRequest({ grant_type: 'client_credentials' }, auth)).status).toBe(200);
-    await gh.app.services.clients.setDisabled(other.clientId, true);
+    await gh.app.services.clients.setDisabled(operator, other.clientId, true);
     const response = await tokenRequest({ grant_type: 'client_credentials' }, auth);
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: string }).error).toBe('invalid_client');

@@ -21,17 +21,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/index.js';
-import { openDb, type Db } from '../../../src/db/index.js';
-import { migrate } from '../../../src/db/migrate.js';
+import type { Db } from '../../../src/db/index.js';
+import { openCore, type Core } from '../../../src/core.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { decodeMasterKey } from '../../../src/crypto/master-key.js';
-import { createSecretBox } from '../../../src/crypto/secret-box.js';
-import { createServices, type Services } from '../../../src/services.js';
+import type { Services } from '../../../src/services.js';
 import { freePort } from '../../support/gatehouse.js';
 import { startNginx, type Nginx } from '../../support/nginx.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';
 import { signInThroughPages, UserAgent, type Step } from '../../support/user-agent.js';
 import { startPostgresServer, type PostgresServer } from './postgres-server.js';
+import { operator } from '../../../src/audit/events.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redirectUri = 'https://rp.example.test/callback';
@@ -95,6 +94,7 @@ function pkce() {
 describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
   let postgres: PostgresServer;
   let dataDir: string;
+  let core: Core;
   let db: Db;
   let services: Services;
   let nodes: NodeProcess[] = [];
@@ -159,14 +159,13 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
       GATEHOUSE_LOG_LEVEL: 'info',
     });
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
-    db = await openDb(config, createLogger('silent'));
-    await migrate(db);
-    services = createServices(db, config, createSecretBox(decodeMasterKey(env.GATEHOUSE_MASTER_KEY!)));
+    core = await openCore(config, createLogger('silent'));
+    ({ db, services } = core);
     user = { username: 'cluster-user', password: 'correct horse battery staple' };
-    await services.accounts.create({ username: user.username, password: user.password, email: 'cluster@example.test', emailVerified: true, name: 'Cluster User' });
-    const created = await services.clients.create({ type: 'confidential', name: 'Cluster web', redirectUris: [redirectUri] });
+    await services.accounts.create(operator, { username: user.username, password: user.password, email: 'cluster@example.test', emailVerified: true, name: 'Cluster User' });
+    const created = await services.clients.create(operator, { type: 'confidential', name: 'Cluster web', redirectUris: [redirectUri] });
     web = { id: created.client.clientId, secret: created.clientSecret! };
-    await services.resources.add({ audience: api, name: 'API', scopes: [], accessTokenTtl: 300 });
+    await services.resources.add(operator, { audience: api, name: 'API', scopes: [], accessTokenTtl: 300 });
     nodes = await Promise.all([spawnNode(env), spawnNode(env), spawnNode(env)]);
     nginx = await startNginx({ config: nginxConfig(nginxPort, nodes) });
   }, 120_000);
@@ -174,7 +173,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
   afterAll(async () => {
     await nginx?.stop();
     await Promise.all(nodes.map((n) => n.stop()));
-    await db?.close();
+    await core?.close();
     await postgres?.remove();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
@@ -210,7 +209,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
 
   it('signs with a key rotated in on one node on all three within seconds', async () => {
     // One service client per node: polling for the new key must not spend the budget tested below.
-    const perNode = await Promise.all(nodes.map((_n, i) => services.clients.create({ type: 'service', name: `rotation ${i}` })));
+    const perNode = await Promise.all(nodes.map((_n, i) => services.clients.create(operator, { type: 'service', name: `rotation ${i}` })));
     const mint = async (node: NodeProcess, i: number) => {
       const response = await token({ grant_type: 'client_credentials', resource: api }, basic(perNode[i]!.client.clientId, perNode[i]!.clientSecret!), node.url);
       expect(response.status).toBe(200);
@@ -220,7 +219,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
     expect(new Set(before).size).toBe(1);
     // The rotation runs in nodes[0]'s database the way `gatehouse keys rotate --now` does: a row change and a notification.
     const started = performance.now();
-    const { kid } = await services.keystore.rotate({ alg: 'ES256', immediate: true });
+    const { kid } = await services.keystore.rotate(operator, { alg: 'ES256', immediate: true });
     expect(kid).not.toBe(before[0]);
     const seenAfter: number[] = [];
     await Promise.all(
@@ -241,7 +240,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
   });
 
   it('limits a client to one budget for the whole cluster, not one per node', async () => {
-    const { client, clientSecret } = await services.clients.create({ type: 'service', name: 'budget' });
+    const { client, clientSecret } = await services.clients.create(operator, { type: 'service', name: 'budget' });
     const results: Array<{ status: number; node: number }> = [];
     for (let i = 0; i < tokenBudget + 20; i += 1) {
       const response = await token({ grant_type: 'client_credentials' }, basic(client.clientId, clientSecret!));
@@ -302,12 +301,12 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
       `restarted (pg_ctl start took ${(databaseBack - startedAt).toFixed(0)} ms) → ready again after ${readyAfter.map((ms) => ms.toFixed(0)).join(' / ')} ms`);
 
     // And the cluster works again end to end: a key change made at once reaches every node, sign-in, refresh.
-    const { kid } = await services.keystore.rotate({ alg: 'ES256', immediate: true });
+    const { kid } = await services.keystore.rotate(operator, { alg: 'ES256', immediate: true });
     const rotatedAt = performance.now();
     const again = await signIn();
     const refreshed = await token({ grant_type: 'refresh_token', refresh_token: again.tokens.refresh_token });
     expect(refreshed.status).toBe(200);
-    const service = await services.clients.create({ type: 'service', name: 'after restart' });
+    const service = await services.clients.create(operator, { type: 'service', name: 'after restart' });
     for (const node of nodes) {
       for (;;) {
         const response = await token({ grant_type: 'client_credentials', resource: api }, basic(service.client.clientId, service.clientSecret!), node.url);
@@ -332,7 +331,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
    * /token, which nginx never repeats once sent), for `runFor` ms; `disrupt` runs at `disruptAt`.
    */
   async function runLoad(users: SignedIn[], disrupt: () => void, options = { runFor: 6000, disruptAt: 2000 }) {
-    const loadClients = await Promise.all(Array.from({ length: 8 }, (_v, i) => services.clients.create({ type: 'service', name: `load ${i}` })));
+    const loadClients = await Promise.all(Array.from({ length: 8 }, (_v, i) => services.clients.create(operator, { type: 'service', name: `load ${i}` })));
     const results: Result[] = [];
     const start = performance.now();
     const operations = [

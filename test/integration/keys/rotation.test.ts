@@ -7,6 +7,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { operator } from '../../../src/audit/events.js';
 
 const api = 'https://api.example.test';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -27,7 +28,7 @@ describe('signing key rotation', () => {
       // Rate limiting off: this is a load test of rotation, not of the limiter.
       env: { GATEHOUSE_KEY_PUBLISH_DELAY: '3s', GATEHOUSE_JWKS_MAX_AGE: '2s', GATEHOUSE_KEY_ROTATION_INTERVAL: '1h', GATEHOUSE_KEY_CHECK_INTERVAL: '1s', GATEHOUSE_RATE_LIMITING: 'false' },
     });
-    await gh.app.services.resources.add({ audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60 });
+    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60 });
     const client = await gh.createClient({ type: 'service', name: 'load' });
     auth = basic(client.clientId, client.clientSecret!);
   });
@@ -59,7 +60,7 @@ describe('signing key rotation', () => {
     const workers = Array.from({ length: 16 }, worker);
     const before = (await gh.app.services.keystore.list()).find((k) => k.alg === 'ES256' && k.state === 'active')!.kid;
     await sleep(800);
-    const staged = await gh.app.services.keystore.rotate({ alg: 'ES256' });
+    const staged = await gh.app.services.keystore.rotate(operator, { alg: 'ES256' });
     await sleep(5000);
     stop = true;
     await Promise.all([...workers, refresher]);
@@ -81,7 +82,7 @@ describe('signing key rotation', () => {
 
   it('publishes a staged key before it signs and keeps signing with the active one', async () => {
     const activeBefore = (await gh.app.services.keystore.list()).find((k) => k.alg === 'ES256' && k.state === 'active')!.kid;
-    const staged = await gh.app.services.keystore.rotate({ alg: 'ES256' });
+    const staged = await gh.app.services.keystore.rotate(operator, { alg: 'ES256' });
     await gh.app.keys.refresh('test');
     const jwks = await fetchJwks(gh.issuer);
     expect(jwks.keys.map((k) => k.kid)).toContain(staged.kid);
@@ -104,7 +105,7 @@ describe('signing key rotation', () => {
     };
     const token = await mint();
     const kid = decodeProtectedHeader(token).kid!;
-    const result = await gh.app.services.keystore.revoke(kid);
+    const result = await gh.app.services.keystore.revoke(operator, kid);
     expect(result.successor?.kid).toBeDefined();
     const started = Date.now();
     let jwks = await fetchJwks(gh.issuer);
@@ -122,7 +123,7 @@ describe('signing key rotation', () => {
   it('keeps a retired key published until its tokens expire, then removes it', async () => {
     const list = await gh.app.services.keystore.list();
     const rs = list.find((k) => k.alg === 'RS256' && k.state === 'active')!;
-    const { successor } = await gh.app.services.keystore.retire(rs.kid);
+    const { successor } = await gh.app.services.keystore.retire(operator, rs.kid);
     expect(successor?.how).toBe('created');
     const now = Date.now();
     const retired = (await gh.app.services.keystore.list()).find((k) => k.kid === rs.kid)!;
@@ -138,8 +139,8 @@ describe('signing key rotation', () => {
   });
 
   it('refuses to retire or revoke what does not exist or is already gone', async () => {
-    await expect(gh.app.services.keystore.retire('no-such-kid')).rejects.toThrow(/no key/);
+    await expect(gh.app.services.keystore.retire(operator, 'no-such-kid')).rejects.toThrow(/no key/);
     const revoked = (await gh.app.services.keystore.list()).find((k) => k.state === 'revoked')!;
-    await expect(gh.app.services.keystore.revoke(revoked.kid)).rejects.toThrow(/already revoked/);
+    await expect(gh.app.services.keystore.revoke(operator, revoked.kid)).rejects.toThrow(/already revoked/);
   });
 });

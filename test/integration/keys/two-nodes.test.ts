@@ -10,18 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLogger } from '../../../src/observability/logger.js';
 import { loadConfig } from '../../../src/config/index.js';
-import { openDb, type Db } from '../../../src/db/index.js';
-import { migrate } from '../../../src/db/migrate.js';
-import { createSecretBox } from '../../../src/crypto/secret-box.js';
-import { decodeMasterKey } from '../../../src/crypto/master-key.js';
-import { createServices, type Services } from '../../../src/services.js';
+import type { Db } from '../../../src/db/index.js';
+import { openCore, type Core } from '../../../src/core.js';
+import type { Services } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';
+import { operator } from '../../../src/audit/events.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('key changes across two nodes on PostgreSQL', () => {
   let database: TestDatabase;
+  let core: Core;
   let db: Db;
   let services: Services;
   let nodes: NodeProcess[] = [];
@@ -41,16 +41,15 @@ describe('key changes across two nodes on PostgreSQL', () => {
       GATEHOUSE_KEY_CHECK_INTERVAL: '1s',
     });
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
-    db = await openDb(config, createLogger('silent'));
-    await migrate(db);
-    services = createServices(db, config, createSecretBox(decodeMasterKey(env.GATEHOUSE_MASTER_KEY!)));
-    const client = await services.clients.create({ type: 'service', name: 'two-nodes' });
+    core = await openCore(config, createLogger('silent'));
+    ({ db, services } = core);
+    const client = await services.clients.create(operator, { type: 'service', name: 'two-nodes' });
     auth = `Basic ${Buffer.from(`${client.client.clientId}:${client.clientSecret}`).toString('base64')}`;
     nodes = await Promise.all([spawnNode(env), spawnNode(env)]);
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));
-    await db?.close();
+    await core?.close();
     await database?.cleanup();
   });
 
@@ -65,7 +64,7 @@ describe('key changes across two nodes on PostgreSQL', () => {
   });
 
   it('signs with a key rotated in with --now on both nodes within 5 s, without a restart', async () => {
-    await services.resources.add({ audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
+    await services.resources.add(operator, { audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
     const mint = async (node: NodeProcess) => {
       const response = await fetch(`${node.url}/token`, {
         method: 'POST',
@@ -77,7 +76,7 @@ describe('key changes across two nodes on PostgreSQL', () => {
     };
     const pids = nodes.map((n) => n.child.pid);
     const started = performance.now();
-    const { kid } = await services.keystore.rotate({ alg: 'ES256', immediate: true });
+    const { kid } = await services.keystore.rotate(operator, { alg: 'ES256', immediate: true });
     const seenAt: number[] = [];
     for (const node of nodes) {
       while ((await mint(node)) !== kid) {

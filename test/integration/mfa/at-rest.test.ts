@@ -10,6 +10,7 @@ import { ScureBase32Plugin } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLockout } from '../../../src/accounts/lockout.js';
+import { noAudit } from '../../../src/audit/events.js';
 import { createMfaService } from '../../../src/mfa/mfa.js';
 import { createSecretBox, SecretBoxError } from '../../../src/crypto/secret-box.js';
 import { dumpDatabase } from '../../support/dump.js';
@@ -88,7 +89,7 @@ describe('second-factor secrets at rest', () => {
     const settings = { maxFailures: 5, maxFailuresPerIp: 100, windowSeconds: 900 };
     const mfaUnder = (current: Buffer, previous: Buffer[] = []) => {
       const secrets = createSecretBox(current, previous);
-      return createMfaService({ db, secrets, lockout: createLockout(db, settings, secrets.deriveKey('lockout-login-bucket')), totpIssuer: 'x' });
+      return createMfaService({ db, secrets, audit: noAudit, lockout: createLockout(db, settings, secrets.deriveKey('lockout-login-bucket')), totpIssuer: 'x' });
     };
 
     const rotating = mfaUnder(newKey, [oldKey]);

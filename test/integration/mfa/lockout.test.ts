@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { countStatuses, enrolTotp, ForwardedAgent, SignIn, startTestBed, totp, wrongCode, type TestBed } from './sign-in-flow.js';
+import { operator } from '../../../src/audit/events.js';
 
 const lockedSentence = /Too many failed attempts\. Try again in (\d+) minutes?\./;
 
@@ -43,7 +44,7 @@ describe('account lockout', () => {
     expect((await again.password(user)).status).toBe(429);
     expect(again.html).toMatch(lockedSentence);
 
-    const { cleared } = await bed.gh.app.services.accounts.unlock(user.username);
+    const { cleared } = await bed.gh.app.services.accounts.unlock(operator, user.username);
     expect(cleared).toBe(true);
     const after = await SignIn.begin(bed);
     await after.password(user);

@@ -10,6 +10,7 @@ import * as oidc from 'openid-client';
 import type { NewClient } from '../../../src/clients/schemas.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { formAction, hiddenField, UserAgent, type Step } from '../../support/user-agent.js';
+import { operator } from '../../../src/audit/events.js';
 
 export const redirectUri = 'https://rp.example.test/callback';
 export const acrMfa = 'urn:gatehouse:acr:mfa';
@@ -68,7 +69,7 @@ export async function awaitStableStep(margin = 6): Promise<void> {
  */
 export async function enrolTotp(gh: TestGatehouse, accountId: string, options: { longAgo?: boolean } = {}): Promise<{ seed: string; recoveryCodes: string[] }> {
   const seed = gh.app.services.mfa.newSeed();
-  const result = await gh.app.services.mfa.confirmEnrolment(accountId, seed, await totp(seed, -1));
+  const result = await gh.app.services.mfa.confirmEnrolment(operator, accountId, seed, await totp(seed, -1));
   if (!result.ok) throw new Error(`enrolment failed: ${result.reason}`);
   if (options.longAgo) await gh.app.db.query('UPDATE totp_factors SET last_used_step = 0 WHERE account_id = $1', [accountId]);
   return { seed, recoveryCodes: result.recoveryCodes };

@@ -8,6 +8,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { acrMfa, acrPwd, enrolTotp, redirectUri, SignIn, startTestBed, totp, type TestBed } from './sign-in-flow.js';
+import { operator } from '../../../src/audit/events.js';
 
 async function passwordSession(bed: TestBed, user: { username: string; password: string }): Promise<SignIn> {
   const signIn = await SignIn.begin(bed);
@@ -155,7 +156,7 @@ describe('step-up and required second factor', () => {
     const { seed } = await enrolTotp(bed.gh, user.id);
     const signIn = await SignIn.begin(bed);
     await signIn.password(user);
-    await bed.gh.app.services.accounts.setDisabled(user.id, true);
+    await bed.gh.app.services.accounts.setDisabled(operator, user.id, true);
     const answer = await signIn.code(await totp(seed));
     expect(answer.status).toBe(403);
     expect(answer.body).toContain('This account cannot sign in.');

@@ -22,6 +22,7 @@ import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { createProxyTls, startNginx, type Nginx, type ProxyTls } from '../../support/nginx.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
+import { operator } from '../../../src/audit/events.js';
 
 const api = 'https://api.example.test';
 const thumbprint = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
@@ -80,14 +81,14 @@ async function bootstrap(pki: Pki, env: Record<string, string>): Promise<Setup> 
     expect(body.client_secret).toBeUndefined();
     return String(body.client_id);
   };
-  await gh.app.services.resources.add({ audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
-  await gh.app.services.registrationPolicies.set('mtls', {
+  await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+  await gh.app.services.registrationPolicies.set(operator, 'mtls', {
     grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
     authMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'none'],
     defaultAuthMethod: 'tls_client_auth',
     resources: [api],
   });
-  const { value: iat } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 600, policy: 'mtls', maxUses: 3 });
+  const { value: iat } = await gh.app.services.initialAccessTokens.create(operator, { expiresInSeconds: 600, policy: 'mtls', maxUses: 3 });
   const service = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], tls_client_certificate_bound_access_tokens: true };
   const clients = {
     pki: await register(iat, { ...service, client_name: 'PKI worker', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'cn=billing-worker, o=Example Corp' }),

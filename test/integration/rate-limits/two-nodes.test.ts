@@ -8,20 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/index.js';
-import { openDb, type Db } from '../../../src/db/index.js';
-import { migrate } from '../../../src/db/migrate.js';
+import type { Db } from '../../../src/db/index.js';
+import { openCore, type Core } from '../../../src/core.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { decodeMasterKey } from '../../../src/crypto/master-key.js';
-import { createSecretBox } from '../../../src/crypto/secret-box.js';
-import { createServices } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
 import { spawnNode, type NodeProcess } from '../../support/node-process.js';
 import { basic, parseRateLimitField, tokenRequest } from '../../support/requests.js';
+import { operator } from '../../../src/audit/events.js';
 
 const budget = 40;
 
 describe('a rate limit shared by two nodes on PostgreSQL', () => {
   let database: TestDatabase;
+  let core: Core;
   let db: Db;
   let nodes: NodeProcess[] = [];
   const clients: Array<{ id: string; secret: string }> = [];
@@ -36,18 +35,18 @@ describe('a rate limit shared by two nodes on PostgreSQL', () => {
       GATEHOUSE_LOG_LEVEL: 'warn',
     };
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
-    db = await openDb(config, createLogger('silent'));
-    await migrate(db);
-    const services = createServices(db, config, createSecretBox(decodeMasterKey(env.GATEHOUSE_MASTER_KEY)));
+    core = await openCore(config, createLogger('silent'));
+    db = core.db;
+    const { services } = core;
     for (const name of ['sequential', 'concurrent']) {
-      const { client, clientSecret } = await services.clients.create({ type: 'service', name });
+      const { client, clientSecret } = await services.clients.create(operator, { type: 'service', name });
       clients.push({ id: client.clientId, secret: clientSecret! });
     }
     nodes = await Promise.all([spawnNode(env), spawnNode(env)]);
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));
-    await db?.close();
+    await core?.close();
     await database?.cleanup();
   });
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpDatabase } from '../../support/dump.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { deleteClient, forUpdate, mintToken, registerOk, unlimitedRegistration, updateClient, webClient, type Registered } from './helpers.js';
+import { operator } from '../../../src/audit/events.js';
 
 describe('registration leaves nothing usable at rest', () => {
   let gh: TestGatehouse;
@@ -19,7 +20,7 @@ describe('registration leaves nothing usable at rest', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: unlimitedRegistration });
-    await gh.app.services.registrationPolicies.set('expiring', { secretLifetimeSeconds: 3600 });
+    await gh.app.services.registrationPolicies.set(operator, 'expiring', { secretLifetimeSeconds: 3600 });
     const token = await mintToken(gh, { policy: 'expiring', maxUses: 5 });
     tokenId = token.id;
     credentials.set('initial access token', token.value);

@@ -5,6 +5,7 @@
  */
 import type { TestGatehouse } from '../../support/gatehouse.js';
 import type { NewIat } from '../../../src/registration/initial-access-tokens.js';
+import { operator } from '../../../src/audit/events.js';
 
 export interface Answer {
   status: number;
@@ -70,7 +71,7 @@ export function forUpdate(client: Registered, changes: Record<string, unknown> =
 }
 
 export async function mintToken(gh: TestGatehouse, input: Partial<NewIat> = {}): Promise<{ id: string; value: string }> {
-  const { token, value } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 3600, ...input });
+  const { token, value } = await gh.app.services.initialAccessTokens.create(operator, { expiresInSeconds: 3600, ...input });
   return { id: token.id, value };
 }
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { forUpdate, readClient, register, registerOk, unlimitedRegistration, updateClient, webClient, type Registered } from './helpers.js';
+import { operator } from '../../../src/audit/events.js';
 
 describe('open registration', () => {
   let gh: TestGatehouse;
@@ -56,7 +57,7 @@ describe('registration turned off', () => {
   it('neither advertises nor serves a registration endpoint', async () => {
     const discovery = (await (await fetch(`${gh.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(discovery).not.toHaveProperty('registration_endpoint');
-    const { value } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 600 });
+    const { value } = await gh.app.services.initialAccessTokens.create(operator, { expiresInSeconds: 600 });
     const response = await fetch(`${gh.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${value}` }, body: JSON.stringify({ ...webClient, scope: 'openid' }) });
     expect(response.status).toBe(404);
   });

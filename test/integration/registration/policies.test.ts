@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { deleteClient, forUpdate, mintToken, readClient, register, registerOk, unlimitedRegistration, updateClient, type Answer } from './helpers.js';
+import { operator } from '../../../src/audit/events.js';
 
 function expectRefusal(answer: Answer, error: 'invalid_redirect_uri' | 'invalid_client_metadata', description: RegExp) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(400);
@@ -24,15 +25,15 @@ describe('registration policies', () => {
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: unlimitedRegistration });
     const policies = gh.app.services.registrationPolicies;
-    await policies.set('strict', {
+    await policies.set(operator, 'strict', {
       grantTypes: ['authorization_code'],
       authMethods: ['client_secret_basic', 'private_key_jwt'],
       redirectHosts: ['app.example.com', '*.partner.example'],
       nativeRedirects: false,
       scopes: ['openid', 'email'],
     });
-    await policies.set('defaults', { authMethods: ['client_secret_post', 'none'], defaultAuthMethod: 'client_secret_post', scopes: ['openid'], resources: ['https://api.example.test'] });
-    await policies.set('capped', { maxClientsPerToken: 2 });
+    await policies.set(operator, 'defaults', { authMethods: ['client_secret_post', 'none'], defaultAuthMethod: 'client_secret_post', scopes: ['openid'], resources: ['https://api.example.test'] });
+    await policies.set(operator, 'capped', { maxClientsPerToken: 2 });
   });
   afterAll(() => gh?.close());
 
@@ -157,9 +158,9 @@ describe('registration policies', () => {
     });
 
     it('applies a policy the operator tightened to the next update', async () => {
-      await gh.app.services.registrationPolicies.set('tightened', { scopes: ['openid', 'email'] });
+      await gh.app.services.registrationPolicies.set(operator, 'tightened', { scopes: ['openid', 'email'] });
       const client = await registerOk(gh, { redirect_uris: ['https://app.example.com/cb'], scope: 'openid email' }, await token('tightened'));
-      await gh.app.services.registrationPolicies.set('tightened', { scopes: ['openid'] });
+      await gh.app.services.registrationPolicies.set(operator, 'tightened', { scopes: ['openid'] });
       expectRefusal(await updateClient(client, client.registration_access_token, forUpdate(client)), 'invalid_client_metadata', /^scope: email is not allowed/);
       const narrowed = await updateClient(client, client.registration_access_token, forUpdate(client, { scope: 'openid' }));
       expect(narrowed.status).toBe(200);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
 import { clientCredentials, deleteClient, forUpdate, mintToken, readClient, register, registerOk, unlimitedRegistration, updateClient, webClient, type Registered } from './helpers.js';
+import { operator } from '../../../src/audit/events.js';
 
 const api = 'https://api.example.test';
 const redirectUri = 'https://rp.example.test/cb';
@@ -29,8 +30,8 @@ describe('dynamic client registration', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: unlimitedRegistration });
-    await gh.app.services.resources.add({ audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
-    await gh.app.services.registrationPolicies.set('partners', {
+    await gh.app.services.resources.add(operator, { audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await gh.app.services.registrationPolicies.set(operator, 'partners', {
       grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
       authMethods: ['client_secret_basic', 'client_secret_post'],
       scopes: ['openid', 'email'],
@@ -162,7 +163,7 @@ describe('dynamic client registration', () => {
     expectInvalidToken(await register(gh, webClient, expired.value));
 
     const revoked = await mintToken(gh);
-    await gh.app.services.initialAccessTokens.revoke(revoked.id);
+    await gh.app.services.initialAccessTokens.revoke(operator, revoked.id);
     expectInvalidToken(await register(gh, webClient, revoked.value));
 
     const twice = await mintToken(gh, { maxUses: 2 });
@@ -227,6 +228,8 @@ describe('dynamic client registration', () => {
       [client.client_id, token.id],
     );
     expect(rows.map((r) => `${r.type}:${r.outcome}`)).toEqual([
+      // Minted through the service, which audits it with its actor (the operator, as `gatehouse iat create` would).
+      'iat.created:success',
       'client.registered:success',
       'iat.used:success',
       'client.updated:success',
@@ -235,8 +238,9 @@ describe('dynamic client registration', () => {
       'client.deleted:success',
       'iat.rejected:failure',
     ]);
-    expect(rows[0]).toMatchObject({ actor: `iat:${token.id}`, subject: client.client_id, ip: '127.0.0.1', detail: { initialAccessToken: token.id, policy: 'partners' } });
-    expect(rows[0]!.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rows[0]).toMatchObject({ actor: 'operator', subject: token.id, detail: { policy: 'partners', maxUses: 1 } });
+    expect(rows[1]).toMatchObject({ actor: `iat:${token.id}`, subject: client.client_id, ip: '127.0.0.1', detail: { initialAccessToken: token.id, policy: 'partners' } });
+    expect(rows[1]!.request_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(rows.at(-1)!.detail).toEqual({ reason: 'used-up' });
     const everything = JSON.stringify(rows);
     for (const credential of [token.value, client.client_secret!, renewed.client_secret!, client.registration_access_token, renewed.registration_access_token]) {
@@ -247,9 +251,9 @@ describe('dynamic client registration', () => {
   it('an operator can disable a registered client and enable it again', async () => {
     const token = await mintToken(gh, { policy: 'partners' });
     const client = await registerOk(gh, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }, token.value);
-    await gh.app.services.clients.setDisabled(client.client_id, true);
+    await gh.app.services.clients.setDisabled(operator, client.client_id, true);
     expect((await clientCredentials(gh, client.client_id, client.client_secret!)).status).toBe(401);
-    await gh.app.services.clients.setDisabled(client.client_id, false);
+    await gh.app.services.clients.setDisabled(operator, client.client_id, false);
     expect((await clientCredentials(gh, client.client_id, client.client_secret!)).status).toBe(200);
   });
 });

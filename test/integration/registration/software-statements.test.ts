@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { forUpdate, mintToken, register, registerOk, unlimitedRegistration, updateClient, type Answer } from './helpers.js';
+import { operator } from '../../../src/audit/events.js';
 
 const issuer = 'https://ssa.example.test';
 const now = () => Math.floor(Date.now() / 1000);
@@ -37,7 +38,7 @@ describe('software statements', () => {
     otherKey = (await generateKeyPair('ES256')).privateKey;
     const jwk = { ...(await exportJWK(trusted.publicKey)), kid: 'ssa-1', alg: 'ES256' };
     gh = await startTestGatehouse({ env: { ...unlimitedRegistration, GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: JSON.stringify({ [issuer]: { keys: [jwk] } }) } });
-    await gh.app.services.registrationPolicies.set('partners', { redirectHosts: ['app.example.com'], requireSoftwareStatement: true });
+    await gh.app.services.registrationPolicies.set(operator, 'partners', { redirectHosts: ['app.example.com'], requireSoftwareStatement: true });
   });
   afterAll(() => gh?.close());
 

@@ -1,0 +1,47 @@
+/**
+ * The terminal a CLI run talks to: its streams and its environment. The
+ * process entry (src/cli.ts) binds the real ones; tests bind buffers and a
+ * clean environment, so an in-process run reads nothing of the test
+ * process's own env or stdin. The binding is scoped to one run through
+ * AsyncLocalStorage (as the request facts are for the audit log, see
+ * src/audit/log.ts), so parallel runs in one process never see each other's.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+export interface CliInput extends NodeJS.ReadableStream {
+  isTTY?: boolean;
+  setRawMode?(mode: boolean): unknown;
+}
+
+export interface CliOutput extends NodeJS.WritableStream {
+  isTTY?: boolean;
+}
+
+export interface CliIo {
+  stdin: CliInput;
+  stdout: CliOutput;
+  stderr: CliOutput;
+  /** What configuration is read from (GATEHOUSE_*, DATABASE_URL). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** One run: its terminal, and the global options the program parsed. */
+export interface CliRun {
+  io: CliIo;
+  /** `--verbose`: log lines (security alerts among them) reach the terminal too. */
+  verbose: boolean;
+}
+
+const runs = new AsyncLocalStorage<CliRun>();
+
+export function withRun<T>(run: CliRun, fn: () => T): T {
+  return runs.run(run, fn);
+}
+
+export function currentRun(): CliRun {
+  const run = runs.getStore();
+  if (!run) throw new Error('a CLI action ran outside runCli()');
+  return run;
+}
+
+export const io = (): CliIo => currentRun().io;
