@@ -21,7 +21,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/index.js';
-import type { Db } from '../../../src/db/index.js';
 import { openCore, type Core } from '../../../src/core.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import type { Services } from '../../../src/services.js';
@@ -95,7 +94,6 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
   let postgres: PostgresServer;
   let dataDir: string;
   let core: Core;
-  let db: Db;
   let services: Services;
   let nodes: NodeProcess[] = [];
   let nginx: Nginx;
@@ -160,7 +158,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
     });
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
     core = await openCore(config, createLogger('silent'));
-    ({ db, services } = core);
+    ({ services } = core);
     user = { username: 'cluster-user', password: 'correct horse battery staple' };
     await services.accounts.create(operator, { username: user.username, password: user.password, email: 'cluster@example.test', emailVerified: true, name: 'Cluster User' });
     const created = await services.clients.create(operator, { type: 'confidential', name: 'Cluster web', redirectUris: [redirectUri] });

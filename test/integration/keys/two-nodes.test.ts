@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLogger } from '../../../src/observability/logger.js';
 import { loadConfig } from '../../../src/config/index.js';
-import type { Db } from '../../../src/db/index.js';
 import { openCore, type Core } from '../../../src/core.js';
 import type { Services } from '../../../src/services.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
@@ -22,7 +21,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('key changes across two nodes on PostgreSQL', () => {
   let database: TestDatabase;
   let core: Core;
-  let db: Db;
   let services: Services;
   let nodes: NodeProcess[] = [];
   let auth: string;
@@ -42,7 +40,7 @@ describe('key changes across two nodes on PostgreSQL', () => {
     });
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
     core = await openCore(config, createLogger('silent'));
-    ({ db, services } = core);
+    ({ services } = core);
     const client = await services.clients.create(operator, { type: 'service', name: 'two-nodes' });
     auth = `Basic ${Buffer.from(`${client.client.clientId}:${client.clientSecret}`).toString('base64')}`;
     nodes = await Promise.all([spawnNode(env), spawnNode(env)]);

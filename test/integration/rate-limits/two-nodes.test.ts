@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/index.js';
-import type { Db } from '../../../src/db/index.js';
 import { openCore, type Core } from '../../../src/core.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { freshDatabase, type TestDatabase } from '../../support/databases.js';
@@ -21,7 +20,6 @@ const budget = 40;
 describe('a rate limit shared by two nodes on PostgreSQL', () => {
   let database: TestDatabase;
   let core: Core;
-  let db: Db;
   let nodes: NodeProcess[] = [];
   const clients: Array<{ id: string; secret: string }> = [];
 
@@ -36,7 +34,6 @@ describe('a rate limit shared by two nodes on PostgreSQL', () => {
     };
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
     core = await openCore(config, createLogger('silent'));
-    db = core.db;
     const { services } = core;
     for (const name of ['sequential', 'concurrent']) {
       const { client, clientSecret } = await services.clients.create(operator, { type: 'service', name });
