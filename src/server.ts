@@ -93,9 +93,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       poolStats: () => db.poolStats?.(),
       keyStatus: () => services.keystore.status(),
     });
-    const rateLimits = createRateLimits(counters, config.rateLimits);
+    const rateLimits = createRateLimits(counters, config.rateLimits, (error) => log.warn({ err: error }, 'counting a failed client authentication failed'));
     // The named in-process caches (invariant 2) cache only while they listen for invalidations.
-    const caches = [services.clients.cache, services.resources.cache];
+    const caches = [services.clients.cache, services.resources.cache, services.accessTokenRevocations.cache];
     for (const cache of caches) await cache.start();
     await services.keystore.ensureActiveKeys();
     const keys = await services.keystore.load();

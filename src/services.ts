@@ -11,6 +11,7 @@ import { createRegistrationServices } from './registration/index.js';
 import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import { noAudit, type Audit } from './audit/events.js';
+import { createAccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
 const keyRetentionSkewSeconds = 60;
@@ -25,7 +26,7 @@ export interface ServiceHooks {
 export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>, secrets: SecretBox, hooks: ServiceHooks = {}) {
   const resources = createResourceService(db);
   const audit = hooks.audit ?? noAudit;
-  const clients = createClientService(db, secrets);
+  const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const mfa = createMfaService({ db, secrets, lockout, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
@@ -59,6 +60,7 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
     resources,
     keystore,
     artifacts: createArtifactStore(db),
+    accessTokenRevocations: createAccessTokenRevocations(db, audit),
   };
 }
 

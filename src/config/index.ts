@@ -179,6 +179,8 @@ export const settings = [
   { env: 'GATEHOUSE_RATE_LIMIT_AUTHORIZATION', default: 'ip=300/1m,client=3000/1m', description: 'Budget of `/auth`, `/request` (PAR) and `/session/end`.', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_INTROSPECTION', default: 'ip=3000/1m,client=1200/1m', description: 'Budget of `/token/introspection`, `/token/revocation` and `/me` (userinfo is limited per IP only).', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_REGISTRATION', default: 'ip=30/1h,client=60/1m', description: 'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN', default: '300/1h', description: 'Budget of `/reg` for a request carrying a valid initial access token, counted per token instead of per client IP (so one CI runner registering with a token does not spend the anonymous per-IP budget above); `off` counts such requests per IP like any other.', schema: z.union([z.literal('off'), threshold]) },
+  { env: 'GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES', default: 'ip=20/1m,client=10/1m', description: 'Failed client authentications (`invalid_client` at `/token`, `/token/introspection`, `/token/revocation`, `/request`) allowed per client IP and per client id in a window; over it, requests from that address or naming that client get 429 with `Retry-After` before any secret is checked.', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_INTERACTION', default: 'ip=300/1m,client=off', description: 'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.', schema: budget },
   { env: 'GATEHOUSE_METRICS_TOKEN', default: undefined, description: 'Bearer token (at least 32 characters) that `/metrics` requires. Unset: `/metrics` is not served on the main port (only on `GATEHOUSE_METRICS_PORT`, if set).', schema: z.string().min(32) },
   { env: 'GATEHOUSE_METRICS_PORT', default: undefined, description: 'Port of a separate listener that serves only `/metrics`, for a scraper on a private network; unset: no such listener.', schema: integer(0, 65535) },
@@ -239,7 +241,13 @@ export interface Config {
   argon2: { memoryKib: number; iterations: number; parallelism: number };
   lockout: { maxFailures: number; maxFailuresPerIp: number; windowSeconds: number };
   mfa: { required: boolean; totpIssuer: string };
-  rateLimits: { enabled: boolean; budgets: Record<RateLimitClass, RateLimitBudget> };
+  rateLimits: {
+    enabled: boolean;
+    budgets: Record<RateLimitClass, RateLimitBudget>;
+    /** `/reg` requests with a valid initial access token, per token; undefined: per IP like the rest. */
+    registrationPerToken: Threshold | undefined;
+    clientAuthFailures: RateLimitBudget;
+  };
   metrics: { token: string | undefined; port: number | undefined; host: string };
   alerts: { webhookUrl: string | undefined; webhookSecret: string | undefined; loginFailures: Threshold; invalidClient: Threshold };
   registration: { mode: 'token' | 'open' | 'off'; softwareStatementIssuers: TrustedIssuerKeys };
@@ -335,6 +343,8 @@ export function loadConfig(env: Env = process.env): Config {
         registration: get('GATEHOUSE_RATE_LIMIT_REGISTRATION'),
         interaction: get('GATEHOUSE_RATE_LIMIT_INTERACTION'),
       },
+      registrationPerToken: get<Threshold | 'off'>('GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN') === 'off' ? undefined : get<Threshold>('GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN'),
+      clientAuthFailures: get('GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES'),
     },
     metrics: { token: get('GATEHOUSE_METRICS_TOKEN'), port: get('GATEHOUSE_METRICS_PORT'), host: get('GATEHOUSE_METRICS_HOST') },
     alerts: {
