@@ -144,6 +144,11 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
           applied.push({ policy, decision });
           if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
         }
+        // Before the client budget: a request refused for failed authentications must not spend the claimed client's requests.
+        if (failures) {
+          const refused = failures.check(address, await claimedOnce());
+          if (refused) return refuse(ctx, cls, refused.key, [{ policy: refused.policy, decision: refused.decision }]);
+        }
         if (budgets.client) {
           const client = await claimedOnce();
           if (client) {
@@ -153,10 +158,6 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
             if (!decision.allowed) return refuse(ctx, cls, 'client', applied);
             spentClient = client;
           }
-        }
-        if (failures) {
-          const refused = failures.check(address, await claimedOnce());
-          if (refused) return refuse(ctx, cls, refused.key, [{ policy: refused.policy, decision: refused.decision }]);
         }
       } catch (error) {
         if ((error as { status?: number }).status) throw error; // an HttpProblem from reading the body
