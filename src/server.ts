@@ -70,7 +70,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       poolStats: () => db.poolStats?.(),
       keyStatus: () => services.keystore.status(),
     });
-    const rateLimits = createRateLimits(core.counters, config.rateLimits);
+    const rateLimits = createRateLimits(core.counters, config.rateLimits, (error) => log.warn({ err: error }, 'counting a failed client authentication failed'));
     await services.keystore.ensureActiveKeys();
     const keys = await services.keystore.load();
 

@@ -20,6 +20,7 @@ import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
+import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
 const keyRetentionSkewSeconds = 60;
@@ -38,6 +39,8 @@ export interface Services {
   resources: ResourceService;
   keystore: Keystore;
   artifacts: ArtifactStore;
+  /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
+  accessTokenRevocations: AccessTokenRevocations;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -47,7 +50,7 @@ export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout'
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
   const resources = createResourceService(db, audit);
-  const clients = createClientService(db, secrets, audit);
+  const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
@@ -81,5 +84,6 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     resources,
     keystore,
     artifacts: createArtifactStore(db),
+    accessTokenRevocations: createAccessTokenRevocations(db, audit),
   };
 }

@@ -74,7 +74,8 @@ export function createArtifactStore(db: Db) {
           model,
           sha256(id),
           JSON.stringify(stored),
-          payload.grantId ?? null,
+          // A grant row keeps its own id, so remembered consent can find it without a session (latestGrantId).
+          payload.grantId ?? (model === 'Grant' ? id : null),
           model === 'Session' && payload.uid ? sha256(payload.uid) : null,
           payload.userCode ? sha256(payload.userCode) : null,
           expiresInSeconds ?? null,
@@ -139,6 +140,20 @@ export function createArtifactStore(db: Db) {
 
     async destroy(model: string, id: string): Promise<void> {
       await db.query('DELETE FROM oidc_models WHERE model = $1 AND id_hash = $2', [model, sha256(id)]);
+    },
+
+    /**
+     * The id of an account's newest live grant for a client: what the user
+     * last allowed that client, whichever session they allowed it in.
+     */
+    async latestGrantId(accountId: string, clientId: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ grant_id: string }>(
+        `SELECT grant_id FROM oidc_models
+          WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' = $2 AND grant_id IS NOT NULL AND ${live}
+          ORDER BY expires_at DESC NULLS LAST LIMIT 1`,
+        [accountId, clientId],
+      );
+      return rows[0]?.grant_id;
     },
 
     /** Removes every token, code and the grant itself: what a replay or a revocation must kill. */

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { operator } from '../audit/events.js';
 import { ClientError, type ClientSummary } from '../clients/clients.js';
 import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schemas.js';
+import type { ClientAccessChange } from '../clients/access.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { withContext } from './context.js';
@@ -24,6 +25,8 @@ export function clientJson(client: ClientSummary) {
     source: client.source,
     registered_by: client.registeredBy,
     registration_policy: client.registrationPolicy,
+    introspects: client.introspects,
+    default_resource: client.defaultResource,
     secret_expires_at: isoDate(client.secretExpiresAt),
     created_at: isoDate(client.createdAt),
     updated_at: isoDate(client.updatedAt),
@@ -64,6 +67,8 @@ interface AddOptions {
   tlsSanEmail?: string;
   certificate?: string;
   boundTokens?: boolean;
+  introspect?: string[];
+  defaultResource?: string;
   json?: boolean;
 }
 
@@ -97,7 +102,10 @@ async function add(options: AddOptions): Promise<void> {
     throw new CliError('--auth-method: a public client has no secret and authenticates with PKCE only');
   }
   await withContext(async (context) => {
-    const { client, clientSecret } = await withInput(input, (value) => context.services.clients.create(operator, value));
+    const created = await withInput(input, (value) => context.services.clients.create(operator, value));
+    const { clientSecret } = created;
+    const access = accessChange({ introspect: options.introspect, defaultResource: options.defaultResource });
+    const client = access ? await context.services.clients.setAccess(operator, created.client.clientId, access).catch(undoCreate(context, created.client.clientId)) : created.client;
     if (options.json) {
       printJson({ ...clientJson(client), client_secret: clientSecret ?? null });
     } else {
@@ -150,6 +158,8 @@ async function show(clientId: string, options: { json?: boolean }): Promise<void
       ['redirect uris', client.redirectUris],
       ['auth method', client.authMethod],
       ['first party', client.firstParty],
+      ['introspects', client.introspects.length ? client.introspects : '(its own tokens only)'],
+      ['default resource', client.defaultResource ?? '(none)'],
       ['source', client.source],
       ...registrationFields(client, token),
       ['created', isoDate(client.createdAt)],
@@ -179,6 +189,45 @@ async function setDisabled(clientId: string, disabled: boolean): Promise<void> {
   });
 }
 
+interface AccessOptions {
+  introspect?: string[] | false;
+  defaultResource?: string | false;
+}
+
+/** What the options change; undefined when they change nothing. */
+function accessChange(options: AccessOptions): ClientAccessChange | undefined {
+  const change: ClientAccessChange = {};
+  if (options.introspect !== undefined) change.introspects = options.introspect === false ? [] : options.introspect;
+  if (options.defaultResource !== undefined) change.defaultResource = options.defaultResource === false ? null : options.defaultResource;
+  return Object.keys(change).length ? change : undefined;
+}
+
+/** A client whose access could not be set is not left behind half made. */
+function undoCreate(context: Parameters<Parameters<typeof withContext>[0]>[0], clientId: string) {
+  return async (error: unknown): Promise<never> => {
+    await context.services.clients.remove(operator, clientId).catch(() => undefined);
+    if (error instanceof ClientError) throw new CliError(error.message);
+    throw error;
+  };
+}
+
+async function update(clientId: string, options: AccessOptions & { json?: boolean }): Promise<void> {
+  const change = accessChange(options);
+  if (!change) throw new CliError('nothing to change: give --introspect, --no-introspect, --default-resource or --no-default-resource');
+  await withContext(async (context) => {
+    const client = await context.services.clients.setAccess(operator, clientId, change).catch((error: unknown) => {
+      if (error instanceof ClientError) throw new CliError(error.message === 'no such client' ? `no such client: ${clientId}` : error.message);
+      throw error;
+    });
+    if (options.json) return printJson(clientJson(client));
+    printFields([
+      ['client_id', client.clientId],
+      ['introspects', client.introspects.length ? client.introspects : '(its own tokens only)'],
+      ['default resource', client.defaultResource ?? '(none)'],
+    ]);
+  });
+}
+
 export function registerClientCommands(program: Command): void {
   const clients = program.command('clients').description('manage OAuth clients (relying parties and services)');
 
@@ -200,6 +249,8 @@ export function registerClientCommands(program: Command): void {
     .option('--certificate <file>', 'self_signed_tls_client_auth: the client\'s PEM certificate')
     .option('--bound-tokens', 'bind access tokens to the client certificate (cnf.x5t#S256, RFC 8705)')
     .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))
+    .option('--introspect <audience>', 'let the client introspect tokens for this resource server (repeatable), or `*` for every token (an API gateway)', collect)
+    .option('--default-resource <audience>', 'the resource server its token requests are for when they name no `resource` (RFC 8707)')
     .option('--json', 'print a JSON object (including client_secret)')
     .addHelpText('after', `
 The client secret is printed once and stored encrypted; it cannot be shown again.
@@ -208,9 +259,27 @@ Examples:
   $ gatehouse clients add --type confidential --name "My app" --redirect-uri https://app.example.com/callback
   $ gatehouse clients add --type public --name "CLI tool" --redirect-uri http://127.0.0.1:8400/callback
   $ gatehouse clients add --type service --name "Billing worker" --scope "invoices:read" --json
+  $ gatehouse clients add --type service --name "Billing worker" --default-resource https://api.example.com
+  $ gatehouse clients add --type service --name "Orders API" --introspect https://api.example.com
   $ gatehouse clients add --type service --name "Partner" --auth-method tls_client_auth --tls-subject-dn "CN=partner,O=Example" --bound-tokens
   $ gatehouse clients add --type service --name "Device" --auth-method self_signed_tls_client_auth --certificate device.pem --bound-tokens`)
     .action(add);
+
+  clients
+    .command('update')
+    .description('change what an operator lets a client do: which tokens it may introspect, its default resource server')
+    .argument('<client_id>', 'the client id')
+    .option('--introspect <audience>', 'may introspect tokens for this resource server (repeatable; replaces the list), `*` for every token', collect)
+    .option('--no-introspect', 'may introspect only its own tokens (and those whose audience is its client id)')
+    .option('--default-resource <audience>', 'token requests that name no `resource` are for this resource server')
+    .option('--no-default-resource', 'token requests that name no resource get an opaque token again')
+    .option('--json', 'print a JSON object')
+    .addHelpText('after', `
+Examples:
+  $ gatehouse clients update <api-client-id> --introspect https://api.example.com
+  $ gatehouse clients update <gateway-client-id> --introspect '*'
+  $ gatehouse clients update <worker-client-id> --default-resource https://api.example.com`)
+    .action(update);
 
   clients.command('list').description('list clients').option('--json', 'print a JSON array').action(list);
 

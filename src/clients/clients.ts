@@ -4,6 +4,7 @@ import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import { clientAccessSchema, type ClientAccess, type ClientAccessChange } from './access.js';
 import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
 
@@ -35,6 +36,10 @@ export interface ClientSummary {
   registeredBy: string | null;
   /** Dynamically registered clients: the registration policy they answer to (null: the baseline). */
   registrationPolicy: string | null;
+  /** Operator-set: audiences whose tokens the client may introspect (`*`: all). */
+  introspects: string[];
+  /** Operator-set: the resource server of token requests that name none. */
+  defaultResource: string | null;
   /** When the secret stops authenticating (`client_secret_expires_at`); null: never, or no secret. */
   secretExpiresAt: Date | null;
   createdAt: Date;
@@ -130,6 +135,8 @@ function summarise(row: ClientRow): ClientSummary {
     source: row.source,
     registeredBy: row.registered_by_iat,
     registrationPolicy: row.registration_policy,
+    introspects: row.introspects ?? [],
+    defaultResource: row.default_resource ?? null,
     secretExpiresAt: typeof m.client_secret_expires_at === 'number' && m.client_secret_expires_at > 0 ? new Date(m.client_secret_expires_at * 1000) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -149,19 +156,34 @@ function splitSecret(metadata: Record<string, unknown>): { stored: Record<string
  */
 export const clientCacheTtlMs = 5_000;
 
-export function createClientService(db: Db, secrets: SecretBox, audit: Audit) {
+/** A live client as the provider and the access checks read it. */
+interface CachedClient {
+  metadata: Record<string, unknown>;
+  access: ClientAccess;
+}
+
+export interface ClientServiceDeps {
+  /** Where every change is recorded (invariant 5). */
+  audit: Audit;
+  /** Whether a resource server with this audience is registered (access may name only those). */
+  resourceExists?: (audience: string) => Promise<boolean>;
+}
+
+export function createClientService(db: Db, secrets: SecretBox, deps: ClientServiceDeps) {
   const store = createClientStore(db);
+  const { audit } = deps;
   /**
    * The client cache: what the token endpoint reads on every request (row +
    * secret decryption), per client id. Every write below invalidates it on all
    * nodes; it caches only once the server starts it (the CLI reads through).
    */
-  const cache = createNamedCache<Record<string, unknown>>(db, 'clients', { ttlMs: clientCacheTtlMs });
-  const load = async (clientId: string): Promise<Record<string, unknown> | undefined> => {
+  const cache = createNamedCache<CachedClient>(db, 'clients', { ttlMs: clientCacheTtlMs });
+  const load = async (clientId: string): Promise<CachedClient | undefined> => {
     const row = await store.findById(clientId);
     if (!row || row.disabled) return undefined;
-    if (!row.secret_ciphertext) return row.metadata;
-    return { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) };
+    const access = { introspects: row.introspects ?? [], defaultResource: row.default_resource ?? null };
+    if (!row.secret_ciphertext) return { metadata: row.metadata, access };
+    return { metadata: { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) }, access };
   };
 
   async function removeRow(clientId: string): Promise<void> {
@@ -194,11 +216,36 @@ export function createClientService(db: Db, secrets: SecretBox, audit: Audit) {
      */
     metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined> {
       // A copy: the library may decorate what it is given, and the cached entry must stay as read.
-      const copy = (metadata: Record<string, unknown> | undefined) => metadata && { ...metadata };
+      const copy = (client: CachedClient | undefined) => client && { ...client.metadata };
       // Read on every token request: a cached client is answered without a chain of promises.
       const cached = cache.peek(clientId);
       if (cached) return Promise.resolve(copy(cached));
       return cache.get(clientId, () => load(clientId)).then(copy);
+    },
+
+    /** What the operator lets a live client do beyond its metadata; undefined for a disabled or unknown client. */
+    accessOf(clientId: string): ClientAccess | undefined | Promise<ClientAccess | undefined> {
+      const cached = cache.peek(clientId);
+      if (cached) return cached.access;
+      return cache.get(clientId, () => load(clientId)).then((client) => client?.access);
+    },
+
+    /**
+     * Changes which resource servers' tokens a client may introspect and its
+     * default resource; every audience named must be a registered resource server.
+     */
+    async setAccess(actor: Actor, clientId: string, change: ClientAccessChange): Promise<ClientSummary> {
+      const parsed = clientAccessSchema.safeParse(change);
+      if (!parsed.success) throw new ClientError(parsed.error.issues.map((i) => i.message).join('; '));
+      const named = [...(parsed.data.introspects ?? []).filter((a) => a !== '*'), ...(parsed.data.defaultResource ? [parsed.data.defaultResource] : [])];
+      for (const audience of named) {
+        if (deps.resourceExists && !(await deps.resourceExists(audience))) throw new ClientError(`no resource server with audience ${audience} (add it with \`gatehouse resources add\`)`);
+      }
+      const row = await store.setAccess(clientId, parsed.data);
+      if (!row) throw new ClientError('no such client');
+      await cache.invalidate(clientId);
+      recordAs(audit, actor, { type: 'client.access_changed', subject: clientId, clientId, detail: { introspects: row.introspects, defaultResource: row.default_resource } });
+      return summarise(row);
     },
 
     /** The client cache, which the server starts (listening for invalidations) and stops. */

@@ -10,6 +10,10 @@ export interface ClientRow {
   registered_by_iat: string | null;
   /** Registered clients: the policy they answer to (null: the baseline). */
   registration_policy: string | null;
+  /** Operator-set: audiences whose tokens this client may introspect, or ['*']. */
+  introspects: string[];
+  /** Operator-set: the resource server a token request without `resource` is for. */
+  default_resource: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -63,6 +67,18 @@ export function createClientStore(db: Db) {
     async remove(clientId: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM clients WHERE client_id = $1', [clientId]);
       return rowCount > 0;
+    },
+    /** Operator-set access beyond the protocol metadata; undefined leaves a field as it is. */
+    async setAccess(clientId: string, access: { introspects?: string[] | undefined; defaultResource?: string | null | undefined }): Promise<ClientRow | undefined> {
+      const { rows } = await db.query<ClientRow>(
+        `UPDATE clients SET
+           introspects = COALESCE($2::jsonb, introspects),
+           default_resource = CASE WHEN $3::boolean THEN $4 ELSE default_resource END,
+           updated_at = now()
+         WHERE client_id = $1 RETURNING *`,
+        [clientId, access.introspects === undefined ? null : JSON.stringify(access.introspects), access.defaultResource !== undefined, access.defaultResource ?? null],
+      );
+      return rows[0];
     },
     async setDisabled(clientId: string, disabled: boolean): Promise<boolean> {
       const { rowCount } = await db.query('UPDATE clients SET disabled = $2, updated_at = now() WHERE client_id = $1', [clientId, disabled]);

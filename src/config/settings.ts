@@ -183,6 +183,10 @@ export const settingTable = {
       interaction: setting('GATEHOUSE_RATE_LIMIT_INTERACTION', 'ip=300/1m,client=off', budget,
         'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.'),
     },
+    registrationPerToken: setting('GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN', '300/1h', z.union([z.literal('off'), threshold]).transform((v) => (v === 'off' ? undefined : v)),
+      'Budget of `/reg` for a request carrying a valid initial access token, counted per token instead of per client IP (so one CI runner registering with a token does not spend the anonymous per-IP budget above); `off` counts such requests per IP like any other.'),
+    clientAuthFailures: setting('GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES', 'ip=20/1m,client=10/1m', budget,
+      'Failed client authentications (`invalid_client` at `/token`, `/token/introspection`, `/token/revocation`, `/request`) allowed per client IP and per client id in a window; over it, requests from that address or naming that client get 429 with `Retry-After` before any secret is checked.'),
   },
   metrics: {
     token: setting('GATEHOUSE_METRICS_TOKEN', undefined, z.string().min(32),

@@ -30,6 +30,8 @@ import { metricsRoute } from '../observability/metrics-route.js';
 import { requestContext } from '../observability/request-context.js';
 import { providerConfiguration } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
+import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
+import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
@@ -59,11 +61,24 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
     edge({
       context: requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }),
       boundary: errorBoundary(log, deps.views),
-      rateLimiter: rateLimiter({ limits: deps.rateLimits, views: deps.views, log, onLimited: deps.metrics.rateLimited }),
+      rateLimiter: rateLimiter({
+        limits: deps.rateLimits,
+        views: deps.views,
+        log,
+        onLimited: deps.metrics.rateLimited,
+        usableInitialAccessToken: async (value) => (await deps.services.initialAccessTokens.findUsable(value))?.id,
+      }),
     }),
   );
   const interactions = interactionRoutes({ services: deps.services, views: deps.views, csrf: deps.csrf, mfaRequiredForAll: config.mfa.required });
   const health = healthRoutes(deps.readiness);
+  const jwtTokens = jwtAccessTokens({
+    issuer: config.issuer,
+    keys,
+    policy: createIntrospectionPolicy(deps.services),
+    revocations: deps.services.accessTokenRevocations,
+  });
+  const revocationAudit = auditRevocations(deps.services.audit);
   provider.use(
     ownRoutes({
       exact: {
@@ -71,7 +86,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
         '/readyz': health,
         '/metrics': metricsRoute(deps.metrics.registry, config.metrics.token),
         '/jwks': jwksRoute(keys, config.keys.jwksMaxAgeSeconds),
-        '/token/revocation': auditRevocations(deps.services.audit),
+        '/token/introspection': jwtTokens.introspection,
+        '/token/revocation': (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
       },
       prefixes: [
         ['/static/', staticAssets()],
@@ -91,6 +107,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   (provider as unknown as EventEmitter).on('error', (error: unknown, ctx?: { state?: { requestId?: string } }) => {
     log.error({ requestId: ctx?.state?.requestId, err: error }, 'unhandled request error');
   });
+  jwtTokens.listen(provider);
   auditProviderEvents(provider, deps.services.audit);
   return provider;
 }

@@ -39,7 +39,7 @@ export function edge({ context, boundary, rateLimiter }: EdgeParts) {
       try {
         await next();
       } finally {
-        admission.settle(ctx);
+        await admission.settle(ctx);
       }
       correctErrorCodes(ctx);
       boundary.review(ctx);

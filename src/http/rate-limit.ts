@@ -27,6 +27,8 @@ import { createBudget, type Budget, type BudgetDecision } from './rate-limit-bud
 import { claimedClient, endpointClass, isPageRoute, mayCarryClientInBody, settledClient } from './rate-limit-classes.js';
 import type { LimiterFactory } from '../db/counters.js';
 import { readBodyAhead } from './request-limits.js';
+import { authenticatesClient, createClientAuthFailures, type ClientAuthFailures } from './client-auth-failures.js';
+import { initialAccessTokenBucket, type UsableInitialAccessToken } from './registration-budget.js';
 
 interface ClassBudgets {
   ip: Budget | undefined;
@@ -35,11 +37,15 @@ interface ClassBudgets {
 
 export interface RateLimits {
   budgets: Record<RateLimitClass, ClassBudgets>;
+  /** `/reg` with a valid initial access token, per token (src/http/registration-budget.ts). */
+  registrationPerToken: Budget | undefined;
+  /** Failed client authentications per IP and client id (src/http/client-auth-failures.ts). */
+  clientAuthFailures: ClientAuthFailures | undefined;
   close(): Promise<void>;
 }
 
 /** Built once per process (leases outlive a provider swap). */
-export function createRateLimits(factory: LimiterFactory, config: Config['rateLimits']): RateLimits {
+export function createRateLimits(factory: LimiterFactory, config: Config['rateLimits'], onError: (error: unknown) => void = () => undefined): RateLimits {
   const budgets = {} as Record<RateLimitClass, ClassBudgets>;
   for (const [cls, budget] of Object.entries(config.budgets) as Array<[RateLimitClass, Config['rateLimits']['budgets'][RateLimitClass]]>) {
     budgets[cls] = {
@@ -47,11 +53,15 @@ export function createRateLimits(factory: LimiterFactory, config: Config['rateLi
       client: config.enabled && budget.client ? createBudget(factory, `rl.${cls}.client`, budget.client.count, budget.client.windowSeconds) : undefined,
     };
   }
+  const perToken = config.registrationPerToken;
+  const registrationPerToken = config.enabled && perToken ? createBudget(factory, 'rl.registration.token', perToken.count, perToken.windowSeconds) : undefined;
   return {
     budgets,
+    registrationPerToken,
+    clientAuthFailures: config.enabled ? createClientAuthFailures(factory, config.clientAuthFailures, onError) : undefined,
     async close() {
       const open = Object.values(budgets).flatMap((b) => [b.ip, b.client].filter((budget) => budget !== undefined));
-      await Promise.all(open.map((budget) => budget.close()));
+      await Promise.all([...open.map((budget) => budget.close()), registrationPerToken?.close()]);
     },
   };
 }
@@ -72,11 +82,13 @@ export interface RateLimitDeps {
   views: Views;
   log: Logger;
   onLimited?: (cls: RateLimitClass, key: 'ip' | 'client') => void;
+  /** Whether a presented initial access token may register now (its id), for the per-token registration budget. */
+  usableInitialAccessToken?: UsableInitialAccessToken;
 }
 
 /** A request let through: `settle` runs once it has been answered. */
 export interface Admission {
-  settle(ctx: Context): void;
+  settle(ctx: Context): void | Promise<void>;
 }
 
 export interface RateLimiter {
@@ -110,20 +122,36 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
     async admit(ctx) {
       const cls = endpointClass(ctx);
       const budgets = cls ? limits.budgets[cls] : undefined;
-      if (!cls || !budgets || (!budgets.ip && !budgets.client)) return unlimited;
+      const failures = authenticatesClient(ctx) ? limits.clientAuthFailures : undefined;
+      if (!cls || !budgets || (!budgets.ip && !budgets.client && !failures)) return unlimited;
 
       const applied: Applied[] = [];
+      const address = addressBucket(ctx.ip);
+      let claimed: { client: string | undefined } | undefined;
+      const claimedOnce = async () => {
+        if (!claimed) {
+          const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
+          claimed = { client: claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined) };
+        }
+        return claimed.client;
+      };
       let spentClient: string | undefined;
       try {
         if (budgets.ip) {
-          const taken = budgets.ip.take(addressBucket(ctx.ip));
+          const token = cls === 'registration' && limits.registrationPerToken && deps.usableInitialAccessToken ? await initialAccessTokenBucket(ctx, deps.usableInitialAccessToken) : undefined;
+          const [budget, key, policy] = token ? [limits.registrationPerToken!, token, `${cls}-token`] : [budgets.ip, address, `${cls}-ip`];
+          const taken = budget.take(key);
           const decision = taken instanceof Promise ? await taken : taken;
-          applied.push({ policy: `${cls}-ip`, decision });
+          applied.push({ policy, decision });
           if (!decision.allowed) return refuse(ctx, cls, 'ip', applied);
         }
+        // Before the client budget: a request refused for failed authentications must not spend the claimed client's requests.
+        if (failures) {
+          const refused = failures.check(address, await claimedOnce());
+          if (refused) return refuse(ctx, cls, refused.key, [{ policy: refused.policy, decision: refused.decision }]);
+        }
         if (budgets.client) {
-          const needsBody = mayCarryClientInBody(ctx) && !/^Basic\s/i.test(ctx.get('Authorization')) && typeof ctx.query.client_id !== 'string';
-          const client = claimedClient(ctx, needsBody ? await readBodyAhead(ctx) : undefined);
+          const client = await claimedOnce();
           if (client) {
             const taken = budgets.client.take(client);
             const decision = taken instanceof Promise ? await taken : taken;
@@ -138,11 +166,12 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
         log.error({ err: error, requestId: ctx.state.requestId }, 'rate limiter unavailable; request not limited');
       }
       setRateLimitFields(ctx, applied);
-      if (!spentClient) return unlimited;
+      if (!spentClient && !failures) return unlimited;
       const client = spentClient;
       return {
         settle(answered) {
-          if (settledClient(answered) !== client || answered.status === 401) budgets.client?.giveBack(client);
+          if (client && (settledClient(answered) !== client || answered.status === 401)) budgets.client?.giveBack(client);
+          return failures?.settle(answered, address, claimed?.client);
         },
       };
     },

@@ -20,6 +20,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import type { Audit } from '../audit/events.js';
+import { isStructuredTokenRefusal } from './jwt-access-tokens.js';
 
 interface OidcBits {
   route?: string;
@@ -66,6 +67,8 @@ export function auditProviderEvents(provider: Provider, audit: Audit): void {
   const refused = (endpoint: string) => (ctx: Context, error: ProviderError) => {
     const oidc = oidcOf(ctx);
     const clientId = oidc.client?.clientId;
+    // A JWT access token the library will not look up: src/oidc/jwt-access-tokens.ts answers instead.
+    if (endpoint !== 'token' && isStructuredTokenRefusal(error)) return;
     const base = { outcome: 'failure' as const, clientId, actor: clientId, ...requestOf(ctx) };
     if (error.error === 'invalid_client') {
       audit.record({ type: 'client.authentication_failed', ...base, detail: { endpoint } });

@@ -3,7 +3,7 @@
  * library's default says why; the library's defaults are documented in its
  * lib/helpers/defaults.js.
  */
-import type { Configuration } from 'oidc-provider';
+import { errors, type Configuration, type Grant } from 'oidc-provider';
 
 import { standardClaims } from '../accounts/accounts.js';
 import type { Services } from '../services.js';
@@ -19,6 +19,7 @@ import { widenGrant } from './grants.js';
 import { interactionPolicyFor } from './second-factor-prompt.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
+import { createIntrospectionPolicy, notYourToken, revocationDecision } from './introspection-policy.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -58,6 +59,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   const { config, services, views } = deps;
   const ttl = config.ttl;
   const secureCookies = config.issuer.startsWith('https:');
+  const introspectionPolicy = createIntrospectionPolicy(services);
 
   return {
     adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations }),
@@ -132,16 +134,24 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // A client learns about its own tokens; a public client never learns about anyone else's.
+        // Who may learn about an opaque token, and whether its client and user still stand:
+        // src/oidc/introspection-policy.ts (JWT access tokens get the same, src/oidc/jwt-access-tokens.ts).
         async allowedPolicy(_ctx, client, token) {
-          if (client.clientAuthMethod === 'none') return token.clientId === client.clientId;
-          return token.clientId === client.clientId || isAudience(client.clientId, token);
+          const facts = { clientId: token.clientId!, accountId: (token as { accountId?: string }).accountId, aud: (token as { aud?: unknown }).aud };
+          return (await introspectionPolicy.mayIntrospect(client, facts)) && introspectionPolicy.stillStands(facts);
         },
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        async allowedPolicy(_ctx, client, token) {
+          const decision = revocationDecision(client, token.clientId!);
+          if (decision === 'refuse') throw new errors.InvalidRequest(notYourToken);
+          return decision === 'revoke';
+        },
+      },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicators(services.resources),
+      resourceIndicators: resourceIndicators(services.resources, services.clients),
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -168,13 +178,35 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         claims: async () => standardClaims(account) as { sub: string },
       };
     },
+    /**
+     * The library's default (lib/helpers/defaults.js:548-556) finds only the
+     * grant of the current session, so a user who allowed a client is asked
+     * again at every new sign-in. Like other providers, Gatehouse remembers
+     * consent per account and client instead: the newest live grant is
+     * reused until it is revoked (sign-out everywhere, refresh-token replay,
+     * RP-initiated logout, lib/actions/end_session.js:162) or expires. A
+     * request for more scopes, claims or resources than it holds still gets
+     * the consent page for just those (the library's consent prompt compares
+     * the request with this grant), and `prompt=consent` always does.
+     */
     async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
-      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const clientId = ctx.oidc.client!.clientId;
+      const accountId = ctx.oidc.session!.accountId!;
+      const candidates = [ctx.oidc.result?.consent?.grantId, ctx.oidc.session?.grantIdFor(clientId)];
+      let existing: Grant | undefined;
+      for (const grantId of candidates) {
+        existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+        if (existing) break;
+      }
+      if (!existing) {
+        const remembered = await services.artifacts.latestGrantId(accountId, clientId);
+        const grant = remembered ? await ctx.oidc.provider.Grant.find(remembered) : undefined;
+        if (grant?.accountId === accountId && grant.clientId === clientId) existing = grant;
+      }
       // First-party clients (operator-flagged) are the IdP's own applications: asking
       // the user to consent to them is noise, so their grant covers what they ask.
       if (ctx.oidc.client?.['first_party'] !== true) return existing;
-      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session!.accountId! });
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId, accountId });
       widenGrant(grant, {
         oidcScopes: [...ctx.oidc.requestParamOIDCScopes],
         claims: ctx.oidc.requestParamClaims ? [...ctx.oidc.requestParamClaims] : [],
@@ -194,14 +226,4 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       });
     },
   };
-}
-
-/**
- * A resource server registered as a confidential client whose client id is its
- * audience may introspect the tokens issued for it (RFC 7662 §2.1).
- */
-function isAudience(clientId: string, token: object): boolean {
-  const aud = (token as { aud?: unknown }).aud;
-  const audiences = Array.isArray(aud) ? aud : typeof aud === 'string' ? [aud] : [];
-  return audiences.includes(clientId);
 }

@@ -1,5 +1,6 @@
 import { errors, type ResourceServer } from 'oidc-provider';
 
+import type { ClientService } from '../clients/clients.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
 
 /**
@@ -7,9 +8,23 @@ import type { ResourceServer as ResourceServerRecord, ResourceService } from '..
  * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
  * its operator chose so; an unregistered `resource` is `invalid_target`.
  */
-export function resourceIndicators(resources: ResourceService) {
+export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>) {
   return {
     enabled: true,
+    /**
+     * A request that names no resource is for the client's default resource
+     * server, when the operator bound it to one (`--default-resource`): many
+     * client libraries never send `resource`. The library asks here for
+     * client-credentials and authorization requests without one
+     * (lib/shared/check_resource.js:38-44); `oneOf` is its question at the
+     * token endpoint when several were granted (lib/helpers/resolve_resource.js:23-25),
+     * answered as the library's default does (lib/helpers/defaults.js:281-284).
+     */
+    async defaultResource(_ctx: unknown, client: { clientId: string }, oneOf?: readonly string[]): Promise<string | readonly string[] | undefined> {
+      if (oneOf) return oneOf;
+      const access = await clients.accessOf(client.clientId);
+      return access?.defaultResource ?? undefined;
+    },
     // An authorization-code client that named its API at /authorize need not name it again at /token.
     useGrantedResource: async () => true,
     getResourceServerInfo(_ctx: unknown, indicator: string, client: { [key: string]: unknown }): ResourceServer | Promise<ResourceServer> {

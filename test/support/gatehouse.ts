@@ -50,6 +50,8 @@ export async function startTestGatehouse(options: { env?: Record<string, string>
     GATEHOUSE_RATE_LIMIT_INTROSPECTION: 'ip=1000000/1m,client=1000000/1m',
     GATEHOUSE_RATE_LIMIT_REGISTRATION: 'ip=1000000/1m,client=1000000/1m',
     GATEHOUSE_RATE_LIMIT_INTERACTION: 'ip=1000000/1m,client=off',
+    GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN: '1000000/1m',
+    GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES: 'ip=1000000/1m,client=1000000/1m',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...options.env,
   });

@@ -16,6 +16,17 @@ describe('configuration', () => {
     expect(config.argon2).toEqual({ memoryKib: 7168, iterations: 5, parallelism: 1 });
   });
 
+  it('has tight defaults for failed client authentication and a per-token registration budget', () => {
+    const config = loadConfig({});
+    expect(config.rateLimits.clientAuthFailures).toEqual({ ip: { count: 20, windowSeconds: 60 }, client: { count: 10, windowSeconds: 60 } });
+    expect(config.rateLimits.registrationPerToken).toEqual({ count: 300, windowSeconds: 3600 });
+    expect(config.rateLimits.budgets.registration.ip).toEqual({ count: 30, windowSeconds: 3600 });
+    expect(loadConfig({ GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN: 'off' }).rateLimits.registrationPerToken).toBeUndefined();
+    expect(loadConfig({ GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES: 'ip=off,client=3/30s' }).rateLimits.clientAuthFailures).toEqual({ ip: undefined, client: { count: 3, windowSeconds: 30 } });
+    expect(() => loadConfig({ GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES: 'client=lots' })).toThrow(/GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES/);
+    expect(() => loadConfig({ GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN: '0/1h' })).toThrow(/GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN/);
+  });
+
   it('derives the default issuer from the port', () => {
     expect(loadConfig({ GATEHOUSE_PORT: '4100' }).issuer).toBe('http://localhost:4100');
     expect(loadConfig({ GATEHOUSE_ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
