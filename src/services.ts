@@ -8,6 +8,7 @@ import { createKeystore, type KeyEvent } from './keys/keystore.js';
 import { createMfaService } from './mfa/mfa.js';
 import { createPendingSignIns } from './mfa/sign-ins.js';
 import { createRegistrationServices } from './registration/index.js';
+import { createReplayService } from './replay/replay.js';
 import { createResourceService } from './resources/resources.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import { noAudit, type Audit } from './audit/events.js';
@@ -59,6 +60,8 @@ export function createServices(db: Db, config: Pick<Config, 'argon2' | 'ttl' | '
     resources,
     keystore,
     artifacts: createArtifactStore(db),
+    /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
+    replay: createReplayService(db),
   };
 }
 

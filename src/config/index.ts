@@ -187,6 +187,9 @@ export const settings = [
   { env: 'GATEHOUSE_ALERT_WEBHOOK_SECRET', default: undefined, description: 'HMAC-SHA256 key (at least 32 characters) that signs every alert delivery; required with the URL.', schema: z.string().min(32) },
   { env: 'GATEHOUSE_ALERT_LOGIN_FAILURES', default: '10/5m', description: 'Alert when one account, or one client IP, has this many failed sign-ins within the window.', schema: threshold },
   { env: 'GATEHOUSE_ALERT_INVALID_CLIENT', default: '30/1m', description: 'Alert when client authentication fails (`invalid_client`) this many times within the window, across all clients.', schema: threshold },
+  { env: 'GATEHOUSE_PROFILE', default: 'standard', description: '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).', schema: z.enum(['standard', 'fapi2']) },
+  { env: 'GATEHOUSE_DPOP_REQUIRE_NONCE', default: 'true', description: 'DPoP proofs (RFC 9449) must carry a server-provided nonce (`DPoP-Nonce`, error `use_dpop_nonce`); nonces come from a key derived from the master secret, so any node accepts any other node\'s.', schema: boolean },
+  { env: 'GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP', default: 'false', description: 'Every public client (no client authentication) must use DPoP, as if registered with `dpop_bound_access_tokens: true`; refresh tokens of public clients are then bound to the same key. One client: `gatehouse clients create --dpop`.', schema: boolean },
   { env: 'GATEHOUSE_REGISTRATION', default: 'token', description: 'Dynamic client registration at `/reg` (RFC 7591, managed per RFC 7592): `token` requires an initial access token (`gatehouse iat create`), `open` lets anyone register under the baseline policy, `off` removes the endpoint.', schema: z.enum(['token', 'open', 'off']) },
   { env: 'GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS', default: undefined, description: 'Trusted software-statement issuers (RFC 7591 §2.3) and their public keys, as JSON: `{"<iss>": {"keys": [<JWK>, …]}}`. Unset (and no `_FILE`): software statements are refused.', schema: issuerKeysInline },
   { env: 'GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE', default: undefined, description: 'Path of a JSON file of the same shape as `GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS`.', schema: issuerKeysFile },
@@ -243,6 +246,9 @@ export interface Config {
   metrics: { token: string | undefined; port: number | undefined; host: string };
   alerts: { webhookUrl: string | undefined; webhookSecret: string | undefined; loginFailures: Threshold; invalidClient: Threshold };
   registration: { mode: 'token' | 'open' | 'off'; softwareStatementIssuers: TrustedIssuerKeys };
+  /** `fapi2`: the FAPI 2.0 Security Profile for every client (src/oidc/fapi.ts). */
+  profile: 'standard' | 'fapi2';
+  dpop: { requireNonce: boolean; publicClientsRequireDpop: boolean };
 }
 
 /** Endpoint classes with their own rate-limit budgets. */
@@ -347,7 +353,11 @@ export function loadConfig(env: Env = process.env): Config {
       mode: get('GATEHOUSE_REGISTRATION'),
       softwareStatementIssuers: get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS') ?? get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE') ?? {},
     },
+    profile: get('GATEHOUSE_PROFILE'),
+    dpop: { requireNonce: get('GATEHOUSE_DPOP_REQUIRE_NONCE'), publicClientsRequireDpop: get('GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP') },
   };
+  // FAPI 2.0 Security Profile, cryptography requirements: RS256 is not allowed; without an explicit choice the profile's own default applies.
+  if (config.profile === 'fapi2' && env.GATEHOUSE_SIGNING_ALGORITHMS === undefined) config.keys.algorithms = ['ES256', 'PS256'];
   // The host name without the port: a colon would split the otpauth label (Key Uri Format).
   config.mfa.totpIssuer ||= new URL(config.issuer).hostname;
   checkConsistency(config, env, problems);
@@ -427,6 +437,12 @@ function checkConsistency(config: Config, env: Env, problems: string[]): void {
   }
   if (config.mtls.proxyHeader && !config.mtls.origin) {
     problems.push('GATEHOUSE_MTLS_ORIGIN: required with GATEHOUSE_MTLS_PROXY_HEADER (the proxy\'s mTLS origin, advertised in discovery)');
+  }
+  if (config.profile === 'fapi2') {
+    // FAPI 2.0 Security Profile: authorization codes live at most 60 s; signatures are PS256, ES256 or EdDSA only.
+    if (config.ttl.authorizationCode > 60) problems.push('GATEHOUSE_AUTHORIZATION_CODE_TTL: GATEHOUSE_PROFILE=fapi2 allows at most 60s');
+    const refused = config.keys.algorithms.filter((alg) => alg === 'RS256');
+    if (refused.length) problems.push('GATEHOUSE_SIGNING_ALGORITHMS: GATEHOUSE_PROFILE=fapi2 allows only PS256, ES256 and EdDSA (remove RS256)');
   }
   if (config.env !== 'production') return;
   if (config.mtls.port !== undefined && !config.mtls.certFile) {

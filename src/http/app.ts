@@ -30,6 +30,7 @@ import { metricsRoute } from '../observability/metrics-route.js';
 import { requestContext } from '../observability/request-context.js';
 import { providerConfiguration } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
+import { installSharedReplayDetection } from '../oidc/dpop.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
@@ -48,12 +49,14 @@ export interface AppDeps {
   clientAddress: ClientAddress;
   rateLimits: RateLimits;
   metrics: Metrics;
+  dpopNonceSecret: Buffer;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const { config, log } = deps;
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
+  installSharedReplayDetection(provider, deps.services.replay);
 
   provider.use(
     edge({
