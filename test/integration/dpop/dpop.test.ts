@@ -232,3 +232,44 @@ describe('DPoP-bound tokens', () => {
     });
   });
 });
+
+describe('GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP=true', () => {
+  let gh: TestGatehouse;
+  beforeAll(async () => {
+    gh = await startTestGatehouse({ env: { GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP: 'true', GATEHOUSE_DPOP_REQUIRE_NONCE: 'false' } });
+  });
+  afterAll(() => gh?.close());
+
+  it('refuses a public client\'s code exchange without a proof, and binds it with one', async () => {
+    const redirectUri = 'http://127.0.0.1:9/callback';
+    // An operator-made public client without the flag: the global option applies to it.
+    const { clientId } = await gh.createClient({ type: 'public', name: 'Native app', redirectUris: [redirectUri] });
+    const config = await oidc.discovery(new URL(gh.issuer), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const user = await gh.createUser();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, url.href, user));
+    await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' })).rejects.toMatchObject({ error: 'invalid_grant' });
+    // The refused exchange did not consume the code: the same code with a proof succeeds, bound.
+    const key = await oidc.randomDPoPKeyPair('ES256');
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' }, undefined, { DPoP: oidc.getDPoPHandle(config, key) });
+    expect(tokens.token_type).toBe('dpop');
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).cnf).toEqual({ jkt: (await asProofKey(key)).thumbprint });
+  });
+
+  it('lets a public client register with dpop_bound_access_tokens and leaves confidential clients free', async () => {
+    const { value: iat } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 600, maxUses: 2 });
+    const response = await fetch(`${gh.issuer}/reg`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${iat}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1/cb'], application_type: 'native', token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(response.status, JSON.stringify(body)).toBe(201);
+    expect(body.dpop_bound_access_tokens).toBe(true);
+    const { clientId, clientSecret } = await gh.createClient({ type: 'service', name: 'worker' });
+    const unbound = await tokenRequest(`${gh.issuer}/token`, { authorization: basic(clientId, clientSecret!) });
+    expect(unbound.status).toBe(200);
+    expect(unbound.body.token_type).toBe('Bearer');
+  });
+});
