@@ -56,7 +56,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const { config, log } = deps;
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
-  installSharedReplayDetection(provider, deps.services.replay);
+  installSharedReplayDetection(provider, deps.services.replay, deps.services.audit);
 
   provider.use(
     edge({

@@ -17,6 +17,7 @@
 import { decodeJwt } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
+import type { Audit } from '../audit/events.js';
 import type { Config } from '../config/index.js';
 import type { ReplayService } from '../replay/replay.js';
 
@@ -45,15 +46,21 @@ export function dpopFeature(settings: Config['dpop'], nonceSecret: Buffer) {
  * §7.1: `invalid_dpop_proof`); the library would answer `invalid_grant`, or
  * `invalid_token` at userinfo, so a replay of the request's own proof is
  * refused here with the RFC's error. A replayed client assertion still gets
- * the library's `invalid_client`.
+ * the library's `invalid_client`. A replayed proof means someone holds a
+ * proof (and likely the token) that was not theirs: it is audited
+ * (`dpop.proof_replayed`, invariant 5) at every endpoint, userinfo included.
  */
-export function installSharedReplayDetection(provider: Provider, replay: ReplayService): void {
+export function installSharedReplayDetection(provider: Provider, replay: ReplayService, audit: Audit): void {
   const model = (provider as unknown as { ReplayDetection: object }).ReplayDetection;
   Object.defineProperty(model, 'unique', {
     configurable: true,
     async value(iss: string, jti: string, exp: number): Promise<boolean> {
       const first = await replay.firstUse(iss, jti, exp - Math.floor(Date.now() / 1000));
-      if (!first && proofJtiOf(Provider.ctx?.get('DPoP')) === jti) throw new errors.InvalidDpopProof('DPoP proof JWT replay detected');
+      const ctx = Provider.ctx;
+      if (!first && ctx && proofJtiOf(ctx.get('DPoP')) === jti) {
+        audit.record({ type: 'dpop.proof_replayed', outcome: 'failure', actor: iss, clientId: iss, ip: ctx.ip, requestId: ctx.state.requestId as string | undefined, detail: { endpoint: ctx.oidc?.route } });
+        throw new errors.InvalidDpopProof('DPoP proof JWT replay detected');
+      }
       return first;
     },
   });

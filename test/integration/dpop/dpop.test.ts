@@ -102,6 +102,12 @@ describe('DPoP-bound tokens', () => {
     const replay = await tokenRequest(tokenUrl, { authorization, dpop: once });
     expect(replay.status).toBe(400);
     expect(replay.body).toMatchObject({ error: 'invalid_dpop_proof' });
+    await gh.app.audit.flush();
+    const { rows: audited } = await gh.app.db.query<{ outcome: string; client_id: string; request_id: string | null; detail: Record<string, unknown> }>(
+      "SELECT outcome, client_id, request_id, detail FROM audit_events WHERE type = 'dpop.proof_replayed'",
+    );
+    expect(audited).toEqual([expect.objectContaining({ outcome: 'failure', client_id: bound.clientId, detail: { endpoint: 'token' } })]);
+    expect(audited[0]!.request_id).toBeTruthy();
 
     const cases: Array<[string, Promise<string>]> = [
       ['htm GET', proof(key, { htm: 'GET', htu: tokenUrl, nonce })],
