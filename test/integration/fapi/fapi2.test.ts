@@ -167,6 +167,20 @@ describe('GATEHOUSE_PROFILE=fapi2', () => {
     }
   });
 
+  it('refuses tokens for a resource server that signs with RS256', async () => {
+    await gh.app.services.resources.add({ audience: 'https://rs256.example.test', name: 'Legacy API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'RS256' });
+    await gh.app.services.resources.add({ audience: 'https://es256.example.test', name: 'API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'ES256' });
+    const { client, key } = jwtClient;
+    const par = (resource: string) => oauth.pushedAuthorizationRequest(as, client, oauth.PrivateKeyJwt(key.keys.privateKey), {
+      response_type: 'code', redirect_uri: redirectUri, scope: 'openid read', resource,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    }, insecure);
+    const refused = await par('https://rs256.example.test');
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_target');
+    expect((await par('https://es256.example.test')).status).toBe(201);
+  });
+
   it('refuses a registration that breaks the profile', async () => {
     const { value: iat } = await gh.app.services.initialAccessTokens.create({ expiresInSeconds: 600, maxUses: 5 });
     const register = (metadata: Record<string, unknown>) =>
