@@ -2,11 +2,14 @@
  * The same-run baseline: the raw oidc-provider with nothing of Gatehouse
  * around it. In-memory adapter (the library's default), one ES256 key, the
  * same client_secret_basic service client, JWT access tokens (RFC 9068) for
- * the same resource indicator, introspection on. Prints `ready <url>` once
+ * the same resource indicator, introspection on; DPoP as Gatehouse runs it
+ * (a DPoP-bound client `<CLIENT_ID>-dpop`, server nonces required, the
+ * library's own replay check on its in-memory adapter). Prints `ready <url>` once
  * listening.
  *
  *   node .bench-build/bench/baseline-server.js PORT CLIENT_ID CLIENT_SECRET AUDIENCE   (bench/run.ts compiles it)
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import { exportJWK, generateKeyPair } from 'jose';
@@ -20,12 +23,16 @@ const { privateKey } = await generateKeyPair('ES256', { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), kid: 'baseline-es256', alg: 'ES256', use: 'sig' };
 
 const provider = new Provider(issuer, {
-  clients: [{ client_id: clientId, client_secret: clientSecret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'ES256' }],
+  clients: [
+    { client_id: clientId, client_secret: clientSecret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'ES256' },
+    { client_id: `${clientId}-dpop`, client_secret: clientSecret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'ES256', dpop_bound_access_tokens: true },
+  ],
   jwks: { keys: [jwk] as never },
   features: {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: false },
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
     resourceIndicators: {
       enabled: true,
       useGrantedResource: async () => true,

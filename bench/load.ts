@@ -190,3 +190,59 @@ function measured(latencies: number[], errors: number, seconds: number, used: { 
     seconds,
   };
 }
+
+/**
+ * Closed-loop load where every request carries a fresh DPoP proof (RFC 9449:
+ * a proof is one-time, so autocannon's fixed request cannot serve): each of
+ * `connections` workers signs a proof (ES256, its own key, as separate
+ * clients would), sends it, and keeps the `DPoP-Nonce` the server hands
+ * back. A `use_dpop_nonce` answer is retried with the new nonce and not
+ * counted as an error (it is the protocol's round trip, once a minute per
+ * client); anything else that is not 2xx is.
+ */
+export async function dpopHammer(base: string, request: HttpRequest & { htu: string }, options: { pid: number; dbPid?: number | undefined; connections: number; seconds: number }): Promise<Measurement> {
+  const { Pool } = await import('undici');
+  const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+  const pool = new Pool(base, { connections: options.connections, pipelining: 1 });
+  const usage = sampleUsage(options.pid);
+  const dbUsage = options.dbPid ? sampleUsage(options.dbPid) : undefined;
+  const cpu = process.cpuUsage();
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const until = started + options.seconds * 1000;
+  const worker = async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    let nonce: string | undefined;
+    const proof = () =>
+      new SignJWT({ htm: request.method ?? 'POST', htu: request.htu, jti: randomBytes(16).toString('base64url'), iat: Math.floor(Date.now() / 1000), ...(nonce ? { nonce } : {}) })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(privateKey);
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      try {
+        for (let attempt = 0; attempt < 2; attempt += 1) {
+          const response = await pool.request({ path: request.path, method: request.method ?? 'POST', headers: { ...request.headers, dpop: await proof() }, ...(request.body ? { body: request.body } : {}) });
+          const text = await response.body.text();
+          const next = response.headers['dpop-nonce'];
+          if (typeof next === 'string') nonce = next;
+          if (response.statusCode === 200) {
+            latencies.push(performance.now() - t0);
+            break;
+          }
+          if (attempt === 0 && response.statusCode === 400 && text.includes('use_dpop_nonce')) continue;
+          errors += 1;
+          if (errors <= 3) process.stderr.write(`dpop request answered ${response.statusCode}: ${text.slice(0, 200)}\n`);
+          break;
+        }
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.connections }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return measured(latencies, errors, seconds, { usage: usage.stop(), generator: process.cpuUsage(cpu), dbCpuSeconds: dbUsage?.stop().cpuSeconds ?? 0 });
+}

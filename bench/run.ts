@@ -24,12 +24,12 @@ import { openCore } from '../src/core.js';
 import { createCertificateAuthority, issueCertificate } from '../src/tls/pki.js';
 import { signInThroughPages, UserAgent } from '../test/support/user-agent.js';
 import { latencyChart, type Curve } from './chart.js';
-import { hammer, paced, signIns, type HttpRequest, type Measurement } from './load.js';
+import { dpopHammer, hammer, paced, signIns, type HttpRequest, type Measurement } from './load.js';
 import { compareProfiles, summariseProfile } from './profile.js';
 import { compile, freePort, root, startBaseline, startGatehouse, startPostgres, type Running } from './processes.js';
 import { signingCeiling } from './signing.js';
 
-const scenarioNames = ['client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
+const scenarioNames = ['client-credentials', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
 type Scenario = (typeof scenarioNames)[number];
 const cores = os.availableParallelism();
 const configNames = ['postgres-1', `postgres-${cores}`, 'embedded-1'];
@@ -76,6 +76,7 @@ interface Seeded {
   /** An initial access token for registering the mTLS client. */
   iat: string;
   service: { clientId: string; clientSecret: string };
+  dpopService: { clientId: string; clientSecret: string };
   web: { clientId: string; clientSecret: string; redirectUri: string };
   users: Array<{ username: string; password: string }>;
 }
@@ -110,6 +111,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
     const { services } = core;
     await services.resources.add(operator, { audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     const service = await services.clients.create(operator, { type: 'service', name: 'Bench worker' });
+    const dpopService = await services.clients.create(operator, { type: 'service', name: 'Bench DPoP worker', dpopBoundTokens: true });
     const redirectUri = 'http://127.0.0.1:9/callback';
     const web = await services.clients.create(operator, { type: 'confidential', name: 'Bench web app', redirectUris: [redirectUri], firstParty: true });
     const users = Array.from({ length: signInConcurrency }, (_, i) => ({ username: `bench${i}`, password: `correct horse battery staple ${i}` }));
@@ -120,6 +122,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
     return {
       iat,
       service: { clientId: service.client.clientId, clientSecret: service.clientSecret! },
+      dpopService: { clientId: dpopService.client.clientId, clientSecret: dpopService.clientSecret! },
       web: { clientId: web.client.clientId, clientSecret: web.clientSecret!, redirectUri },
       users,
     };
@@ -186,15 +189,17 @@ const profileDir = (side: keyof typeof served) => path.join(root, 'bench/profile
 const profilerArgs = (side: keyof typeof served) => ['--cpu-prof', `--cpu-prof-dir=${profileDir(side)}`];
 
 /** A B A B: the raw library, then Gatehouse, twice; each the mean of its runs. */
-async function alternate(scenario: string, config: string, baseline: Running | undefined, baselineRequest: HttpRequest | undefined, gatehouse: Running, request: HttpRequest, rounds: number, extra: { tlsOptions?: object; base?: string } = {}) {
+async function alternate(scenario: string, config: string, baseline: Running | undefined, baselineRequest: HttpRequest | undefined, gatehouse: Running, request: HttpRequest, rounds: number, extra: { tlsOptions?: object; base?: string; dpop?: boolean } = {}) {
   const a: Measurement[] = [];
   const b: Measurement[] = [];
+  // DPoP requests carry a fresh proof each, signed for the URL they are sent to.
+  const load = (base: string, r: HttpRequest, o: Parameters<typeof hammer>[2]) => (extra.dpop ? dpopHammer(base, { ...r, htu: `${base}${r.path}` }, o) : hammer(base, r, o));
   for (let i = 0; i < rounds; i += 1) {
     if (baseline && baselineRequest) {
-      a.push(await hammer(baseline.url, baselineRequest, { pid: baseline.child.pid!, connections, seconds }));
+      a.push(await load(baseline.url, baselineRequest, { pid: baseline.child.pid!, connections, seconds }));
       log(`  A raw     ${fmt(a.at(-1)!)}`);
     }
-    b.push(await hammer(extra.base ?? gatehouse.url, request, { pid: gatehouse.child.pid!, dbPid: config.startsWith('postgres') ? dbPid : undefined, connections, seconds, ...(extra.tlsOptions ? { tlsOptions: extra.tlsOptions } : {}) }));
+    b.push(await load(extra.base ?? gatehouse.url, request, { pid: gatehouse.child.pid!, dbPid: config.startsWith('postgres') ? dbPid : undefined, connections, seconds, ...(extra.tlsOptions ? { tlsOptions: extra.tlsOptions } : {}) }));
     log(`  B ${config.padEnd(7)} ${fmt(b.at(-1)!)}`);
   }
   const g = mean(b);
@@ -260,6 +265,12 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
             curves.push(await sweep('Gatehouse (PostgreSQL, 1 process)', gatehouse, cc, g.requestsPerSecond));
             if (raw) curves.push(await sweep('raw oidc-provider', baseline, rawCc, raw.requestsPerSecond));
           }
+          break;
+        }
+        case 'dpop-client-credentials': {
+          const request: HttpRequest = { ...cc, headers: { ...form, authorization: basic(seeded.dpopService.clientId, seeded.dpopService.clientSecret) } };
+          const rawRequest: HttpRequest = { ...cc, headers: { ...form, authorization: basic(`${baselineClient.id}-dpop`, baselineClient.secret) } };
+          await alternate(scenario, config, baseline, rawRequest, gatehouse, request, rounds, { dpop: true });
           break;
         }
         case 'mtls-client-credentials': {

@@ -116,6 +116,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       // keeps every cookie valid, and during a master-secret rotation cookies
       // signed under the previous secret still verify.
       cookieKeys: secrets.deriveKeys('cookie-signing').map((k) => k.toString('base64url')),
+      dpopNonceSecret: secrets.deriveKey('dpop-nonce'),
       readiness: async () => {
         const failed: string[] = [];
         if (draining) failed.push('shutting_down');
@@ -138,7 +139,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       log,
       onChange: (next) => current.swap(buildProvider(deps, next)),
     });
-    const stopCleanup = scheduleCleanup(db, services.artifacts, config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })

@@ -19,6 +19,7 @@ import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
+import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
@@ -41,6 +42,8 @@ export interface Services {
   artifacts: ArtifactStore;
   /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
   accessTokenRevocations: AccessTokenRevocations;
+  /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
+  replay: ReplayService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -85,5 +88,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     keystore,
     artifacts: createArtifactStore(db),
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
+    /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
+    replay: createReplayService(db),
   };
 }

@@ -2,7 +2,9 @@
  * A resource server (an API) that accepts Gatehouse access tokens: a koa app
  * that validates JWT access tokens (RFC 9068) offline against Gatehouse's JWKS
  * and, for certificate-bound tokens (RFC 8705 §3), checks that the caller's
- * TLS client certificate is the one the token was bound to.
+ * TLS client certificate is the one the token was bound to; for DPoP-bound
+ * tokens (RFC 9449 §7), that the request carries a valid proof by the key the
+ * token was bound to (examples/resource-server/dpop.ts).
  *
  * Run it: `npx tsx examples/resource-server/api.ts` (see docs/resource-servers.md).
  */
@@ -13,12 +15,18 @@ import type { TLSSocket } from 'node:tls';
 import Koa from 'koa';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
+import { createJtiCache, dpopAlgorithms, dpopProblem } from './dpop.js';
+
 export interface ApiOptions {
   issuer: string;
   audience: string;
   /** Where to fetch the JWKS; defaults to `${issuer}/jwks`. */
   jwksUrl?: string;
   tls: { key: string; cert: string };
+  /** The API's origin as clients see it (the `htu` of DPoP proofs); defaults to the request's own. */
+  publicOrigin?: string;
+  /** How old (or how far in the future) a DPoP proof's iat may be, in seconds. */
+  dpopWindowSeconds?: number;
 }
 
 /** RFC 8705 §3.1: base64url SHA-256 of the DER certificate. */
@@ -26,24 +34,41 @@ export function certificateThumbprint(certificate: X509Certificate): string {
   return createHash('sha256').update(certificate.raw).digest('base64url');
 }
 
-function challenge(ctx: Koa.Context, error: string, description: string) {
-  // RFC 6750 §3: the error travels in WWW-Authenticate.
+function challenge(ctx: Koa.Context, error: string, description: string, scheme: 'Bearer' | 'DPoP' = 'Bearer') {
+  // RFC 6750 §3 and RFC 9449 §7.1: the error travels in WWW-Authenticate, DPoP naming the algorithms it accepts.
   ctx.status = 401;
-  ctx.set('WWW-Authenticate', `Bearer error="${error}", error_description="${description}"`);
+  ctx.set('WWW-Authenticate', `${scheme} error="${error}", error_description="${description}"${scheme === 'DPoP' ? `, algs="${dpopAlgorithms.join(' ')}"` : ''}`);
   ctx.body = { error, error_description: description };
 }
 
 export function createApi(options: ApiOptions): Koa {
   const jwks = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/jwks`));
+  const window = options.dpopWindowSeconds ?? 120;
+  const jtis = createJtiCache(window * 2);
   const app = new Koa();
   app.use(async (ctx) => {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(ctx.get('authorization'));
-    if (!match) return challenge(ctx, 'invalid_request', 'a Bearer access token is required');
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'));
+    if (!match) return challenge(ctx, 'invalid_request', 'a Bearer or DPoP access token is required');
+    const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const token = match[2]!;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1]!, jwks, { issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] }));
+      ({ payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] }));
     } catch {
-      return challenge(ctx, 'invalid_token', 'the access token is not valid');
+      return challenge(ctx, 'invalid_token', 'the access token is not valid', scheme);
+    }
+    const jkt = (payload.cnf as Record<string, unknown> | undefined)?.jkt;
+    if (typeof jkt === 'string') {
+      // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
+      if (scheme !== 'DPoP') return challenge(ctx, 'invalid_token', 'the access token is DPoP-bound: use the DPoP scheme with a proof', 'DPoP');
+      const problem = await dpopProblem(
+        { method: ctx.method, url: new URL(ctx.originalUrl, options.publicOrigin ?? `${ctx.protocol}://${ctx.host}`), proofs: ctx.req.headersDistinct.dpop ?? [], accessToken: token, jkt },
+        jtis,
+        window,
+      );
+      if (problem) return challenge(ctx, 'invalid_dpop_proof', problem, 'DPoP');
+    } else if (scheme === 'DPoP') {
+      return challenge(ctx, 'invalid_token', 'the access token is not DPoP-bound', 'DPoP');
     }
     const bound = (payload.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
     if (bound !== undefined) {

@@ -1,24 +1,31 @@
 import type { Logger } from 'pino';
 
 import { advisoryLocks, type Db } from '../db/index.js';
-import type { ArtifactStore } from './store.js';
 
 const batchSize = 1000;
 
+/** A table whose rows expire: protocol artifacts, proof replay records. */
+export interface Expiring {
+  deleteExpired(batchSize: number): Promise<number>;
+}
+
 /** Deletes expired rows in batches; only the node holding the lock runs a pass, the others skip it. */
-export async function removeExpiredArtifacts(db: Db, artifacts: ArtifactStore): Promise<number | undefined> {
+export async function removeExpiredArtifacts(db: Db, tables: Expiring | Expiring[]): Promise<number | undefined> {
   const result = await db.withAdvisoryLock(advisoryLocks.expiredRowCleanup, async () => {
     let total = 0;
-    for (;;) {
-      const removed = await artifacts.deleteExpired(batchSize);
-      total += removed;
-      if (removed < batchSize) return total;
+    for (const table of Array.isArray(tables) ? tables : [tables]) {
+      for (;;) {
+        const removed = await table.deleteExpired(batchSize);
+        total += removed;
+        if (removed < batchSize) break;
+      }
     }
+    return total;
   }, { wait: false });
   return result.acquired ? result.value : undefined;
 }
 
-export function scheduleCleanup(db: Db, artifacts: ArtifactStore, intervalSeconds: number, log: Logger): () => void {
+export function scheduleCleanup(db: Db, artifacts: Expiring | Expiring[], intervalSeconds: number, log: Logger): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;

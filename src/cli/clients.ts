@@ -21,6 +21,8 @@ export function clientJson(client: ClientSummary) {
     redirect_uris: client.redirectUris,
     token_endpoint_auth_method: client.authMethod,
     first_party: client.firstParty,
+    dpop_bound_access_tokens: client.dpopBoundTokens,
+    security_profile: client.securityProfile,
     disabled: client.disabled,
     source: client.source,
     registered_by: client.registeredBy,
@@ -69,6 +71,9 @@ interface AddOptions {
   boundTokens?: boolean;
   introspect?: string[];
   defaultResource?: string;
+  jwks?: string;
+  dpop?: boolean;
+  profile?: 'fapi2';
   json?: boolean;
 }
 
@@ -79,6 +84,17 @@ function tlsSan(options: AddOptions): NewClient['tlsSan'] {
     .filter((san): san is { type: 'dns' | 'uri' | 'ip' | 'email'; value: string } => san.value !== undefined);
   if (given.length > 1) throw new CliError('give one --tls-san-* option: RFC 8705 registers a single subject value per client');
   return given[0];
+}
+
+async function readJwks(file: string): Promise<NewClient['jwks']> {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new CliError(`--jwks: cannot read ${file}`);
+  });
+  try {
+    return JSON.parse(text) as NewClient['jwks'];
+  } catch {
+    throw new CliError(`--jwks: ${file} is not JSON (expected a JWK Set: {"keys": [...]})`);
+  }
 }
 
 async function add(options: AddOptions): Promise<void> {
@@ -97,6 +113,9 @@ async function add(options: AddOptions): Promise<void> {
       throw new CliError(`--certificate: cannot read ${options.certificate}`);
     }) : undefined,
     boundTokens: options.boundTokens ?? false,
+    jwks: options.jwks ? await readJwks(options.jwks) : undefined,
+    dpopBoundTokens: options.dpop ?? false,
+    securityProfile: options.profile,
   };
   if (options.type === 'public' && options.authMethod) {
     throw new CliError('--auth-method: a public client has no secret and authenticates with PKCE only');
@@ -111,7 +130,7 @@ async function add(options: AddOptions): Promise<void> {
     } else {
       printFields([
         ['client_id', client.clientId],
-        ['client_secret', clientSecret ?? (client.type === 'public' ? '(none: a public client proves itself with PKCE)' : '(none: the client authenticates with its TLS certificate)')],
+        ['client_secret', clientSecret ?? (client.type === 'public' ? '(none: a public client proves itself with PKCE)' : client.authMethod === 'private_key_jwt' ? '(none: the client signs assertions with its private key)' : '(none: the client authenticates with its TLS certificate)')],
         ['type', client.type],
         ['name', client.name],
         ['redirect_uris', client.redirectUris],
@@ -248,6 +267,9 @@ export function registerClientCommands(program: Command): void {
     .option('--tls-san-email <address>', 'tls_client_auth: an email subject alternative name')
     .option('--certificate <file>', 'self_signed_tls_client_auth: the client\'s PEM certificate')
     .option('--bound-tokens', 'bind access tokens to the client certificate (cnf.x5t#S256, RFC 8705)')
+    .option('--jwks <file>', 'private_key_jwt: a JSON file with the client\'s public keys (a JWK Set)')
+    .option('--dpop', 'require DPoP (RFC 9449): access tokens carry cnf.jkt and requests without a proof are refused')
+    .addOption(new Option('--profile <profile>', 'fapi2: the client follows the FAPI 2.0 Security Profile (PAR, sender-constrained tokens, private_key_jwt or mTLS)').choices(['fapi2']))
     .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))
     .option('--introspect <audience>', 'let the client introspect tokens for this resource server (repeatable), or `*` for every token (an API gateway)', collect)
     .option('--default-resource <audience>', 'the resource server its token requests are for when they name no `resource` (RFC 8707)')

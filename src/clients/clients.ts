@@ -30,6 +30,10 @@ export interface ClientSummary {
   redirectUris: string[];
   authMethod: string;
   firstParty: boolean;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens` as registered (GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP may add it for public clients). */
+  dpopBoundTokens: boolean;
+  /** `fapi2` when this client follows the FAPI 2.0 profile on its own (GATEHOUSE_PROFILE=fapi2 puts every client under it). */
+  securityProfile: string | null;
   disabled: boolean;
   source: ClientRow['source'];
   /** Dynamically registered clients: the initial access token that registered them (null: open registration). */
@@ -63,6 +67,9 @@ export class ClientError extends Error {
 /** RFC 8705 metadata: the registered certificate subject, or the self-signed certificate as a JWK with x5c. */
 function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const metadata: Record<string, unknown> = input.boundTokens ? { tls_client_certificate_bound_access_tokens: true } : {};
+  if (input.dpopBoundTokens) metadata.dpop_bound_access_tokens = true;
+  if (input.securityProfile) metadata.security_profile = input.securityProfile;
+  if (input.jwks) metadata.jwks = input.jwks;
   if (input.tlsSubjectDn) metadata.tls_client_auth_subject_dn = input.tlsSubjectDn;
   if (input.tlsSan) metadata[`tls_client_auth_san_${input.tlsSan.type}`] = input.tlsSan.value;
   if (input.certificatePem) {
@@ -131,6 +138,8 @@ function summarise(row: ClientRow): ClientSummary {
     redirectUris: (m.redirect_uris as string[] | undefined) ?? [],
     authMethod: String(m.token_endpoint_auth_method ?? 'client_secret_basic'),
     firstParty: m.first_party === true,
+    dpopBoundTokens: m.dpop_bound_access_tokens === true,
+    securityProfile: typeof m.security_profile === 'string' ? m.security_profile : null,
     disabled: row.disabled,
     source: row.source,
     registeredBy: row.registered_by_iat,

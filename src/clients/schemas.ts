@@ -23,8 +23,13 @@ export const redirectUriSchema = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
   }, 'redirect URIs must be https, loopback http or a private-use scheme such as com.example.app:/cb, without fragment or wildcard');
 
+/** A public JWK: a private member in a client's registered keys is a mistake that must not be stored. */
+const publicJwkSchema = z
+  .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
+  .refine((jwk) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk), 'keys must be public keys (a private member was found)');
+
 export const clientTypes = ['confidential', 'public', 'service'] as const;
-export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
 /** Methods that authenticate with a shared secret Gatehouse generates (the others use the TLS certificate). */
 export const secretAuthMethods: ReadonlySet<string> = new Set(['client_secret_basic', 'client_secret_post']);
 export type ClientType = (typeof clientTypes)[number];
@@ -46,6 +51,12 @@ export const newClientSchema = z
     certificatePem: z.string().max(20_000).optional(),
     /** RFC 8705 §3: access tokens carry cnf.x5t#S256 of the client's certificate. */
     boundTokens: z.boolean().default(false),
+    /** private_key_jwt (RFC 7523): the client's public keys, as a JWK Set. */
+    jwks: z.object({ keys: z.array(publicJwkSchema).min(1).max(10) }).optional(),
+    /** RFC 9449 §5.2: access tokens carry cnf.jkt, and a token request without a DPoP proof is refused. */
+    dpopBoundTokens: z.boolean().default(false),
+    /** `fapi2`: this client follows the FAPI 2.0 Security Profile (src/oidc/fapi.ts). */
+    securityProfile: z.enum(['fapi2']).optional(),
   })
   .superRefine((value, ctx) => {
     if (value.authMethod === 'tls_client_auth' && (value.tlsSubjectDn === undefined) === (value.tlsSan === undefined)) {
@@ -56,6 +67,18 @@ export const newClientSchema = z
     }
     if ((value.authMethod === 'self_signed_tls_client_auth') !== (value.certificatePem !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['certificatePem'], message: 'self_signed_tls_client_auth needs the client certificate, and only it does' });
+    }
+    if ((value.authMethod === 'private_key_jwt') !== (value.jwks !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs the client\'s public keys (a JWK Set), and only it does' });
+    }
+    if (value.boundTokens && value.dpopBoundTokens) {
+      ctx.addIssue({ code: 'custom', path: ['dpopBoundTokens'], message: 'bind tokens to the certificate or to a DPoP key, not both' });
+    }
+    if (value.securityProfile === 'fapi2' && (value.type === 'public' || !['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(value.authMethod))) {
+      ctx.addIssue({ code: 'custom', path: ['securityProfile'], message: 'a FAPI 2.0 client is confidential and authenticates with private_key_jwt, tls_client_auth or self_signed_tls_client_auth' });
+    }
+    if (value.securityProfile === 'fapi2' && value.idTokenSigningAlg === 'RS256') {
+      ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlg'], message: 'a FAPI 2.0 client signs with PS256, ES256 or EdDSA' });
     }
     if (value.type !== 'service' && value.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${value.type} client needs at least one redirect URI` });

@@ -54,6 +54,11 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   if (config.mtls.proxyHeader && !config.mtls.origin) {
     problems.push('GATEHOUSE_MTLS_ORIGIN: required with GATEHOUSE_MTLS_PROXY_HEADER (the proxy\'s mTLS origin, advertised in discovery)');
   }
+  if (config.profile === 'fapi2') {
+    // FAPI 2.0 Security Profile: authorization codes live at most 60 s; signatures are PS256, ES256 or EdDSA only.
+    if (config.ttl.authorizationCode > 60) problems.push('GATEHOUSE_AUTHORIZATION_CODE_TTL: GATEHOUSE_PROFILE=fapi2 allows at most 60s');
+    if (config.keys.algorithms.includes('RS256')) problems.push('GATEHOUSE_SIGNING_ALGORITHMS: GATEHOUSE_PROFILE=fapi2 allows only PS256, ES256 and EdDSA (remove RS256)');
+  }
   if (config.env === 'production') checkProduction(config, problems);
 }
 

@@ -22,6 +22,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** An empty variable counts as unset. */
+const raw = (env: Env, name: string) => (env[name] === '' ? undefined : env[name]);
+
 /** Parses and checks the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -36,8 +39,7 @@ export function loadConfig(env: Env = process.env): Config {
   for (const { path, setting } of entries) {
     // Groups exist even when all their settings are unset, as their type says.
     const group = path.slice(0, -1).reduce<Record<string, unknown>>((parent, field) => (parent[field] ??= {}) as Record<string, unknown>, values);
-    const raw = env[setting.env] === '' ? undefined : env[setting.env];
-    const input = raw ?? setting.default;
+    const input = raw(env, setting.env) ?? setting.default;
     const field = path.at(-1)!;
     group[field] = undefined;
     if (input === undefined) continue;
@@ -51,6 +53,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 
   const config = resolveConfig(values as SettingValues);
+  // FAPI 2.0 Security Profile, cryptography requirements: RS256 is not allowed; without an explicit choice the profile's own default applies.
+  if (config.profile === 'fapi2' && raw(env, 'GATEHOUSE_SIGNING_ALGORITHMS') === undefined) config.keys.algorithms = ['ES256', 'PS256'];
   checkConsistency(values as SettingValues, config, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return config;

@@ -168,6 +168,14 @@ export const settingTable = {
     totpIssuer: setting('GATEHOUSE_TOTP_ISSUER', undefined, z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain a colon (it separates issuer and account in the otpauth label)'),
       'Name authenticator apps show for Gatehouse accounts (the `issuer` of the `otpauth://` URI); unset: the host name of `GATEHOUSE_ISSUER`.'),
   },
+  profile: setting('GATEHOUSE_PROFILE', 'standard', z.enum(['standard', 'fapi2']),
+    '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).'),
+  dpop: {
+    requireNonce: setting('GATEHOUSE_DPOP_REQUIRE_NONCE', 'true', boolean,
+      'DPoP proofs (RFC 9449) must carry a server-provided nonce (`DPoP-Nonce`, error `use_dpop_nonce`); nonces come from a key derived from the master secret, so any node accepts any other node\'s.'),
+    publicClientsRequireDpop: setting('GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP', 'false', boolean,
+      'Every public client (no client authentication) must use DPoP, as if registered with `dpop_bound_access_tokens: true`; refresh tokens of public clients are then bound to the same key. One client: `gatehouse clients add --dpop`.'),
+  },
   rateLimits: {
     enabled: setting('GATEHOUSE_RATE_LIMITING', 'true', boolean,
       'Rate limiting of the protocol endpoints and pages per client IP and per client id (budgets below). Counters are shared by all nodes through PostgreSQL, or kept in memory on the embedded database.'),

@@ -32,6 +32,7 @@ import { providerConfiguration } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
 import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
 import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
+import { installSharedReplayDetection } from '../oidc/dpop.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
@@ -50,12 +51,14 @@ export interface AppDeps {
   clientAddress: ClientAddress;
   rateLimits: RateLimits;
   metrics: Metrics;
+  dpopNonceSecret: Buffer;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const { config, log } = deps;
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
+  installSharedReplayDetection(provider, deps.services.replay, deps.services.audit);
 
   provider.use(
     edge({

@@ -43,12 +43,15 @@ abstract class OwnTableAdapter implements Adapter {
   async revokeByGrantId() {}
 }
 
+/** Turns stored client metadata into what the library enforces (src/oidc/dpop.ts, src/oidc/fapi.ts); undefined: unusable. */
+export type ClientPolicy = (metadata: Record<string, unknown>) => Record<string, unknown> | undefined;
+
 class ClientAdapter extends OwnTableAdapter {
-  constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {
+  constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService, private readonly policy: ClientPolicy) {
     super();
   }
   find(id: string) {
-    return this.clients.metadataForProvider(id) as Promise<AdapterPayload | undefined>;
+    return this.clients.metadataForProvider(id).then((metadata) => metadata && this.policy(metadata)) as Promise<AdapterPayload | undefined>;
   }
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
     const ctx = Provider.ctx;
@@ -137,8 +140,8 @@ class ArtifactAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory(deps: { artifacts: ArtifactStore; clients: ClientService; registrations: RegistrationService }) {
-  const clientAdapter = new ClientAdapter(deps.clients, deps.registrations);
+export function createAdapterFactory(deps: { artifacts: ArtifactStore; clients: ClientService; registrations: RegistrationService; clientPolicy?: ClientPolicy }) {
+  const clientAdapter = new ClientAdapter(deps.clients, deps.registrations, deps.clientPolicy ?? ((metadata) => metadata));
   const iatAdapter = new InitialAccessTokenAdapter(deps.registrations);
   const adapters = new Map<string, Adapter>();
   return (model: string): Adapter => {

@@ -20,6 +20,8 @@ import { interactionPolicyFor } from './second-factor-prompt.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
 import { createIntrospectionPolicy, notYourToken, revocationDecision } from './introspection-policy.js';
+import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from './dpop.js';
+import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -29,6 +31,8 @@ export interface ProviderDeps {
   cookieKeys: string[];
   /** RFC 8705, when an mTLS listener or a certificate-forwarding proxy is configured. */
   mtls?: { source: CertificateSource; trust: TrustStore; origin: string } | undefined;
+  /** RFC 9449 §8 nonces; derived from the master secret so every node issues and accepts the same ones. */
+  dpopNonceSecret: Buffer;
 }
 
 /** Endpoints a certificate-bound client calls on the mTLS origin (RFC 8705 §5). */
@@ -60,9 +64,14 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   const ttl = config.ttl;
   const secureCookies = config.issuer.startsWith('https:');
   const introspectionPolicy = createIntrospectionPolicy(services);
+  const fapi = fapiConfiguration(config.profile);
+  const algs = (list: string[]) => allowedAlgorithms(config.profile, list);
+  // What the library reads for a client: the stored metadata under Gatehouse's sender-constraint policies.
+  const clientPolicy = (metadata: Record<string, unknown>) =>
+    fapiClientMetadata(config.profile, config.dpop.publicClientsRequireDpop ? requireDpopForPublicClients(metadata) : metadata);
 
   return {
-    adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations }),
+    adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations, clientPolicy }),
     clients: [],
     jwks: keys.jwks,
     acrValues: [...acrValues],
@@ -77,21 +86,25 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       grant_types: ['authorization_code'],
       id_token_signed_response_alg: 'ES256',
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: config.profile === 'fapi2' ? 'private_key_jwt' : 'client_secret_basic',
     },
     enabledJWA: {
-      idTokenSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
-      userinfoSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
-      introspectionSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
-      authorizationSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      idTokenSigningAlgValues: algs(['ES256', 'RS256', 'PS256', 'EdDSA']),
+      userinfoSigningAlgValues: algs(['ES256', 'RS256', 'PS256', 'EdDSA']),
+      introspectionSigningAlgValues: algs(['ES256', 'RS256', 'PS256', 'EdDSA']),
+      authorizationSigningAlgValues: algs(['ES256', 'RS256', 'PS256', 'EdDSA']),
       // HS256 needs the client secret in a recoverable form, which it is (encrypted), so client_secret_jwt stays available.
-      clientAuthSigningAlgValues: ['HS256', 'ES256', 'RS256', 'PS256', 'EdDSA'],
-    },
+      clientAuthSigningAlgValues: algs(['HS256', 'ES256', 'RS256', 'PS256', 'EdDSA']),
+      dPoPSigningAlgValues: [...dpopSigningAlgValues],
+    } as Configuration['enabledJWA'],
+    assertJwtClientAuthClaimsAndHeader: fapi.assertJwtClientAuthClaimsAndHeader as Configuration['assertJwtClientAuthClaimsAndHeader'],
+    rotateRefreshToken: fapi.rotateRefreshToken,
     sectorIdentifierUriValidate,
     extraClientMetadata: {
       // require_mfa: every sign-in to this client needs a second factor, whatever the request asks.
-      properties: ['first_party', 'require_mfa', ...registrationClientMetadata.properties],
-      validator(_ctx, key, value) {
+      properties: ['first_party', 'require_mfa', securityProfileProperty, ...registrationClientMetadata.properties],
+      validator(_ctx, key, value, metadata) {
+        if (key === securityProfileProperty) validateSecurityProfile(config.profile, value, metadata as Record<string, unknown>);
         if ((key === 'first_party' || key === 'require_mfa') && value !== undefined && typeof value !== 'boolean') {
           throw new Error(`${key} must be a boolean`);
         }
@@ -106,7 +119,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
-      AuthorizationCode: ttl.authorizationCode,
+      AuthorizationCode: fapi.authorizationCodeTtl(ttl.authorizationCode) as NonNullable<Configuration['ttl']>['AuthorizationCode'],
       IdToken: ttl.idToken,
       Interaction: ttl.interaction,
       Session: ttl.session,
@@ -119,18 +132,21 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         return ttl.refreshToken;
       },
     },
-    clientAuthMethods: [
+    clientAuthMethods: ([
       'client_secret_basic',
       'client_secret_post',
       'client_secret_jwt',
       'private_key_jwt',
       'none',
       ...(deps.mtls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
-    ],
+    ] as const).filter((method) => config.profile !== 'fapi2' || fapiAuthMethods.includes(method)),
     ...(deps.mtls ? { discovery: { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin) } } : {}),
     features: {
       ...(deps.mtls ? { mTLS: mtlsFeature(deps.mtls.source, deps.mtls.trust) } : {}),
       devInteractions: { enabled: false },
+      dPoP: dpopFeature(config.dpop, deps.dpopNonceSecret),
+      fapi: fapi.fapi,
+      pushedAuthorizationRequests: fapi.pushedAuthorizationRequests,
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,

@@ -1,7 +1,8 @@
-import { errors, type ResourceServer } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
+import { fapiAlgorithms } from './fapi.js';
 
 /**
  * RFC 8707 resource indicators. A registered resource server gets JWT access
@@ -27,18 +28,21 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
     },
     // An authorization-code client that named its API at /authorize need not name it again at /token.
     useGrantedResource: async () => true,
-    getResourceServerInfo(_ctx: unknown, indicator: string, client: { [key: string]: unknown }): ResourceServer | Promise<ResourceServer> {
+    getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: { [key: string]: unknown }): ResourceServer | Promise<ResourceServer> {
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
       const cached = resources.cached(indicator);
-      return cached ? serverInfo(cached) : resources.find(indicator).then(serverInfo);
+      const fapi = ctx?.oidc?.isFapi('2.0') === '2.0';
+      return cached ? serverInfo(cached, fapi) : resources.find(indicator).then((rs) => serverInfo(rs, fapi));
     },
   };
 }
 
-function serverInfo(rs: ResourceServerRecord | undefined): ResourceServer {
+function serverInfo(rs: ResourceServerRecord | undefined, fapi: boolean): ResourceServer {
   if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
+  // FAPI 2.0 allows only PS256, ES256 and EdDSA signatures, access tokens included.
+  if (fapi && rs.tokenFormat === 'jwt' && !fapiAlgorithms.includes(rs.signingAlg)) throw new errors.InvalidTarget('the resource server\'s token signing algorithm is not allowed by the FAPI 2.0 profile');
   return {
     scope: rs.scopes.join(' '),
     audience: rs.audience,
