@@ -179,6 +179,7 @@ export const settings = [
   { env: 'GATEHOUSE_RATE_LIMIT_AUTHORIZATION', default: 'ip=300/1m,client=3000/1m', description: 'Budget of `/auth`, `/request` (PAR) and `/session/end`.', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_INTROSPECTION', default: 'ip=3000/1m,client=1200/1m', description: 'Budget of `/token/introspection`, `/token/revocation` and `/me` (userinfo is limited per IP only).', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_REGISTRATION', default: 'ip=30/1h,client=60/1m', description: 'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_OTHER', default: 'ip=3000/1m,client=off', description: 'Budget of every other path per client IP: discovery, `/jwks`, static assets, reserved prefixes and paths Gatehouse does not serve (so no path escapes rate limiting). `/healthz`, `/readyz` and `/metrics` are not limited.', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_INTERACTION', default: 'ip=300/1m,client=off', description: 'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.', schema: budget },
   { env: 'GATEHOUSE_METRICS_TOKEN', default: undefined, description: 'Bearer token (at least 32 characters) that `/metrics` requires. Unset: `/metrics` is not served on the main port (only on `GATEHOUSE_METRICS_PORT`, if set).', schema: z.string().min(32) },
   { env: 'GATEHOUSE_METRICS_PORT', default: undefined, description: 'Port of a separate listener that serves only `/metrics`, for a scraper on a private network; unset: no such listener.', schema: integer(0, 65535) },
@@ -246,7 +247,7 @@ export interface Config {
 }
 
 /** Endpoint classes with their own rate-limit budgets. */
-export type RateLimitClass = 'token' | 'authorization' | 'introspection' | 'registration' | 'interaction';
+export type RateLimitClass = 'token' | 'authorization' | 'introspection' | 'registration' | 'interaction' | 'other';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -334,6 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
         introspection: get('GATEHOUSE_RATE_LIMIT_INTROSPECTION'),
         registration: get('GATEHOUSE_RATE_LIMIT_REGISTRATION'),
         interaction: get('GATEHOUSE_RATE_LIMIT_INTERACTION'),
+        other: get('GATEHOUSE_RATE_LIMIT_OTHER'),
       },
     },
     metrics: { token: get('GATEHOUSE_METRICS_TOKEN'), port: get('GATEHOUSE_METRICS_PORT'), host: get('GATEHOUSE_METRICS_HOST') },

@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
+import { libraryRoutes, mtlsEndpointAliases, routes, type LibraryFeature } from '../http/route-table.js';
 import { acrValues } from './acr.js';
 import { createAdapterFactory } from './adapter.js';
 import { mtlsFeature, type TrustStore } from './mtls.js';
@@ -30,16 +31,7 @@ export interface ProviderDeps {
   mtls?: { source: CertificateSource; trust: TrustStore; origin: string } | undefined;
 }
 
-/** Endpoints a certificate-bound client calls on the mTLS origin (RFC 8705 §5). */
-function mtlsEndpointAliases(origin: string) {
-  return {
-    token_endpoint: `${origin}/token`,
-    introspection_endpoint: `${origin}/token/introspection`,
-    revocation_endpoint: `${origin}/token/revocation`,
-    userinfo_endpoint: `${origin}/me`,
-    pushed_authorization_request_endpoint: `${origin}/request`,
-  };
-}
+const interactionPath = routes.byName('interaction').path;
 
 /** Scope → claims released (OIDC Core §5.4). */
 const claims = {
@@ -59,7 +51,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   const ttl = config.ttl;
   const secureCookies = config.issuer.startsWith('https:');
 
-  return {
+  const configuration: Configuration = {
+    // Every path from the route table (src/http/route-table.ts), which the edge reads too.
+    routes: libraryRoutes(),
     adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations }),
     clients: [],
     jwks: keys.jwks,
@@ -125,7 +119,6 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       'none',
       ...(deps.mtls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
     ],
-    ...(deps.mtls ? { discovery: { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin) } } : {}),
     features: {
       ...(deps.mtls ? { mTLS: mtlsFeature(deps.mtls.source, deps.mtls.trust) } : {}),
       devInteractions: { enabled: false },
@@ -139,6 +132,8 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         },
       },
       revocation: { enabled: true },
+      // The library's default, spelled out: the mTLS aliases below list the endpoints that are on.
+      pushedAuthorizationRequests: { enabled: true },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
       resourceIndicators: resourceIndicators(services.resources),
@@ -156,7 +151,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       },
     },
     interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: (_ctx, interaction) => `${interactionPath}/${interaction.uid}`,
       policy: interactionPolicyFor({ requiredForAll: config.mfa.required, hasFactor: services.mfa.hasFactor }),
     },
     async findAccount(_ctx, sub) {
@@ -194,6 +189,13 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       });
     },
   };
+  if (deps.mtls) {
+    const features = configuration.features as Record<string, { enabled?: boolean } | undefined>;
+    const enabled = (feature: LibraryFeature) => features[feature]?.enabled === true;
+    // RFC 8705 §5: the endpoints a certificate-bound client calls on the mTLS origin, from the route table.
+    configuration.discovery = { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin, enabled) };
+  }
+  return configuration;
 }
 
 /**

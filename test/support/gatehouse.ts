@@ -48,6 +48,7 @@ export async function startTestGatehouse(options: { env?: Record<string, string>
     GATEHOUSE_RATE_LIMIT_INTROSPECTION: 'ip=1000000/1m,client=1000000/1m',
     GATEHOUSE_RATE_LIMIT_REGISTRATION: 'ip=1000000/1m,client=1000000/1m',
     GATEHOUSE_RATE_LIMIT_INTERACTION: 'ip=1000000/1m,client=off',
+    GATEHOUSE_RATE_LIMIT_OTHER: 'ip=1000000/1m,client=off',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...options.env,
   });
