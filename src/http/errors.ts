@@ -85,7 +85,9 @@ export function errorBoundary(log: Logger, views: Views): ErrorBoundary {
       }
       // The library answered a failure of its own (src/http/app.ts keeps the cause from its
       // `server_error` event): when that was the database being away, say so the retryable way.
-      if (ctx.state.serverError !== undefined && isDatabaseUnavailable(ctx.state.serverError)) reviewUnavailable(ctx, views);
+      // The library never redirects such a fault to the client (lib/shared/authorization_error_handler.js
+      // redirects only errors with `allow_redirect`), so the answer to replace is its 500 body or page.
+      if (ctx.status >= 500 && ctx.state.serverError !== undefined && isDatabaseUnavailable(ctx.state.serverError)) answerUnavailable(ctx, views);
     },
   };
 }
@@ -108,23 +110,6 @@ function answerUnavailable(ctx: Context, views: Views): void {
     ctx.body = views.render('unavailable.njk', { requestId: ctx.state.requestId });
   } else {
     ctx.body = { error: 'temporarily_unavailable', error_description: unavailableMessage };
-  }
-}
-
-function reviewUnavailable(ctx: Context, views: Views): void {
-  const location = ctx.status >= 300 && ctx.status < 400 ? ctx.response.get('Location') : '';
-  if (!location) {
-    if (ctx.status >= 500) answerUnavailable(ctx, views);
-    return;
-  }
-  // An authorization error redirected to the client (RFC 6749 §4.1.2.1): the code is what it reads.
-  const url = new URL(location);
-  for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
-    if (params.get('error') !== 'server_error') continue;
-    params.set('error', 'temporarily_unavailable');
-    params.set('error_description', unavailableMessage);
-    if (params !== url.searchParams) url.hash = params.toString();
-    ctx.set('Location', url.href);
   }
 }
 
