@@ -125,14 +125,15 @@ export interface RouteIndex {
 
 /** Lower-cases ASCII letters only, as the library's router folds case (lib/helpers/router.js `fold`). */
 function foldAscii(path: string): string | undefined {
-  let folded = '';
+  let upper = false;
   for (let i = 0; i < path.length; i += 1) {
     const code = path.charCodeAt(i);
     // A non-ASCII character never folds to an ASCII one there: no library path can match.
     if (code > 127) return undefined;
-    folded += code >= 65 && code <= 90 ? String.fromCharCode(code + 32) : path[i];
+    if (code >= 65 && code <= 90) upper = true;
   }
-  return folded;
+  // All ASCII, so toLowerCase changes A-Z only.
+  return upper ? path.toLowerCase() : path;
 }
 
 /**
