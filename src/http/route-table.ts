@@ -10,7 +10,7 @@
  * The library's `routes` configuration is built from this table, so a path
  * is written once. A path that is in no entry is still answered, limited
  * (class `other`) and labelled (`unmatched`): nothing escapes the edge.
- * test/integration/protection/route-table.test.ts enumerates what the built
+ * test/integration/routes/route-table.test.ts enumerates what the built
  * provider serves and fails on any route missing here.
  */
 import type { RateLimitClass } from '../config/index.js';
