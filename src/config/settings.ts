@@ -190,6 +190,8 @@ export const settingTable = {
         'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.'),
       interaction: setting('GATEHOUSE_RATE_LIMIT_INTERACTION', 'ip=300/1m,client=off', budget,
         'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.'),
+      other: setting('GATEHOUSE_RATE_LIMIT_OTHER', 'ip=3000/1m,client=off', budget,
+        'Budget of every other path per client IP: discovery, `/jwks`, static assets, reserved prefixes and paths Gatehouse does not serve (so no path escapes rate limiting). `/healthz`, `/readyz` and `/metrics` are not limited.'),
     },
     registrationPerToken: setting('GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN', '300/1h', z.union([z.literal('off'), threshold]).transform((v) => (v === 'off' ? undefined : v)),
       'Budget of `/reg` for a request carrying a valid initial access token, counted per token instead of per client IP (so one CI runner registering with a token does not spend the anonymous per-IP budget above); `off` counts such requests per IP like any other.'),

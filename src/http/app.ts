@@ -28,7 +28,7 @@ import { healthRoutes, type ReadinessCheck } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
 import { metricsRoute } from '../observability/metrics-route.js';
 import { requestContext } from '../observability/request-context.js';
-import { providerConfiguration } from '../oidc/configuration.js';
+import { providerConfiguration, type ProviderDeps } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
 import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
 import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
@@ -37,6 +37,8 @@ import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
 import { ownRoutes } from './own-routes.js';
+import { canonicalOrigins, pinRequestOrigin } from './origin.js';
+import { routes } from './route-table.js';
 import type { Services } from '../services.js';
 
 export interface AppDeps {
@@ -52,6 +54,8 @@ export interface AppDeps {
   rateLimits: RateLimits;
   metrics: Metrics;
   dpopNonceSecret: Buffer;
+  /** RFC 8705, when an mTLS listener or a certificate-forwarding proxy is configured (src/oidc/configuration.ts). */
+  mtls?: ProviderDeps['mtls'];
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -59,11 +63,15 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
   installSharedReplayDetection(provider, deps.services.replay, deps.services.audit);
+  const issuerOrigin = new URL(config.issuer).origin;
+  pinRequestOrigin(provider, issuerOrigin);
 
   provider.use(
     edge({
+      routes,
       context: requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }),
       boundary: errorBoundary(log, deps.views),
+      origins: canonicalOrigins(config.issuer, deps.mtls?.origin),
       rateLimiter: rateLimiter({
         limits: deps.rateLimits,
         views: deps.views,
@@ -84,23 +92,21 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const revocationAudit = auditRevocations(deps.services.audit);
   provider.use(
     ownRoutes({
-      exact: {
-        '/healthz': health,
-        '/readyz': health,
-        '/metrics': metricsRoute(deps.metrics.registry, config.metrics.token),
-        '/jwks': jwksRoute(keys, config.keys.jwksMaxAgeSeconds),
-        '/token/introspection': jwtTokens.introspection,
-        '/token/revocation': (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
-      },
-      prefixes: [
-        ['/static/', staticAssets()],
-        ['/interaction/', interactions],
-      ],
+      healthz: health,
+      readyz: health,
+      metrics: metricsRoute(deps.metrics.registry, config.metrics.token),
+      jwks: jwksRoute(keys, config.keys.jwksMaxAgeSeconds),
+      introspection: jwtTokens.introspection,
+      revocation: (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
+      static: staticAssets(),
+      interaction: interactions,
     }),
   );
 
   // The library answers these itself with a generic body; the detail is logged here.
   provider.on('server_error', (ctx, error) => {
+    // The edge's error boundary reads the cause (a database outage answers 503, src/http/errors.ts).
+    ctx.state.serverError = error;
     log.error({ requestId: ctx.state.requestId, err: error }, 'provider server_error');
   });
   provider.on('grant.error', (ctx, error) => {

@@ -1,9 +1,11 @@
 /**
  * The edge: what Gatehouse does around every request, in one koa layer in
  * front of everything else, in this order:
+ *   route (src/http/route-table.ts: one lookup, read by everything below) →
  *   request context (client IP, request id, published to the audit log) →
- *   error boundary → security headers → size limits → rate limits →
- *   [Gatehouse's routes, then the library's] → OAuth error codes,
+ *   error boundary → security headers → origin (the Host is not trusted) →
+ *   size limits → rate limits → [Gatehouse's routes, then the library's] →
+ *   OAuth error codes, the route's Cache-Control,
  * and when the request is answered, one log line and its metrics.
  *
  * One layer, not one koa middleware per concern: each layer adds its own
@@ -20,19 +22,28 @@ import type { RequestContext } from '../observability/request-context.js';
 import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
 import { setSecurityHeaders } from './headers.js';
+import type { CanonicalOrigins } from './origin.js';
 import type { RateLimiter } from './rate-limit.js';
 import { checkRequestLimits } from './request-limits.js';
+import type { Route, RouteIndex } from './route-table.js';
 
 export interface EdgeParts {
+  routes: RouteIndex;
   context: RequestContext;
   boundary: ErrorBoundary;
+  origins: CanonicalOrigins;
   rateLimiter: RateLimiter;
 }
 
-export function edge({ context, boundary, rateLimiter }: EdgeParts) {
+function setRouteCacheControl(ctx: Context, route: Route): void {
+  if (route.cacheControl && ctx.status >= 200 && ctx.status < 300 && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', route.cacheControl);
+}
+
+export function edge({ routes, context, boundary, origins, rateLimiter }: EdgeParts) {
   async function guarded(ctx: Context, next: Next): Promise<void> {
     try {
       setSecurityHeaders(ctx);
+      ctx.state.origin = origins.of(ctx);
       checkRequestLimits(ctx);
       const admission = await rateLimiter.admit(ctx);
       if (!admission) return;
@@ -43,12 +54,14 @@ export function edge({ context, boundary, rateLimiter }: EdgeParts) {
       }
       correctErrorCodes(ctx);
       boundary.review(ctx);
+      setRouteCacheControl(ctx, ctx.state.route as Route);
     } catch (caught) {
       boundary.answer(ctx, caught);
     }
   }
 
   return async function edgeMiddleware(ctx: Context, next: Next): Promise<void> {
+    ctx.state.route = routes.resolve(ctx.path);
     const opened = context.open(ctx);
     try {
       await requestFacts.run(opened.facts, guarded, ctx, next);

@@ -1,8 +1,9 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Views } from './views.js';
-import { isPageRoute } from './rate-limit-classes.js';
+import { routeOf } from './route-table.js';
 
 /**
  * A refusal Gatehouse decides at its edge (limits, bad input): a status, an
@@ -56,6 +57,10 @@ export interface ErrorBoundary {
 export function errorBoundary(log: Logger, views: Views): ErrorBoundary {
   return {
     answer(ctx, caught) {
+      if (isDatabaseUnavailable(caught)) {
+        log.error({ requestId: ctx.state.requestId, err: caught, path: ctx.path }, 'database unavailable');
+        return answerUnavailable(ctx, views);
+      }
       const err = caught as Error & HttpishError;
       const status = err.statusCode ?? err.status ?? 500;
       const safe = status >= 400 && status < 500;
@@ -78,8 +83,34 @@ export function errorBoundary(log: Logger, views: Views): ErrorBoundary {
         ctx.status = 405;
         respond(ctx, views, 'invalid_request', genericMessages[405]!);
       }
+      // The library answered a failure of its own (src/http/app.ts keeps the cause from its
+      // `server_error` event): when that was the database being away, say so the retryable way.
+      // The library never redirects such a fault to the client (lib/shared/authorization_error_handler.js
+      // redirects only errors with `allow_redirect`), so the answer to replace is its 500 body or page.
+      if (ctx.status >= 500 && ctx.state.serverError !== undefined && isDatabaseUnavailable(ctx.state.serverError)) answerUnavailable(ctx, views);
     },
   };
+}
+
+/** Seconds a client should wait before retrying while the database is unreachable. */
+export const unavailableRetryAfterSeconds = 5;
+const unavailableMessage = 'The service is briefly unavailable. Try again shortly.';
+
+/**
+ * RFC 6749 §4.1.2.1 / §5.2 `temporarily_unavailable`, with 503 and
+ * `Retry-After` (RFC 9110 §10.2.3): a client retries instead of reporting a
+ * fault; a person gets a page saying to try again shortly.
+ */
+function answerUnavailable(ctx: Context, views: Views): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', String(unavailableRetryAfterSeconds));
+  ctx.set('Cache-Control', 'no-store');
+  if (wantsPage(ctx)) {
+    ctx.type = 'html';
+    ctx.body = views.render('unavailable.njk', { requestId: ctx.state.requestId });
+  } else {
+    ctx.body = { error: 'temporarily_unavailable', error_description: unavailableMessage };
+  }
 }
 
 function respond(ctx: Context, views: Views, code: string, message: string): void {
@@ -91,9 +122,9 @@ function respond(ctx: Context, views: Views, code: string, message: string): voi
   }
 }
 
-/** Pages for people (sign-in, /auth), JSON for every protocol and operational endpoint. */
+/** Pages for people, JSON for every protocol and operational endpoint (the route table says which); paths in no route by Accept. */
 export function wantsPage(ctx: Context): boolean {
-  if (isPageRoute(ctx)) return true;
-  if (/^\/(token|me|request|reg|jwks|\.well-known|metrics|healthz|readyz)(\/|$)/.test(ctx.path)) return false;
+  const kind = routeOf(ctx).kind;
+  if (kind !== 'negotiated') return kind === 'page';
   return ctx.accepts('json', 'html') === 'html';
 }

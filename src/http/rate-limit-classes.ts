@@ -1,6 +1,6 @@
 /**
- * Which budget a request spends, and whose. Paths are oidc-provider's default
- * routes (lib/helpers/defaults.js `routes`), which Gatehouse keeps.
+ * Which budget a request spends, and whose. The class and whether the client
+ * may be named in the body come from the route table (src/http/route-table.ts).
  */
 import { createHash } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
@@ -8,26 +8,25 @@ import { parse as parseQuery } from 'node:querystring';
 import type { Context } from 'koa';
 
 import type { RateLimitClass } from '../config/index.js';
+import { routeOf, routes } from './route-table.js';
 
 export function endpointClass(ctx: Context): RateLimitClass | undefined {
-  const path = ctx.path;
-  if (path === '/token') return 'token';
-  if (path === '/auth' || path === '/request' || path.startsWith('/session/end')) return 'authorization';
-  if (path === '/token/introspection' || path === '/token/revocation' || path === '/me') return 'introspection';
-  if (path === '/reg' || path.startsWith('/reg/')) return 'registration';
-  if (path.startsWith('/interaction/')) return 'interaction';
-  return undefined;
+  const limit = routeOf(ctx).rateLimit;
+  return limit === 'unlimited' ? undefined : limit;
 }
 
 /** Pages a person sees get a page when limited; everything else is an API and gets JSON. */
 export function isPageRoute(ctx: Context): boolean {
-  return ctx.path.startsWith('/interaction/') || ctx.path === '/auth' || ctx.path.startsWith('/session/end');
+  return routeOf(ctx).kind === 'page';
 }
 
 /** Where a client-authenticated POST may carry client_id in its body instead of an Authorization header. */
 export function mayCarryClientInBody(ctx: Context): boolean {
-  return ctx.method === 'POST' && (ctx.path === '/token' || ctx.path === '/token/introspection' || ctx.path === '/token/revocation' || ctx.path === '/request' || ctx.path === '/auth');
+  return ctx.method === 'POST' && routeOf(ctx).clientInBody === true;
 }
+
+/** `/reg/<client id>`: the client a registration management URL names. */
+const clientRoute = routes.byName('client');
 
 const plausibleClientId = /^[\x21-\x7e]{1,200}$/;
 
@@ -73,7 +72,7 @@ function fromAssertion(assertion: unknown): string | undefined {
  * it did not).
  */
 export function claimedClient(ctx: Context, body: Buffer | undefined): string | undefined {
-  if (ctx.path.startsWith('/reg/')) return clientKey(ctx.path.slice('/reg/'.length));
+  if (routeOf(ctx) === clientRoute) return clientKey(ctx.path.slice(clientRoute.path.length + 1).replace(/\/$/, ''));
   const authorization = ctx.get('Authorization');
   if (authorization && /^Basic\s/i.test(authorization)) return clientKey(fromBasic(authorization));
   const query = ctx.query.client_id;

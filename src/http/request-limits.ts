@@ -1,12 +1,13 @@
 /**
  * Size limits at the edge, before any parser or the library sees a request:
  * URL length, number and length of query parameters, and a body limit per
- * route class (checked against Content-Length, and while reading when the
+ * route (src/http/route-table.ts; checked against Content-Length, and while reading when the
  * body is chunked). Each refusal says what is wrong and echoes nothing.
  */
 import type { Context } from 'koa';
 
 import { HttpProblem } from './errors.js';
+import { routeOf } from './route-table.js';
 
 export const limits = {
   urlLength: 8192,
@@ -15,15 +16,6 @@ export const limits = {
   /** Long enough for a `claims` parameter or an id_token_hint; `request` objects go through PAR. */
   queryValueLength: 4096,
 } as const;
-
-/** Body limits by path; oidc-provider's own parser stops at 56 KiB whatever we allow. */
-function bodyLimit(path: string): number {
-  if (path === '/token' || path === '/token/introspection' || path === '/token/revocation' || path.startsWith('/session/end')) return 16 * 1024;
-  if (path === '/request' || path === '/auth') return 32 * 1024;
-  if (path === '/reg' || path.startsWith('/reg/')) return 48 * 1024;
-  if (path.startsWith('/interaction/')) return 16 * 1024;
-  return 16 * 1024;
-}
 
 const tooLarge = () => new HttpProblem(413, 'invalid_request', 'The request body is too large.');
 
@@ -43,7 +35,7 @@ export function checkRequestLimits(ctx: Context): void {
     }
   }
   const length = ctx.request.length;
-  if (length !== undefined && length > bodyLimit(ctx.path)) throw tooLarge();
+  if (length !== undefined && length > routeOf(ctx).bodyLimit) throw tooLarge();
 }
 
 /** Resolves when the stream has data to read or has ended; leaves no listener behind. */
@@ -73,7 +65,7 @@ export async function readBodyAhead(ctx: Context): Promise<Buffer | undefined> {
   const req = ctx.req as typeof ctx.req & { body?: unknown };
   if (Buffer.isBuffer(req.body)) return req.body;
   if (!ctx.is('application/x-www-form-urlencoded') || !req.readable) return undefined;
-  const limit = bodyLimit(ctx.path);
+  const limit = routeOf(ctx).bodyLimit;
   const length = ctx.request.length;
   const chunks: Buffer[] = [];
   let received = 0;

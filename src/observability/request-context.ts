@@ -8,40 +8,23 @@ import type { ClientAddress } from '../http/client-ip.js';
 import { accessLogger } from './logger.js';
 
 const validRequestId = /^[A-Za-z0-9._:-]{8,128}$/;
-/** oidc-provider's route names for its default paths. */
-const libraryRoutes = new Map([
-  ['/token', 'token'],
-  ['/auth', 'authorization'],
-  ['/token/introspection', 'introspection'],
-  ['/token/revocation', 'revocation'],
-  ['/me', 'userinfo'],
-  ['/request', 'pushed_authorization_request'],
-  ['/reg', 'registration'],
-  ['/session/end', 'end_session'],
-  ['/session/end/confirm', 'end_session_confirm'],
-  ['/.well-known/openid-configuration', 'discovery'],
-]);
 const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
 
 /**
- * A bounded route label for logs and metrics: the library's route name, the
- * interaction router's pattern, or one of our fixed paths. Anything else is
- * `unmatched`, so a scanner's random paths cannot explode metric cardinality.
+ * A bounded route label for logs and metrics: the route table's label
+ * (src/http/route-table.ts; the edge resolves the route before `open`), or
+ * for the sign-in pages their router's pattern (`/interaction/:uid/login`).
+ * A path in no route is `unmatched`, so a scanner's random paths cannot
+ * explode metric cardinality.
  */
 export function routeLabel(ctx: Context): string {
-  const oidc = (ctx as { oidc?: { route?: string } }).oidc;
-  if (oidc?.route) return oidc.route;
-  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  if (typeof matched === 'string') return matched;
-  const path = ctx.path;
-  // Requests refused before the library routed them (limits, rate limits) keep the library's name.
-  const library = libraryRoutes.get(path);
-  if (library) return library;
-  if (path.startsWith('/reg/')) return 'client';
-  if (['/healthz', '/readyz', '/metrics', '/jwks', '/favicon.ico'].includes(path)) return path.slice(1);
-  if (path.startsWith('/static/')) return 'static';
-  if (path.startsWith('/interaction/')) return 'interaction';
-  return 'unmatched';
+  const route = (ctx.state as { route?: { name: string; label: string } }).route;
+  if (!route) return 'unmatched';
+  if (route.name === 'interaction') {
+    const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+    if (typeof matched === 'string') return matched;
+  }
+  return route.label;
 }
 
 export interface RequestContextOptions {

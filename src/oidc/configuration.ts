@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
+import { libraryRoutes, mtlsEndpointAliases, routes, type LibraryFeature } from '../http/route-table.js';
 import { acrValues } from './acr.js';
 import { createAdapterFactory } from './adapter.js';
 import { mtlsFeature, type TrustStore } from './mtls.js';
@@ -35,16 +36,7 @@ export interface ProviderDeps {
   dpopNonceSecret: Buffer;
 }
 
-/** Endpoints a certificate-bound client calls on the mTLS origin (RFC 8705 §5). */
-function mtlsEndpointAliases(origin: string) {
-  return {
-    token_endpoint: `${origin}/token`,
-    introspection_endpoint: `${origin}/token/introspection`,
-    revocation_endpoint: `${origin}/token/revocation`,
-    userinfo_endpoint: `${origin}/me`,
-    pushed_authorization_request_endpoint: `${origin}/request`,
-  };
-}
+const interactionPath = routes.byName('interaction').path;
 
 /** Scope → claims released (OIDC Core §5.4). */
 const claims = {
@@ -70,7 +62,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   const clientPolicy = (metadata: Record<string, unknown>) =>
     fapiClientMetadata(config.profile, config.dpop.publicClientsRequireDpop ? requireDpopForPublicClients(metadata) : metadata);
 
-  return {
+  const configuration: Configuration = {
+    // Every path from the route table (src/http/route-table.ts), which the edge reads too.
+    routes: libraryRoutes(),
     adapter: createAdapterFactory({ artifacts: services.artifacts, clients: services.clients, registrations: services.registrations, clientPolicy }),
     clients: [],
     jwks: keys.jwks,
@@ -140,7 +134,6 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       'none',
       ...(deps.mtls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
     ] as const).filter((method) => config.profile !== 'fapi2' || fapiAuthMethods.includes(method)),
-    ...(deps.mtls ? { discovery: { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin) } } : {}),
     features: {
       ...(deps.mtls ? { mTLS: mtlsFeature(deps.mtls.source, deps.mtls.trust) } : {}),
       devInteractions: { enabled: false },
@@ -182,7 +175,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       },
     },
     interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: (_ctx, interaction) => `${interactionPath}/${interaction.uid}`,
       policy: interactionPolicyFor({ requiredForAll: config.mfa.required, hasFactor: services.mfa.hasFactor }),
     },
     async findAccount(_ctx, sub) {
@@ -242,4 +235,11 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       });
     },
   };
+  if (deps.mtls) {
+    const features = configuration.features as Record<string, { enabled?: boolean } | undefined>;
+    const enabled = (feature: LibraryFeature) => features[feature]?.enabled === true;
+    // RFC 8705 §5: the endpoints a certificate-bound client calls on the mTLS origin, from the route table.
+    configuration.discovery = { mtls_endpoint_aliases: mtlsEndpointAliases(deps.mtls.origin, enabled) };
+  }
+  return configuration;
 }

@@ -10,7 +10,8 @@ import type { KeySet } from '../keys/keystore.js';
 export function jwksRoute(keys: KeySet, maxAgeSeconds: number) {
   const body = JSON.stringify(keys.publicJwks);
   return async function jwksMiddleware(ctx: Context, next: Next) {
-    if (ctx.path !== '/jwks' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    // Dispatched for the jwks route (src/http/own-routes.ts), whatever case the path was written in.
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     ctx.set('Cache-Control', `public, max-age=${maxAgeSeconds}`);
     ctx.set('Access-Control-Allow-Origin', '*');
     ctx.type = 'application/jwk-set+json; charset=utf-8';

@@ -52,6 +52,7 @@ export async function startTestGatehouse(options: { env?: Record<string, string>
     GATEHOUSE_RATE_LIMIT_INTERACTION: 'ip=1000000/1m,client=off',
     GATEHOUSE_RATE_LIMIT_REGISTRATION_TOKEN: '1000000/1m',
     GATEHOUSE_RATE_LIMIT_CLIENT_AUTH_FAILURES: 'ip=1000000/1m,client=1000000/1m',
+    GATEHOUSE_RATE_LIMIT_OTHER: 'ip=1000000/1m,client=off',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...options.env,
   });
