@@ -8,6 +8,7 @@
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { ArtifactPayload, ArtifactStore } from '../artifacts/store.js';
+import { sha256 } from '../crypto/digest.js';
 import type { ClientService } from '../clients/clients.js';
 import { RegistrationError } from '../registration/errors.js';
 import type { RegistrationService } from '../registration/registrations.js';
@@ -96,11 +97,25 @@ class InitialAccessTokenAdapter extends OwnTableAdapter {
   }
 }
 
+/**
+ * An Interaction started while the user is signed in copies the session into
+ * its payload, the session id included (`session.cookie`, the `_session`
+ * cookie's value: oidc-provider 9.13.3 lib/models/interaction.js). The library
+ * writes that field and never reads it back, so only its hash is kept
+ * (DESIGN invariant 1): it still ties an interaction row to its session row,
+ * whose key is the same hash.
+ */
+function withoutSessionId(model: string, payload: ArtifactPayload): ArtifactPayload {
+  const session = payload.session as { cookie?: unknown } | undefined;
+  if (model !== 'Interaction' || typeof session?.cookie !== 'string' || /^sha256:/.test(session.cookie)) return payload;
+  return { ...payload, session: { ...session, cookie: `sha256:${sha256(session.cookie).toString('base64url')}` } };
+}
+
 class ArtifactAdapter implements Adapter {
   constructor(private readonly model: string, private readonly store: ArtifactStore) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-    await this.store.upsert(this.model, id, payload as ArtifactPayload, Number.isFinite(expiresIn) ? expiresIn : undefined);
+    await this.store.upsert(this.model, id, withoutSessionId(this.model, payload as ArtifactPayload), Number.isFinite(expiresIn) ? expiresIn : undefined);
   }
 
   async find(id: string) {
