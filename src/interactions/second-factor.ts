@@ -25,6 +25,9 @@ const wrongCode: Record<Method, string> = {
   recovery_code: 'That recovery code did not work. Check it and try again.',
 };
 
+/** RFC 6238 §5.2: a code is good once; the app shows the next one within 30 seconds. */
+const spentCode = 'That code was already used. Wait for the next code to appear in your authenticator app and enter it.';
+
 /** RFC 8176: `otp` for a TOTP code; a recovery code is a look-up secret, which has no value of its own, so `mfa`. */
 const amrOf: Record<Method, string> = { totp: 'otp', recovery_code: 'mfa' };
 
@@ -95,6 +98,10 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
       pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'locked' } });
       ctx.set('Retry-After', String(result.retryAfterSeconds));
       return { status: 429, error: lockedMessage(result.retryAfterSeconds) };
+    }
+    if (result.reason === 'spent') {
+      pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'replayed' } });
+      return { status: 401, error: spentCode };
     }
     pages.audit(ctx, details, { type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.replayed ? 'replayed' : 'invalid' } });
     if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', ...who, detail: { scope: 'account', factor: method } });
