@@ -123,14 +123,20 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
      */
     async signIn(login: string, password: string, origin: { ip: string }): Promise<SignInResult> {
       const row = await store.findByLogin(login);
-      const attempt = await lockout.attempt(row ? { accountId: row.id } : { unknownLogin: login }, origin.ip);
-      if (!attempt.allowed) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
-      const result = await checkPassword(row, password);
-      // A disabled account's right password is not a guess to count.
-      if (result.ok || result.reason === 'disabled') {
-        await attempt.succeeded();
-        return result.ok ? result : { ...result, lockedNow: { account: false, address: false }, accountId: row?.id };
+      const attempt = await lockout.attempt({ login, accountId: row?.id }, origin.ip);
+      if (!attempt.allowed && !attempt.accountLocked) return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
+      if (!attempt.allowed) {
+        // Another name of a locked account: answered as a wrong password, after the same argon2 time.
+        await passwords.burnTime(password);
+        return { ok: false, reason: 'wrong_password', lockedNow: { account: false, address: false }, accountId: row?.id };
       }
+      const result = await checkPassword(row, password);
+      if (result.ok) {
+        await attempt.succeeded();
+        return result;
+      }
+      // A disabled account is answered as a wrong password, right password or not (no oracle for
+      // who knows it), and counted like one: there is nothing to protect by giving the attempt back.
       const { locked, addressLocked } = attempt.failed();
       return { ...result, lockedNow: { account: locked, address: addressLocked }, accountId: row?.id };
     },

@@ -36,8 +36,9 @@ export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps,
       pages.audit(ctx, details, { type: 'login.failure', outcome: 'failure', subject: result.accountId, detail: { factor: 'password', reason: result.reason } });
       if (result.lockedNow.account) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', subject: result.accountId, detail: { scope: 'account', factor: 'password' } });
       if (result.lockedNow.address) pages.audit(ctx, details, { type: 'login.locked', outcome: 'failure', detail: { scope: 'address', factor: 'password' } });
-      const error = result.reason === 'disabled' ? 'This account cannot sign in. Contact your administrator.' : 'Username or password is incorrect.';
-      return renderLoginPage(pages, ctx, details, client, { login, error }, result.reason === 'disabled' ? 403 : 401);
+      // One answer for an unknown name, a wrong password and a disabled account (right password or
+      // not): which of them it was is for the audit log, not for whoever typed it.
+      return renderLoginPage(pages, ctx, details, client, { login, error: 'Username or password is incorrect.' }, 401);
     }
 
     // A password typed again (back button, another account) replaces any second-factor step begun before it.

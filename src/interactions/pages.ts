@@ -117,7 +117,7 @@ export function createPages(deps: InteractionDeps) {
       // The account may have been disabled (or removed) while its second factor was being entered.
       const account = await services.accounts.findById(login.accountId);
       if (!account || account.disabled) throw new PageError(403, 'This account cannot sign in. Contact your administrator.');
-      await services.lockout.reset(login.accountId);
+      await services.lockout.reset(login.accountId, [account.username, ...(account.email ? [account.email] : [])]);
       audit(ctx, details, { type: 'login.success', outcome: 'success', actor: login.accountId, subject: login.accountId, detail: { acr: login.acr, amr: login.amr } });
       ctx.state.loginOutcome = 'success';
       await finish(ctx, { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: true } });

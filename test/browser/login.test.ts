@@ -169,7 +169,7 @@ describe('browser sign-in', () => {
     expect(problems.consoleErrors.filter((m) => !/status of 401/.test(m))).toEqual([]);
   });
 
-  it('tells a disabled user the account cannot sign in', async () => {
+  it('answers a disabled account\'s right password as a wrong one', async () => {
     const user = await gatehouse.createUser();
     await gatehouse.app.services.accounts.setDisabled(user.username, true);
     const rp = await relyingParty();
@@ -178,8 +178,8 @@ describe('browser sign-in', () => {
     await page.goto((await rp.beginLogin()).url);
     await fillLogin(page, user.username, user.password);
     const posted = await submitLogin(page);
-    expect(posted.status()).toBe(403);
-    expect(await page.getByRole('alert').innerText()).toContain('cannot sign in');
+    expect(posted.status()).toBe(401);
+    expect(await page.getByRole('alert').innerText()).toContain('Username or password is incorrect.');
     expect(await page.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     expect(problems.cspViolations).toEqual([]);
   });
