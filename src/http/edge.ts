@@ -2,7 +2,8 @@
  * The edge: what Gatehouse does around every request, in one koa layer in
  * front of everything else, in this order:
  *   request context (client IP, request id, published to the audit log) →
- *   error boundary → security headers → size limits → rate limits →
+ *   error boundary → security headers → size limits → text that cannot be
+ *   stored (NUL, broken Unicode) → rate limits →
  *   [Gatehouse's routes, then the library's] → OAuth error codes,
  * and when the request is answered, one log line and its metrics.
  *
@@ -21,7 +22,7 @@ import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
 import { setSecurityHeaders } from './headers.js';
 import type { RateLimiter } from './rate-limit.js';
-import { checkRequestLimits } from './request-limits.js';
+import { checkRequestLimits, checkRequestText } from './request-limits.js';
 
 export interface EdgeParts {
   context: RequestContext;
@@ -34,6 +35,7 @@ export function edge({ context, boundary, rateLimiter }: EdgeParts) {
     try {
       setSecurityHeaders(ctx);
       checkRequestLimits(ctx);
+      await checkRequestText(ctx);
       const admission = await rateLimiter.admit(ctx);
       if (!admission) return;
       try {

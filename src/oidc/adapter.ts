@@ -9,6 +9,7 @@ import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provid
 
 import type { ArtifactPayload, ArtifactStore } from '../artifacts/store.js';
 import { sha256 } from '../crypto/digest.js';
+import { holdsUnstorableText, isStorableText } from '../db/storable-text.js';
 import type { ClientService } from '../clients/clients.js';
 import { RegistrationError } from '../registration/errors.js';
 import type { RegistrationService } from '../registration/registrations.js';
@@ -47,7 +48,10 @@ class ClientAdapter extends OwnTableAdapter {
   constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService) {
     super();
   }
-  find(id: string) {
+  async find(id: string) {
+    // A client id from inside a client assertion or request object, which the edge does not decode:
+    // one the database cannot hold names no client (401 invalid_client), not a server error.
+    if (!isStorableText(id)) return undefined;
     return this.clients.metadataForProvider(id) as Promise<AdapterPayload | undefined>;
   }
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
@@ -115,6 +119,9 @@ class ArtifactAdapter implements Adapter {
   constructor(private readonly model: string, private readonly store: ArtifactStore) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+    // Values the library decoded itself (a request object's claims, a DPoP proof) are past the edge's
+    // checks; jsonb refuses NUL and lone surrogates, and that is the client's mistake, not ours.
+    if (holdsUnstorableText(payload)) throw new errors.InvalidRequest('the request holds text that is not valid (a NUL character or broken Unicode)');
     await this.store.upsert(this.model, id, withoutSessionId(this.model, payload as ArtifactPayload), Number.isFinite(expiresIn) ? expiresIn : undefined);
   }
 
