@@ -18,6 +18,7 @@ export function clientJson(client: ClientSummary) {
     grant_types: client.grantTypes,
     redirect_uris: client.redirectUris,
     token_endpoint_auth_method: client.authMethod,
+    scope: client.scopes.join(' ') || null,
     first_party: client.firstParty,
     disabled: client.disabled,
     source: client.source,
@@ -106,6 +107,7 @@ async function add(options: AddOptions): Promise<void> {
         ['client_secret', clientSecret ?? (client.type === 'public' ? '(none: a public client proves itself with PKCE)' : '(none: the client authenticates with its TLS certificate)')],
         ['type', client.type],
         ['name', client.name],
+        ['scopes', client.scopes.length ? client.scopes : '(any the resource servers offer)'],
         ['redirect_uris', client.redirectUris],
       ]);
     }
@@ -127,6 +129,7 @@ async function list(options: { json?: boolean }): Promise<void> {
         { header: 'TYPE', value: (c) => c.type },
         { header: 'STATUS', value: (c) => status(c.disabled) },
         { header: 'ADDED BY', value: origin },
+        { header: 'SCOPES', value: (c) => c.scopes.join(' ') || '(any)' },
         { header: 'REDIRECT URIS', value: (c) => c.redirectUris.join(' ') },
         { header: 'CREATED', value: (c) => isoDate(c.createdAt) },
       ],
@@ -149,6 +152,7 @@ async function show(clientId: string, options: { json?: boolean }): Promise<void
       ['grant types', client.grantTypes],
       ['redirect uris', client.redirectUris],
       ['auth method', client.authMethod],
+      ['scopes', client.scopes.length ? client.scopes : '(any the resource servers offer)'],
       ['first party', client.firstParty],
       ['source', client.source],
       ...registrationFields(client, token),

@@ -3,7 +3,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
+import { newClientSchema, oidcScopes, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
 
 /**
@@ -27,6 +27,8 @@ export interface ClientSummary {
   grantTypes: string[];
   redirectUris: string[];
   authMethod: string;
+  /** Scopes the client may be granted; empty: any its resource servers offer. */
+  scopes: string[];
   firstParty: boolean;
   disabled: boolean;
   source: ClientRow['source'];
@@ -72,13 +74,21 @@ function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<s
   return metadata;
 }
 
+/** The operator's scopes as the library reads them (see oidcScopes), and in full for Gatehouse. */
+function scopeMetadata(scope: string | undefined): Record<string, string> {
+  if (!scope) return {};
+  const scopes = [...new Set(scope.split(' '))];
+  const oidc = scopes.filter((s) => oidcScopes.has(s));
+  return { allowed_scopes: scopes.join(' '), ...(oidc.length ? { scope: oidc.join(' ') } : {}) };
+}
+
 function metadataFor(clientId: string, input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const common = {
     client_id: clientId,
     client_name: input.name,
     first_party: input.firstParty,
     id_token_signed_response_alg: input.idTokenSigningAlg,
-    ...(input.scope ? { scope: input.scope } : {}),
+    ...scopeMetadata(input.scope),
     ...mtlsMetadata(input),
   };
   switch (input.type) {
@@ -124,6 +134,7 @@ function summarise(row: ClientRow): ClientSummary {
     grantTypes: (m.grant_types as string[] | undefined) ?? [],
     redirectUris: (m.redirect_uris as string[] | undefined) ?? [],
     authMethod: String(m.token_endpoint_auth_method ?? 'client_secret_basic'),
+    scopes: String(m.allowed_scopes ?? m.scope ?? '').split(' ').filter(Boolean),
     firstParty: m.first_party === true,
     disabled: row.disabled,
     source: row.source,

@@ -23,6 +23,15 @@ export const redirectUriSchema = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
   }, 'redirect URIs must be https, loopback http or a private-use scheme such as com.example.app:/cb, without fragment or wildcard');
 
+/**
+ * The OpenID Connect scopes the provider itself defines (src/oidc/configuration.ts).
+ * The library's `scope` client metadata may name only these; an API's scopes
+ * (`invoices:read`) belong to its resource server, so an operator's list is
+ * split: these go to `scope`, the rest to `allowed_scopes`, which narrows what
+ * a resource server grants this client (src/oidc/resources.ts).
+ */
+export const oidcScopes: ReadonlySet<string> = new Set(['openid', 'offline_access', 'profile', 'email']);
+
 export const clientTypes = ['confidential', 'public', 'service'] as const;
 export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
 /** Methods that authenticate with a shared secret Gatehouse generates (the others use the TLS certificate). */

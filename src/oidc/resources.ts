@@ -16,16 +16,19 @@ export function resourceIndicators(resources: ResourceService) {
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
+      // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
+      const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;
+      const info = (rs: ResourceServerRecord | undefined) => serverInfo(rs, granted);
       const cached = resources.cached(indicator);
-      return cached ? serverInfo(cached) : resources.find(indicator).then(serverInfo);
+      return cached ? info(cached) : resources.find(indicator).then(info);
     },
   };
 }
 
-function serverInfo(rs: ResourceServerRecord | undefined): ResourceServer {
+function serverInfo(rs: ResourceServerRecord | undefined, granted: ReadonlySet<string> | undefined): ResourceServer {
   if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
   return {
-    scope: rs.scopes.join(' '),
+    scope: (granted ? rs.scopes.filter((s) => granted.has(s)) : rs.scopes).join(' '),
     audience: rs.audience,
     accessTokenTTL: rs.accessTokenTtl,
     accessTokenFormat: rs.tokenFormat,
