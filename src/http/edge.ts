@@ -20,7 +20,7 @@ import { requestFacts } from '../audit/log.js';
 import type { RequestContext } from '../observability/request-context.js';
 import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
-import { setSecurityHeaders } from './headers.js';
+import { allowFormPostTarget, setSecurityHeaders } from './headers.js';
 import type { RateLimiter } from './rate-limit.js';
 import { checkRequestLimits, checkRequestText } from './request-limits.js';
 
@@ -44,6 +44,7 @@ export function edge({ context, boundary, rateLimiter }: EdgeParts) {
         admission.settle(ctx);
       }
       correctErrorCodes(ctx);
+      allowFormPostTarget(ctx);
       boundary.review(ctx);
     } catch (caught) {
       boundary.answer(ctx, caught);
