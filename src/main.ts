@@ -1,6 +1,6 @@
 /** Process entry: `npm start` / `node dist/main.js`. */
 import { ConfigError, loadConfig } from './config/index.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, logFormatFor } from './observability/logger.js';
 import { startGatehouse } from './server.js';
 
 async function main(): Promise<void> {
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, logFormatFor(config.env, process.stdout.isTTY));
   const gatehouse = await startGatehouse(config, log).catch((error: unknown) => {
     log.fatal({ err: error }, 'start-up failed');
     process.exit(1);

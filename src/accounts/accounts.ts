@@ -133,19 +133,24 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       const row = await store.findByLogin(login);
       const failure = (reason: string, accountId: string | undefined) =>
         audit.record({ type: 'login.failure', outcome: 'failure', subject: accountId, clientId: origin.clientId, detail: { factor: 'password', reason } });
-      const attempt = await lockout.attempt(row ? { accountId: row.id } : { unknownLogin: login }, origin.ip);
-      if (!attempt.allowed) {
+      const attempt = await lockout.attempt({ login, accountId: row?.id }, origin.ip);
+      if (!attempt.allowed && !attempt.accountLocked) {
         failure('locked', row?.id);
         return { ok: false, reason: 'locked', retryAfterSeconds: attempt.retryAfterSeconds, accountId: row?.id };
       }
-      const result = await checkPassword(row, password);
-      // A disabled account's right password is not a guess to count.
-      if (result.ok || result.reason === 'disabled') {
-        await attempt.succeeded();
-        if (result.ok) return result;
-        failure(result.reason, row?.id);
-        return { ...result, lockedNow: { account: false, address: false }, accountId: row?.id };
+      if (!attempt.allowed) {
+        // Another name of a locked account: answered as a wrong password, after the same argon2 time.
+        await passwords.burnTime(password);
+        failure('locked', row?.id);
+        return { ok: false, reason: 'wrong_password', lockedNow: { account: false, address: false }, accountId: row?.id };
       }
+      const result = await checkPassword(row, password);
+      if (result.ok) {
+        await attempt.succeeded();
+        return result;
+      }
+      // A disabled account is answered as a wrong password, right password or not (no oracle for
+      // who knows it), and counted like one: there is nothing to protect by giving the attempt back.
       const { locked, addressLocked } = attempt.failed();
       failure(result.reason, row?.id);
       recordLocks(audit, { account: locked, address: addressLocked }, { subject: row?.id, factor: 'password', clientId: origin.clientId });
@@ -161,7 +166,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
     async completeSignIn(accountId: string, facts: { acr: string; amr: string[] }, origin: EventOrigin = {}): Promise<Account | undefined> {
       const row = await store.findById(accountId);
       if (!row || row.disabled) return undefined;
-      await lockout.reset(accountId);
+      await lockout.reset(accountId, [row.username, ...(row.email ? [row.email] : [])]);
       audit.record({ type: 'login.success', outcome: 'success', actor: accountId, subject: accountId, clientId: origin.clientId, detail: { acr: facts.acr, amr: facts.amr } });
       return toAccount(row);
     },

@@ -27,8 +27,11 @@ export interface LockoutSettings {
   windowSeconds: number;
 }
 
-/** Who an attempt is about: a known account, or a login name that matches none. */
-export type LockoutSubject = { accountId: string } | { unknownLogin: string };
+/**
+ * Who an attempt is about: an account (a second-factor code), or the login
+ * name typed on the password page and the account it names, if any.
+ */
+export type LockoutSubject = { accountId: string } | { login: string; accountId: string | undefined };
 
 export type Attempt =
   | {
@@ -41,7 +44,12 @@ export type Attempt =
        */
       failed(): { locked: boolean; addressLocked: boolean };
     }
-  | { allowed: false; retryAfterSeconds: number };
+  /**
+   * The account is locked but the name typed is not: the attempt is counted
+   * against the name and answered as a wrong credential, without checking it,
+   * so a locked account's other names answer as any unknown name would.
+   */
+  | { allowed: false; retryAfterSeconds: number; accountLocked: boolean };
 
 export interface LockoutStatus {
   failures: number;
@@ -54,62 +62,101 @@ export function createLockout(db: Db, settings: LockoutSettings, bucketKey: Buff
   const store = createLockoutStore(db);
   const { maxFailures, maxFailuresPerIp, windowSeconds } = settings;
 
+  /** Second-factor failures: only someone who knew the password can have made them. */
   const accountBucket = (accountId: string) => `account:${accountId}`;
-  // A name that matches no account is often a password typed into the wrong
-  // field, so it is never stored: only an HMAC under a key derived from the
-  // master secret (a plain hash of a password-like string could be cracked).
-  const unknownLoginBucket = (login: string) => `login:${createHmac('sha256', bucketKey).update(login.trim().toLowerCase()).digest('base64url')}`;
-  const bucketOf = (subject: LockoutSubject) => ('accountId' in subject ? accountBucket(subject.accountId) : unknownLoginBucket(subject.unknownLogin));
+  /** Wrong passwords for the account, whichever of its names was typed. */
+  const passwordBucket = (accountId: string) => `password:${accountId}`;
+  // A login name is often a password typed into the wrong field, so it is
+  // never stored: only an HMAC under a key derived from the master secret (a
+  // plain hash of a password-like string could be cracked).
+  const loginBucket = (login: string) => `login:${createHmac('sha256', bucketKey).update(login.trim().toLowerCase()).digest('base64url')}`;
+  const bucketsOf = (accountId: string, loginNames: readonly string[]) => [accountBucket(accountId), passwordBucket(accountId), ...loginNames.map(loginBucket)];
 
   async function refused(bucket: string): Promise<Attempt> {
-    return { allowed: false, retryAfterSeconds: Math.max(1, await store.secondsLeft(bucket, windowSeconds)) };
+    return { allowed: false, accountLocked: false, retryAfterSeconds: Math.max(1, await store.secondsLeft(bucket, windowSeconds)) };
+  }
+
+  async function isFull(bucket: string): Promise<boolean> {
+    return ((await store.find(bucket, windowSeconds))?.failures ?? 0) >= maxFailures;
   }
 
   return {
     /**
      * Counts an attempt for `subject` from `ip` before its credential is
-     * checked. Refused when either bucket is full; the same answer whether
-     * the account exists or not, and whichever bucket refused.
+     * checked. Refused when a bucket is full; the same answer whether the
+     * account exists or not, and whichever bucket refused.
+     *
+     * On the password page every typed name has a counter of its own, known
+     * or not, and the account one more for wrong passwords through any of its
+     * names. When that one is full but the typed name's is not, the attempt
+     * is not checked and is answered as a wrong password (`accountLocked`):
+     * otherwise locking `carol` would make `carol@example.com` answer
+     * "locked" where an unknown address answers "wrong", telling the two
+     * apart. Second-factor failures do lock every name at once: only someone
+     * who knew the password can have made them.
      */
     async attempt(subject: LockoutSubject, ip: string): Promise<Attempt> {
       // An IPv6 client usually holds a whole /64, so that is what an address means here.
       const ipBucket = `ip:${addressBucket(ip)}`;
       const byIp = await store.reserve(ipBucket, maxFailuresPerIp, windowSeconds);
       if (!byIp) return refused(ipBucket);
-      const subjectBucket = bucketOf(subject);
-      const bySubject = await store.reserve(subjectBucket, maxFailures, windowSeconds);
-      if (!bySubject) {
-        // Nothing was checked, so the address owes nothing for it.
-        await store.release(ipBucket, byIp.window);
-        return refused(subjectBucket);
+      const reserved: Array<[string, Reserved]> = [[ipBucket, byIp]];
+      const releaseAll = async () => {
+        for (const [bucket, r] of reserved) await store.release(bucket, r.window);
+      };
+      // Refused before anything was checked: the buckets already counted owe nothing for it.
+      const refuse = async (bucket: string) => {
+        await releaseAll();
+        return refused(bucket);
+      };
+      const addressLocked = () => byIp.failures >= maxFailuresPerIp;
+
+      if (!('login' in subject)) {
+        const byAccount = await store.reserve(accountBucket(subject.accountId), maxFailures, windowSeconds);
+        if (!byAccount) return refuse(accountBucket(subject.accountId));
+        reserved.push([accountBucket(subject.accountId), byAccount]);
+        return { allowed: true, succeeded: releaseAll, failed: () => ({ locked: byAccount.failures >= maxFailures, addressLocked: addressLocked() }) };
       }
-      const reserved: Array<[string, Reserved]> = [[ipBucket, byIp], [subjectBucket, bySubject]];
+
+      const nameBucket = loginBucket(subject.login);
+      const byName = await store.reserve(nameBucket, maxFailures, windowSeconds);
+      if (!byName) return refuse(nameBucket);
+      reserved.push([nameBucket, byName]);
+      if (subject.accountId === undefined) {
+        return { allowed: true, succeeded: releaseAll, failed: () => ({ locked: byName.failures >= maxFailures, addressLocked: addressLocked() }) };
+      }
+      if (await isFull(accountBucket(subject.accountId))) return refuse(accountBucket(subject.accountId));
+      const byPassword = await store.reserve(passwordBucket(subject.accountId), maxFailures, windowSeconds);
+      // The typed name and the address keep this attempt: it is answered as a failure.
+      if (!byPassword) return { allowed: false, accountLocked: true, retryAfterSeconds: 0 };
+      reserved.push([passwordBucket(subject.accountId), byPassword]);
       return {
         allowed: true,
-        async succeeded() {
-          for (const [bucket, r] of reserved) await store.release(bucket, r.window);
-        },
-        failed: () => ({ locked: bySubject.failures >= maxFailures, addressLocked: byIp.failures >= maxFailuresPerIp }),
+        succeeded: releaseAll,
+        failed: () => ({ locked: byPassword.failures >= maxFailures || byName.failures >= maxFailures, addressLocked: addressLocked() }),
       };
     },
 
-    /** A sign-in completed with every factor: the account starts afresh (its address does not). */
-    async reset(accountId: string): Promise<void> {
-      await store.clear([accountBucket(accountId)]);
+    /** A sign-in completed with every factor: the account and its login names start afresh (its address does not). */
+    async reset(accountId: string, loginNames: readonly string[] = []): Promise<void> {
+      await store.clear(bucketsOf(accountId, loginNames));
       // Housekeeping rides on successful sign-ins rather than a timer of its own.
       await store.deleteExpired(windowSeconds);
     },
 
-    /** Operator unlock: the account's counter, and those of its login names in case they were tried before it existed. */
+    /** Operator unlock: the account's counters, and those of its login names (tried before it existed, too). */
     async unlock(accountId: string, loginNames: readonly string[]): Promise<boolean> {
-      const removed = await store.clear([accountBucket(accountId), ...loginNames.map(unknownLoginBucket)]);
+      const removed = await store.clear(bucketsOf(accountId, loginNames));
       return removed > 0;
     },
 
+    /** Failures of both kinds in their current windows; locked when either is full. */
     async status(accountId: string): Promise<LockoutStatus> {
-      const row = await store.find(accountBucket(accountId), windowSeconds);
-      if (!row) return { failures: 0, locked: false, resetsAt: undefined };
-      return { failures: row.failures, locked: row.failures >= maxFailures, resetsAt: row.endsAt };
+      const rows = (await Promise.all([store.find(accountBucket(accountId), windowSeconds), store.find(passwordBucket(accountId), windowSeconds)])).filter((r) => r !== undefined);
+      if (rows.length === 0) return { failures: 0, locked: false, resetsAt: undefined };
+      const locked = rows.filter((r) => r.failures >= maxFailures);
+      const ends = (locked.length ? locked : rows).map((r) => r.endsAt.getTime());
+      return { failures: rows.reduce((n, r) => n + r.failures, 0), locked: locked.length > 0, resetsAt: new Date(Math.max(...ends)) };
     },
   };
 }

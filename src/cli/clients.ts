@@ -20,6 +20,7 @@ export function clientJson(client: ClientSummary) {
     grant_types: client.grantTypes,
     redirect_uris: client.redirectUris,
     token_endpoint_auth_method: client.authMethod,
+    scope: client.scopes.join(' ') || null,
     first_party: client.firstParty,
     dpop_bound_access_tokens: client.dpopBoundTokens,
     security_profile: client.securityProfile,
@@ -133,6 +134,7 @@ async function add(options: AddOptions): Promise<void> {
         ['client_secret', clientSecret ?? (client.type === 'public' ? '(none: a public client proves itself with PKCE)' : client.authMethod === 'private_key_jwt' ? '(none: the client signs assertions with its private key)' : '(none: the client authenticates with its TLS certificate)')],
         ['type', client.type],
         ['name', client.name],
+        ['scopes', client.scopes.length ? client.scopes : '(any the resource servers offer)'],
         ['redirect_uris', client.redirectUris],
       ]);
     }
@@ -154,6 +156,7 @@ async function list(options: { json?: boolean }): Promise<void> {
         { header: 'TYPE', value: (c) => c.type },
         { header: 'STATUS', value: (c) => status(c.disabled) },
         { header: 'ADDED BY', value: origin },
+        { header: 'SCOPES', value: (c) => c.scopes.join(' ') || '(any)' },
         { header: 'REDIRECT URIS', value: (c) => c.redirectUris.join(' ') },
         { header: 'CREATED', value: (c) => isoDate(c.createdAt) },
       ],
@@ -176,6 +179,7 @@ async function show(clientId: string, options: { json?: boolean }): Promise<void
       ['grant types', client.grantTypes],
       ['redirect uris', client.redirectUris],
       ['auth method', client.authMethod],
+      ['scopes', client.scopes.length ? client.scopes : '(any the resource servers offer)'],
       ['first party', client.firstParty],
       ['introspects', client.introspects.length ? client.introspects : '(its own tokens only)'],
       ['default resource', client.defaultResource ?? '(none)'],

@@ -40,22 +40,23 @@ interface AddOptions {
   audience: string;
   name: string;
   scope?: string[];
-  ttl: number;
+  ttl?: number;
   format?: NewResource['tokenFormat'];
   alg?: NewResource['signingAlg'];
   json?: boolean;
 }
 
 async function add(options: AddOptions): Promise<void> {
-  const input: NewResource = {
-    audience: options.audience,
-    name: options.name,
-    scopes: options.scope ?? [],
-    accessTokenTtl: options.ttl,
-    tokenFormat: options.format,
-    signingAlg: options.alg,
-  };
   await withContext(async (context) => {
+    const input: NewResource = {
+      audience: options.audience,
+      name: options.name,
+      scopes: options.scope ?? [],
+      // Without --ttl, the installation's default lifetime for access tokens (GATEHOUSE_ACCESS_TOKEN_TTL).
+      accessTokenTtl: options.ttl ?? context.config.ttl.accessToken,
+      tokenFormat: options.format,
+      signingAlg: options.alg,
+    };
     const resource = await withInput(input, (value) => context.services.resources.add(operator, value));
     if (options.json) return printJson(resourceJson(resource));
     printFields([
@@ -108,7 +109,7 @@ export function registerResourceCommands(program: Command): void {
     .requiredOption('--audience <uri>', 'the resource indicator clients request, an absolute URI without fragment')
     .requiredOption('--name <name>', 'name shown on the consent page')
     .option('--scope <scope>', 'a scope the API accepts (repeatable)', collect)
-    .requiredOption('--ttl <duration>', 'access token lifetime: 600, 90s, 15m, 12h …', duration)
+    .option('--ttl <duration>', 'access token lifetime: 600, 90s, 15m, 12h … (default: GATEHOUSE_ACCESS_TOKEN_TTL, 10m unless set)', duration)
     .addOption(new Option('--format <format>', 'access token format: jwt (RFC 9068, verifiable offline; the default) or opaque').choices(['jwt', 'opaque']))
     .addOption(new Option('--alg <alg>', 'signing algorithm of JWT access tokens (default ES256)').choices(signingAlgorithms))
     .option('--json', 'print a JSON object')

@@ -5,7 +5,7 @@ import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { clientAccessSchema, type ClientAccess, type ClientAccessChange } from './access.js';
-import { newClientSchema, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
+import { newClientSchema, oidcScopes, secretAuthMethods, type ClientType, type NewClient } from './schemas.js';
 import { createClientStore, type ClientRow } from './store.js';
 
 /**
@@ -29,6 +29,8 @@ export interface ClientSummary {
   grantTypes: string[];
   redirectUris: string[];
   authMethod: string;
+  /** Scopes the client may be granted; empty: any its resource servers offer. */
+  scopes: string[];
   firstParty: boolean;
   /** RFC 9449 §5.2 `dpop_bound_access_tokens` as registered (GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP may add it for public clients). */
   dpopBoundTokens: boolean;
@@ -85,13 +87,21 @@ function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<s
   return metadata;
 }
 
+/** The operator's scopes as the library reads them (see oidcScopes), and in full for Gatehouse. */
+function scopeMetadata(scope: string | undefined): Record<string, string> {
+  if (!scope) return {};
+  const scopes = [...new Set(scope.split(' '))];
+  const oidc = scopes.filter((s) => oidcScopes.has(s));
+  return { allowed_scopes: scopes.join(' '), ...(oidc.length ? { scope: oidc.join(' ') } : {}) };
+}
+
 function metadataFor(clientId: string, input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const common = {
     client_id: clientId,
     client_name: input.name,
     first_party: input.firstParty,
     id_token_signed_response_alg: input.idTokenSigningAlg,
-    ...(input.scope ? { scope: input.scope } : {}),
+    ...scopeMetadata(input.scope),
     ...mtlsMetadata(input),
   };
   switch (input.type) {
@@ -137,6 +147,7 @@ function summarise(row: ClientRow): ClientSummary {
     grantTypes: (m.grant_types as string[] | undefined) ?? [],
     redirectUris: (m.redirect_uris as string[] | undefined) ?? [],
     authMethod: String(m.token_endpoint_auth_method ?? 'client_secret_basic'),
+    scopes: String(m.allowed_scopes ?? m.scope ?? '').split(' ').filter(Boolean),
     firstParty: m.first_party === true,
     dpopBoundTokens: m.dpop_bound_access_tokens === true,
     securityProfile: typeof m.security_profile === 'string' ? m.security_profile : null,

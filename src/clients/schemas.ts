@@ -27,6 +27,14 @@ export const redirectUriSchema = z
 const publicJwkSchema = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
   .refine((jwk) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk), 'keys must be public keys (a private member was found)');
+/**
+ * The OpenID Connect scopes the provider itself defines (src/oidc/configuration.ts).
+ * The library's `scope` client metadata may name only these; an API's scopes
+ * (`invoices:read`) belong to its resource server, so an operator's list is
+ * split: these go to `scope`, the rest to `allowed_scopes`, which narrows what
+ * a resource server grants this client (src/oidc/resources.ts).
+ */
+export const oidcScopes: ReadonlySet<string> = new Set(['openid', 'offline_access', 'profile', 'email']);
 
 export const clientTypes = ['confidential', 'public', 'service'] as const;
 export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;

@@ -4,8 +4,8 @@
  *   route (src/http/route-table.ts: one lookup, read by everything below) →
  *   request context (client IP, request id, published to the audit log) →
  *   error boundary → security headers → origin (the Host is not trusted) →
- *   size limits → rate limits → [Gatehouse's routes, then the library's] →
- *   OAuth error codes, the route's Cache-Control,
+ *   size limits → text that cannot be stored (NUL, broken Unicode) → rate limits →
+ *   [Gatehouse's routes, then the library's] → OAuth error codes, the route's Cache-Control,
  * and when the request is answered, one log line and its metrics.
  *
  * One layer, not one koa middleware per concern: each layer adds its own
@@ -21,10 +21,10 @@ import { requestFacts } from '../audit/log.js';
 import type { RequestContext } from '../observability/request-context.js';
 import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
-import { setSecurityHeaders } from './headers.js';
+import { allowFormPostTarget, setSecurityHeaders } from './headers.js';
 import type { CanonicalOrigins } from './origin.js';
 import type { RateLimiter } from './rate-limit.js';
-import { checkRequestLimits } from './request-limits.js';
+import { checkRequestLimits, checkRequestText } from './request-limits.js';
 import type { Route, RouteIndex } from './route-table.js';
 
 export interface EdgeParts {
@@ -45,6 +45,7 @@ export function edge({ routes, context, boundary, origins, rateLimiter }: EdgePa
       setSecurityHeaders(ctx);
       ctx.state.origin = origins.of(ctx);
       checkRequestLimits(ctx);
+      await checkRequestText(ctx);
       const admission = await rateLimiter.admit(ctx);
       if (!admission) return;
       try {
@@ -53,6 +54,7 @@ export function edge({ routes, context, boundary, origins, rateLimiter }: EdgePa
         await admission.settle(ctx);
       }
       correctErrorCodes(ctx);
+      allowFormPostTarget(ctx);
       boundary.review(ctx);
       setRouteCacheControl(ctx, ctx.state.route as Route);
     } catch (caught) {

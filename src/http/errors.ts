@@ -12,7 +12,7 @@ import { routeOf } from './route-table.js';
  */
 export class HttpProblem extends Error {
   override name = 'HttpProblem';
-  constructor(readonly status: number, readonly error: string, readonly userMessage: string) {
+  constructor(readonly status: number, readonly error: string, readonly userMessage: string, readonly headers: Readonly<Record<string, string>> = {}) {
     super(userMessage);
   }
 }
@@ -69,6 +69,7 @@ export function errorBoundary(log: Logger, views: Views): ErrorBoundary {
 
       ctx.status = safe ? status : 500;
       ctx.set('Cache-Control', 'no-store');
+      if (safe && caught instanceof HttpProblem) ctx.set({ ...caught.headers });
       const code = safe ? (typeof err.error === 'string' && oauthCode.test(err.error) ? err.error : 'invalid_request') : 'server_error';
       const message = safe
         ? (err.userMessage ?? genericMessages[status] ?? genericMessages[400]!)

@@ -32,6 +32,41 @@ export function formTargetFor(uri: unknown): string[] {
   }
 }
 
+/**
+ * The CSP source expression for exactly one URL: origin and path (CSP 3
+ * §6.7.2.12 matches a path without a trailing `/` exactly; the query is never
+ * matched), with `;` and `,` percent-encoded as the grammar requires.
+ */
+export function exactFormTarget(uri: string): string | undefined {
+  try {
+    const url = new URL(uri);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return url.protocol;
+    return `${url.origin}${url.pathname.replace(/;/g, '%3B').replace(/,/g, '%2C')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * OAuth 2.0 Form Post Response Mode: the library's page (oidc-provider 9.13.3
+ * lib/response_modes/form_post.js) auto-submits a form to the client's
+ * redirect URI, which `form-action 'self'` blocks. Once the library has
+ * answered with that page, form-action is widened to that one redirect URI
+ * (the library checked it against the client's registration before
+ * responding), keeping the script hash the library added to the policy.
+ */
+export function allowFormPostTarget(ctx: Context): void {
+  const oidc = (ctx as { oidc?: { params?: { response_mode?: unknown; redirect_uri?: unknown } } }).oidc;
+  const mode = oidc?.params?.response_mode;
+  const redirectUri = oidc?.params?.redirect_uri;
+  if (typeof mode !== 'string' || !mode.startsWith('form_post') || typeof redirectUri !== 'string' || !ctx.response.is('html')) return;
+  if (typeof ctx.body !== 'string' || !ctx.body.includes('<form method="post" action=')) return;
+  const target = exactFormTarget(redirectUri);
+  const csp = ctx.response.get('Content-Security-Policy');
+  if (!target || !csp) return;
+  ctx.set('Content-Security-Policy', csp.replace(/form-action [^;]*/, `form-action 'self' ${target}`));
+}
+
 const fixedHeaders: ReadonlyArray<[string, string]> = [
   ['X-Content-Type-Options', 'nosniff'],
   ['Referrer-Policy', 'no-referrer'],

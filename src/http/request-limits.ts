@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 
 import { HttpProblem } from './errors.js';
 import { routeOf } from './route-table.js';
+import { basicCredentialsUnstorable, isStorablePath, jsonBodyUnstorable, unstorableFormParameter } from './input-text.js';
 
 export const limits = {
   urlLength: 8192,
@@ -62,9 +63,17 @@ function readableOrEnd(stream: NodeJS.ReadableStream): Promise<void> {
  * stream (it logs a one-time notice about upstream parsers when it does).
  */
 export async function readBodyAhead(ctx: Context): Promise<Buffer | undefined> {
+  const ahead = ctx.state.bodyAhead as Buffer | undefined;
+  if (ahead) return ahead;
+  const body = await readAhead(ctx);
+  ctx.state.bodyAhead = body;
+  return body;
+}
+
+async function readAhead(ctx: Context): Promise<Buffer | undefined> {
   const req = ctx.req as typeof ctx.req & { body?: unknown };
   if (Buffer.isBuffer(req.body)) return req.body;
-  if (!ctx.is('application/x-www-form-urlencoded') || !req.readable) return undefined;
+  if (!ctx.is('application/x-www-form-urlencoded', 'application/json') || !req.readable) return undefined;
   const limit = routeOf(ctx).bodyLimit;
   const length = ctx.request.length;
   const chunks: Buffer[] = [];
@@ -93,4 +102,62 @@ export async function readBodyAhead(ctx: Context): Promise<Buffer | undefined> {
   const body = Buffer.concat(chunks, received);
   req.body = body;
   return body;
+}
+
+function isWellFormedHost(host: string): boolean {
+  if (!host) return true; // HTTP/1.0 without Host: the listener's own address is used
+  try {
+    return new URL(`http://${host}/`).host !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Endpoints where the client authenticates (RFC 6749 §2.3): bad credentials there are `invalid_client`. */
+const clientAuthenticating = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
+const credentialParameters = new Set(['client_id', 'client_secret', 'client_assertion', 'client_assertion_type']);
+
+function unstorable(ctx: Context, clientCredentials: boolean, basic = false): HttpProblem {
+  if (clientCredentials && clientAuthenticating.has(ctx.path)) {
+    const headers: Record<string, string> = basic
+      ? { 'WWW-Authenticate': `Basic realm="${String((ctx.app as { issuer?: string }).issuer ?? '').replace(/["\\]/g, '')}", error="invalid_client"` }
+      : {};
+    return new HttpProblem(401, 'invalid_client', 'Client authentication failed.', headers);
+  }
+  if (ctx.path === '/reg' || ctx.path.startsWith('/reg/')) {
+    return new HttpProblem(400, 'invalid_client_metadata', 'The client metadata holds text that is not valid (a NUL character or broken Unicode).');
+  }
+  return new HttpProblem(400, 'invalid_request', 'The request holds text that is not valid (a NUL character, broken Unicode or broken percent-encoding).');
+}
+
+/**
+ * Refuses a request carrying text nothing downstream can store (see
+ * src/http/input-text.ts), before the rate limiter, a parser or the library
+ * reads any of it: in the path, the query, Basic credentials, or a form or
+ * JSON body. A body that declares a charset other than UTF-8 is refused too:
+ * the library would decode it in that charset, past these checks.
+ */
+export async function checkRequestText(ctx: Context): Promise<void> {
+  // A Host the URL parser refuses (port out of range, unclosed IPv6 bracket) made the library's URL building throw.
+  if (!isWellFormedHost(ctx.get('Host'))) throw new HttpProblem(400, 'invalid_request', 'The Host header is not valid.');
+  if (!isStorablePath(ctx.path)) throw unstorable(ctx, false);
+  const query = ctx.querystring;
+  if (query) {
+    const bad = unstorableFormParameter(Buffer.from(query, 'latin1'));
+    if (bad) throw unstorable(ctx, bad.name !== undefined && credentialParameters.has(bad.name));
+  }
+  const authorization = ctx.get('Authorization');
+  if (authorization && basicCredentialsUnstorable(authorization)) throw unstorable(ctx, true, true);
+  const type = ctx.is('application/x-www-form-urlencoded', 'application/json');
+  if (!type || ctx.method === 'GET' || ctx.method === 'HEAD') return;
+  const charset = ctx.request.charset;
+  if (charset && !/^(utf-?8|us-ascii)$/i.test(charset)) throw new HttpProblem(415, 'invalid_request', 'Send the body in UTF-8.');
+  const body = await readBodyAhead(ctx);
+  if (!body || body.length === 0) return;
+  if (type === 'application/json') {
+    if (jsonBodyUnstorable(body)) throw unstorable(ctx, false);
+    return;
+  }
+  const bad = unstorableFormParameter(body);
+  if (bad) throw unstorable(ctx, bad.name !== undefined && credentialParameters.has(bad.name));
 }

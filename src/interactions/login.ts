@@ -32,8 +32,9 @@ export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps,
         ctx.set('Retry-After', String(result.retryAfterSeconds));
         return renderLoginPage(pages, ctx, details, client, { login, error: lockedMessage(result.retryAfterSeconds) }, 429);
       }
-      const error = result.reason === 'disabled' ? 'This account cannot sign in. Contact your administrator.' : 'Username or password is incorrect.';
-      return renderLoginPage(pages, ctx, details, client, { login, error }, result.reason === 'disabled' ? 403 : 401);
+      // One answer for an unknown name, a wrong password and a disabled account (right password or
+      // not): which of them it was is for the audit log (recorded by the service), not for whoever typed it.
+      return renderLoginPage(pages, ctx, details, client, { login, error: 'Username or password is incorrect.' }, 401);
     }
 
     // A password typed again (back button, another account) replaces any second-factor step begun before it.

@@ -25,6 +25,9 @@ const wrongCode: Record<Method, string> = {
   recovery_code: 'That recovery code did not work. Check it and try again.',
 };
 
+/** RFC 6238 §5.2: a code is good once; the app shows the next one within 30 seconds. */
+const spentCode = 'That code was already used. Wait for the next code to appear in your authenticator app and enter it.';
+
 /** RFC 8176: `otp` for a TOTP code; a recovery code is a look-up secret, which has no value of its own, so `mfa`. */
 const amrOf: Record<Method, string> = { totp: 'otp', recovery_code: 'mfa' };
 
@@ -94,6 +97,7 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
       ctx.set('Retry-After', String(result.retryAfterSeconds));
       return { status: 429, error: lockedMessage(result.retryAfterSeconds) };
     }
+    if (result.reason === 'spent') return { status: 401, error: spentCode };
     return { status: 401, error: wrongCode[method] };
   }
 

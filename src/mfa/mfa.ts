@@ -33,7 +33,9 @@ export interface EnrolmentDisplay {
 export type SecondFactorResult =
   | { ok: true; recoveryCodesLeft?: number }
   | { ok: false; reason: 'locked'; retryAfterSeconds: number }
-  /** `replayed`: a code that was right once, already spent (for the audit log; users are told only that it did not work). */
+  /** The code of the time step accepted last, used again (RFC 6238 §5.2): refused, but not a guess. */
+  | { ok: false; reason: 'spent' }
+  /** `replayed`: a code of an earlier step than the one spent (for the audit log; users are told only that it did not work). */
   | { ok: false; reason: 'invalid'; replayed: boolean; lockedNow: { account: boolean; address: boolean } };
 
 export type EnrolmentResult =
@@ -67,8 +69,8 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: Mf
   /** A refused code at sign-in, with the locks it set; the user is the actor (they hold the first factor). */
   function refused(accountId: string, method: 'totp' | 'recovery_code', result: Exclude<SecondFactorResult, { ok: true }>, origin: SignInOrigin): void {
     const who = { actor: accountId, subject: accountId, clientId: origin.clientId };
-    if (result.reason === 'locked') {
-      audit.record({ type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: 'locked' } });
+    if (result.reason === 'locked' || result.reason === 'spent') {
+      audit.record({ type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.reason === 'spent' ? 'replayed' : 'locked' } });
       return;
     }
     audit.record({ type: 'mfa.failed', outcome: 'failure', ...who, detail: { method, reason: result.replayed ? 'replayed' : 'invalid' } });
@@ -91,10 +93,17 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: Mf
       await attempt.succeeded();
       return { ok: true };
     }
+    // The code of the step accepted last (or one a parallel request just claimed) is a person
+    // signing in twice within 30 s, not a guess: it costs no attempt, and they are told to wait
+    // for the next code. Any other refused code counts.
+    const spentStep = step ?? (seed !== undefined ? await matchingStep(seed, code) : undefined);
+    if (step !== undefined || (spentStep !== undefined && spentStep === factor?.last_used_step)) {
+      await attempt.succeeded();
+      return { ok: false, reason: 'spent' };
+    }
     const { locked, addressLocked } = attempt.failed();
-    // Right but already spent: worth telling the audit log apart from a guess (someone saw the code).
-    const replayed = seed !== undefined && (await matchingStep(seed, code)) !== undefined;
-    return { ok: false, reason: 'invalid', replayed, lockedNow: { account: locked, address: addressLocked } };
+    // Right but from an earlier step than the one spent: worth telling the audit log apart from a guess.
+    return { ok: false, reason: 'invalid', replayed: spentStep !== undefined, lockedNow: { account: locked, address: addressLocked } };
   }
 
   /** Spends one recovery code, through the lockout like a TOTP code. */

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -60,7 +62,36 @@ export const redactedPaths = [
  */
 const stdoutDestination = () => pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 200 });
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * Readable lines only for a person watching a development server in a
+ * terminal; JSON wherever a program reads the output (production, tests,
+ * a pipe or a file, a container's log driver), since that is what log
+ * collectors parse and what the tests search.
+ */
+export function logFormatFor(env: string, stdoutIsTerminal: boolean | undefined): LogFormat {
+  return env === 'development' && stdoutIsTerminal === true ? 'pretty' : 'json';
+}
+
+/**
+ * pino-pretty as an in-process stream (not pino's worker transport): one
+ * developer's terminal does not need a thread, and lines appear in order with
+ * the synchronous writes start-up failures rely on. Loaded only when chosen,
+ * so production never loads it.
+ */
+function prettyDestination(destination: NodeJS.WritableStream | undefined): pino.DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => pino.DestinationStream;
+  return pretty({
+    colorize: destination === undefined,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    sync: true,
+    ...(destination ? { destination } : {}),
+  });
+}
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
   return pino(
     {
       level,
@@ -68,7 +99,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       redact: { paths: redactedPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    (destination as pino.DestinationStream | undefined) ?? stdoutDestination(),
+    format === 'pretty' ? prettyDestination(destination) : ((destination as pino.DestinationStream | undefined) ?? stdoutDestination()),
   );
 }
 

@@ -9,6 +9,8 @@ import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provid
 
 import { system } from '../audit/events.js';
 import type { ArtifactPayload, ArtifactStore } from '../artifacts/store.js';
+import { sha256 } from '../crypto/digest.js';
+import { holdsUnstorableText, isStorableText } from '../db/storable-text.js';
 import type { ClientService } from '../clients/clients.js';
 import { RegistrationError } from '../registration/errors.js';
 import type { RegistrationService } from '../registration/registrations.js';
@@ -50,7 +52,10 @@ class ClientAdapter extends OwnTableAdapter {
   constructor(private readonly clients: ClientService, private readonly registrations: RegistrationService, private readonly policy: ClientPolicy) {
     super();
   }
-  find(id: string) {
+  async find(id: string) {
+    // A client id from inside a client assertion or request object, which the edge does not decode:
+    // one the database cannot hold names no client (401 invalid_client), not a server error.
+    if (!isStorableText(id)) return undefined;
     return this.clients.metadataForProvider(id).then((metadata) => metadata && this.policy(metadata)) as Promise<AdapterPayload | undefined>;
   }
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
@@ -100,11 +105,28 @@ class InitialAccessTokenAdapter extends OwnTableAdapter {
   }
 }
 
+/**
+ * An Interaction started while the user is signed in copies the session into
+ * its payload, the session id included (`session.cookie`, the `_session`
+ * cookie's value: oidc-provider 9.13.3 lib/models/interaction.js). The library
+ * writes that field and never reads it back, so only its hash is kept
+ * (DESIGN invariant 1): it still ties an interaction row to its session row,
+ * whose key is the same hash.
+ */
+function withoutSessionId(model: string, payload: ArtifactPayload): ArtifactPayload {
+  const session = payload.session as { cookie?: unknown } | undefined;
+  if (model !== 'Interaction' || typeof session?.cookie !== 'string' || /^sha256:/.test(session.cookie)) return payload;
+  return { ...payload, session: { ...session, cookie: `sha256:${sha256(session.cookie).toString('base64url')}` } };
+}
+
 class ArtifactAdapter implements Adapter {
   constructor(private readonly model: string, private readonly store: ArtifactStore) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-    await this.store.upsert(this.model, id, payload as ArtifactPayload, Number.isFinite(expiresIn) ? expiresIn : undefined);
+    // Values the library decoded itself (a request object's claims, a DPoP proof) are past the edge's
+    // checks; jsonb refuses NUL and lone surrogates, and that is the client's mistake, not ours.
+    if (holdsUnstorableText(payload)) throw new errors.InvalidRequest('the request holds text that is not valid (a NUL character or broken Unicode)');
+    await this.store.upsert(this.model, id, withoutSessionId(this.model, payload as ArtifactPayload), Number.isFinite(expiresIn) ? expiresIn : undefined);
   }
 
   async find(id: string) {

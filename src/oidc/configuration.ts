@@ -96,8 +96,10 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     sectorIdentifierUriValidate,
     extraClientMetadata: {
       // require_mfa: every sign-in to this client needs a second factor, whatever the request asks.
-      properties: ['first_party', 'require_mfa', securityProfileProperty, ...registrationClientMetadata.properties],
+      // allowed_scopes: an operator's scope list, the resource-server scopes included (src/clients/schemas.ts, oidcScopes).
+      properties: ['first_party', 'require_mfa', 'allowed_scopes', securityProfileProperty, ...registrationClientMetadata.properties],
       validator(_ctx, key, value, metadata) {
+        if (key === 'allowed_scopes' && value !== undefined && typeof value !== 'string') throw new Error('allowed_scopes must be a string');
         if (key === securityProfileProperty) validateSecurityProfile(config.profile, value, metadata as Record<string, unknown>);
         if ((key === 'first_party' || key === 'require_mfa') && value !== undefined && typeof value !== 'boolean') {
           throw new Error(`${key} must be a boolean`);

@@ -15,6 +15,7 @@ import * as x509 from '@peculiar/x509';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { CertificateSource } from '../http/client-certificate.js';
+import { canonicalCertificateName, canonicalDnString } from './distinguished-name.js';
 
 /** Trust anchors and intermediates from the operator's CA bundle. */
 export function createTrustStore(bundlePem: string | undefined) {
@@ -55,80 +56,6 @@ export function createTrustStore(bundlePem: string | undefined) {
 
 export type TrustStore = ReturnType<typeof createTrustStore>;
 
-/** Attribute types by their usual short names and OIDs, for RFC 4514 comparison. */
-const attributeAliases: Record<string, string> = {
-  '2.5.4.3': 'cn',
-  '2.5.4.6': 'c',
-  '2.5.4.7': 'l',
-  '2.5.4.8': 'st',
-  '2.5.4.10': 'o',
-  '2.5.4.11': 'ou',
-  '0.9.2342.19200300.100.1.25': 'dc',
-  '0.9.2342.19200300.100.1.1': 'uid',
-  '1.2.840.113549.1.9.1': 'emailaddress',
-  e: 'emailaddress',
-};
-
-/** Long attribute names operators type that the parser knows by another name. */
-const parserTypeNames: Record<string, string> = { EMAILADDRESS: 'E', EMAIL: 'E' };
-
-/**
- * Makes an operator-typed DN parseable: `cn=a, o=b` (RFC 1779 spacing, lower
- * case) → `CN=a,O=b`. Splits on unescaped `,` and `+` only, trims around the
- * separators and `=`, upper-cases attribute type names (the parser's table is
- * upper case); values and escapes are left as they are.
- */
-function parserFriendlyDn(dn: string): string {
-  const parts: Array<{ text: string; separator: string }> = [];
-  let current = '';
-  for (let i = 0; i < dn.length; i += 1) {
-    const ch = dn[i]!;
-    if (ch === '\\' && i + 1 < dn.length) {
-      current += ch + dn[i + 1];
-      i += 1;
-    } else if (ch === ',' || ch === '+') {
-      parts.push({ text: current, separator: ch });
-      current = '';
-    } else {
-      current += ch;
-    }
-  }
-  parts.push({ text: current, separator: '' });
-  return parts
-    .map(({ text, separator }) => {
-      const eq = text.indexOf('=');
-      if (eq <= 0) throw new Error('not a distinguished name');
-      const type = text.slice(0, eq).trim();
-      const upper = /^\d+(\.\d+)*$/.test(type) ? type : type.toUpperCase();
-      return `${parserTypeNames[upper] ?? upper}=${text.slice(eq + 1).trim()}${separator}`;
-    })
-    .join('');
-}
-
-/**
- * A distinguished name in a canonical form: RDNs in RFC 4514 order, attribute
- * types lower-cased and de-aliased, values unescaped, trimmed, internal white
- * space folded and compared case-insensitively (caseIgnoreMatch, RFC 4517).
- */
-export function canonicalDn(name: string | x509.Name): string | undefined {
-  let parsed: x509.Name;
-  try {
-    parsed = typeof name === 'string' ? new x509.Name(parserFriendlyDn(name)) : name;
-  } catch {
-    return undefined;
-  }
-  const rdns = parsed.toJSON();
-  if (rdns.length === 0) return undefined;
-  return rdns
-    .map((rdn) =>
-      Object.entries(rdn)
-        .flatMap(([type, values]) => values.map((v) => `${attributeAliases[type.toLowerCase()] ?? type.toLowerCase()}=${String(v).trim().replace(/\s+/g, ' ').toLowerCase()}`))
-        .sort()
-        .join('+'),
-    )
-    .join(',');
-}
-
 /**
  * What the subject checks read from a certificate, parsed once per certificate
  * object: the ASN.1 parse is most of an mTLS token request's cost otherwise.
@@ -144,7 +71,7 @@ function certificateNames(certificate: X509Certificate): CertificateNames {
   if (!names) {
     const parsed = new x509.X509Certificate(certificate.raw);
     names = {
-      subjectDn: canonicalDn(parsed.subjectName),
+      subjectDn: canonicalCertificateName(parsed.subjectName),
       alternativeNames: parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? [],
     };
     namesOf.set(certificate, names);
@@ -157,7 +84,7 @@ const canonicalExpectedDns = new Map<string, string | undefined>();
 function canonicalExpectedDn(dn: string): string | undefined {
   if (!canonicalExpectedDns.has(dn)) {
     if (canonicalExpectedDns.size >= 1000) canonicalExpectedDns.clear();
-    canonicalExpectedDns.set(dn, canonicalDn(dn));
+    canonicalExpectedDns.set(dn, canonicalDnString(dn));
   }
   return canonicalExpectedDns.get(dn);
 }

@@ -32,19 +32,22 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
-      const cached = resources.cached(indicator);
+      // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
+      const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;
       const fapi = ctx?.oidc?.isFapi('2.0') === '2.0';
-      return cached ? serverInfo(cached, fapi) : resources.find(indicator).then((rs) => serverInfo(rs, fapi));
+      const info = (rs: ResourceServerRecord | undefined) => serverInfo(rs, granted, fapi);
+      const cached = resources.cached(indicator);
+      return cached ? info(cached) : resources.find(indicator).then(info);
     },
   };
 }
 
-function serverInfo(rs: ResourceServerRecord | undefined, fapi: boolean): ResourceServer {
+function serverInfo(rs: ResourceServerRecord | undefined, granted: ReadonlySet<string> | undefined, fapi: boolean): ResourceServer {
   if (!rs) throw new errors.InvalidTarget('resource indicator is not registered');
   // FAPI 2.0 allows only PS256, ES256 and EdDSA signatures, access tokens included.
   if (fapi && rs.tokenFormat === 'jwt' && !fapiAlgorithms.includes(rs.signingAlg)) throw new errors.InvalidTarget('the resource server\'s token signing algorithm is not allowed by the FAPI 2.0 profile');
   return {
-    scope: rs.scopes.join(' '),
+    scope: (granted ? rs.scopes.filter((s) => granted.has(s)) : rs.scopes).join(' '),
     audience: rs.audience,
     accessTokenTTL: rs.accessTokenTtl,
     accessTokenFormat: rs.tokenFormat,

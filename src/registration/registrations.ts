@@ -9,6 +9,7 @@
 import type { Audit, AuditEvent } from '../audit/events.js';
 import { generateClientSecret, type ClientService } from '../clients/clients.js';
 import type { Db } from '../db/index.js';
+import { holdsUnstorableText } from '../db/storable-text.js';
 import { RegistrationError } from './errors.js';
 import type { IatService, InitialAccessToken } from './initial-access-tokens.js';
 import type { PolicyService } from './policies.js';
@@ -116,6 +117,8 @@ export function createRegistrationService(deps: RegistrationDeps) {
         } else if (rules.requireSoftwareStatement) {
           throw new RegistrationError('invalid_client_metadata', 'software_statement is required by the registration policy');
         }
+        // Any string, the software statement's included: the database could not store it.
+        if (holdsUnstorableText(properties)) throw new RegistrationError('invalid_client_metadata', 'client metadata must not hold NUL characters or broken Unicode');
         applyPolicyDefaults(rules, properties);
         if (needsSecret(properties)) {
           properties.client_secret = generateClientSecret();

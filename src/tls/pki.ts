@@ -40,6 +40,14 @@ async function privateKeyPem(keys: CryptoKeyPair): Promise<string> {
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
 }
 
+/**
+ * Subjects are given as RFC 4514 strings (`CN=worker,O=Example`), which list
+ * RDNs from the last one of the ASN.1 sequence (RFC 4514 §2.1); @peculiar/x509
+ * reads a string in sequence order, so the list is reversed, giving the
+ * certificate openssl would make from `-subj /O=Example/CN=worker`.
+ */
+const subjectName = (rfc4514: string) => new x509.Name(new x509.Name(rfc4514).toJSON().reverse());
+
 const serial = () => randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
 
 function validity(days: number, startOffsetDays = 0) {
@@ -51,7 +59,7 @@ export async function createCertificateAuthority(subject: string, options: { day
   const keys = await keyPair();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: subject,
+    name: subjectName(subject),
     ...validity(options.days ?? 3650),
     signingAlgorithm: algorithm,
     keys,
@@ -90,8 +98,8 @@ export async function issueCertificate(options: {
   const certificate = issuer
     ? await x509.X509CertificateGenerator.create({
         serialNumber: serial(),
-        subject: options.subject,
-        issuer: issuer.certificate.subject,
+        subject: subjectName(options.subject),
+        issuer: issuer.certificate.subjectName,
         ...validity(options.days ?? 825, options.startOffsetDays),
         signingAlgorithm: algorithm,
         publicKey: keys.publicKey,
@@ -100,7 +108,7 @@ export async function issueCertificate(options: {
       })
     : await x509.X509CertificateGenerator.createSelfSigned({
         serialNumber: serial(),
-        name: options.subject,
+        name: subjectName(options.subject),
         ...validity(options.days ?? 825, options.startOffsetDays),
         signingAlgorithm: algorithm,
         keys,

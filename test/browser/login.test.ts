@@ -3,6 +3,10 @@
  * relying party (openid-client) on the other end: login, consent, errors,
  * cancel, no-JavaScript, escaping, and RP-initiated logout.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -170,7 +174,48 @@ describe('browser sign-in', () => {
     expect(problems.consoleErrors.filter((m) => !/status of 401/.test(m))).toEqual([]);
   });
 
-  it('tells a disabled user the account cannot sign in', async () => {
+  it('delivers the code with response_mode=form_post: the page may submit to the registered redirect URI only', async () => {
+    const posts: Array<{ path: string; body: URLSearchParams }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => {
+        if (req.method === 'POST') posts.push({ path: req.url ?? '', body: new URLSearchParams(body) });
+        res.writeHead(req.method === 'POST' ? 200 : 204, { 'content-type': 'text/plain' });
+        res.end(req.method === 'POST' ? 'received' : undefined);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    suite.closeAfterTest({ close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }) });
+    const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`;
+    const client = await gatehouse.createClient({ type: 'confidential', name: 'Form Post RP', firstParty: true, redirectUris: [redirectUri] });
+    const user = await gatehouse.createUser();
+    const state = randomBytes(12).toString('base64url');
+    const verifier = randomBytes(32).toString('base64url');
+    const url = new URL(`${gatehouse.issuer}/auth`);
+    for (const [k, v] of Object.entries({
+      client_id: client.clientId, response_type: 'code', response_mode: 'form_post', scope: 'openid', redirect_uri: redirectUri, state,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    })) url.searchParams.set(k, v);
+    const { page, problems } = await session();
+
+    await page.goto(url.href);
+    await fillLogin(page, user.username, user.password);
+    const [formPage] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname.startsWith('/auth/')),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const csp = formPage.headers()['content-security-policy'] ?? '';
+    expect(csp).toMatch(new RegExp(`form-action 'self' ${redirectUri.replace(/[.]/g, '\\.')}(;|$)`));
+    expect(csp).toMatch(/script-src 'self' 'sha256-/);
+    await expect.poll(() => posts.length, { timeout: 10_000 }).toBe(1);
+    expect(posts[0]!.path).toBe('/cb');
+    expect(posts[0]!.body.get('state')).toBe(state);
+    expect(posts[0]!.body.get('code')).toMatch(/^[\w-]{20,}$/);
+    expect(problems.cspViolations).toEqual([]);
+  });
+
+  it('answers a disabled account\'s right password as a wrong one', async () => {
     const user = await gatehouse.createUser();
     await gatehouse.app.services.accounts.setDisabled(operator, user.username, true);
     const rp = await relyingParty();
@@ -179,8 +224,8 @@ describe('browser sign-in', () => {
     await page.goto((await rp.beginLogin()).url);
     await fillLogin(page, user.username, user.password);
     const posted = await submitLogin(page);
-    expect(posted.status()).toBe(403);
-    expect(await page.getByRole('alert').innerText()).toContain('cannot sign in');
+    expect(posted.status()).toBe(401);
+    expect(await page.getByRole('alert').innerText()).toContain('Username or password is incorrect.');
     expect(await page.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     expect(problems.cspViolations).toEqual([]);
   });

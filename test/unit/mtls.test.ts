@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { canonicalDn, createTrustStore, subjectMatches } from '../../src/oidc/mtls.js';
+import { canonicalDnString } from '../../src/oidc/distinguished-name.js';
+import { createTrustStore, subjectMatches } from '../../src/oidc/mtls.js';
 import { parseCertificateHeader } from '../../src/http/client-certificate.js';
 import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/tls/pki.js';
 
@@ -55,7 +60,55 @@ describe('mTLS certificate checks', () => {
     expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'C=GB,O=Example Corp,OU=Payments,CN=billing-worker')).toBe(false);
     expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-worker,OU=Payments,O=Example Corp')).toBe(false);
     expect(subjectMatches(cert, 'tls_client_auth_subject_dn', 'CN=billing-workers,OU=Payments,O=Example Corp,C=GB')).toBe(false);
-    expect(canonicalDn('not a dn at all')).toBeUndefined();
+    expect(canonicalDnString('not a dn at all')).toBeUndefined();
+  });
+
+  describe('with certificates made by the openssl command line', () => {
+    let dir: string;
+    /** A self-signed certificate from `openssl req -subj`, and the RFC 4514 string openssl prints for it. */
+    const opensslCertificate = (subj: string, multivalue = false) => {
+      const key = join(dir, 'key.pem');
+      const cert = join(dir, 'cert.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', subj, ...(multivalue ? ['-multivalue-rdn'] : [])], { stdio: 'pipe' });
+      const rfc4514 = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-subject', '-nameopt', 'RFC2253'], { encoding: 'utf8' }).trim().replace(/^subject=\s*/, '');
+      return { certificate: new X509Certificate(readFileSync(cert)), rfc4514 };
+    };
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'gatehouse-dn-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('matches /O=Example/CN=partner as CN=partner,O=Example (RFC 4514 §2.1 order), not the sequence order', () => {
+      const { certificate, rfc4514 } = opensslCertificate('/O=Example/CN=partner');
+      expect(rfc4514).toBe('CN=partner,O=Example');
+      const matches = (dn: string) => subjectMatches(certificate, 'tls_client_auth_subject_dn', dn);
+      expect(matches('CN=partner,O=Example')).toBe(true);
+      expect(matches('cn=PARTNER , o = example')).toBe(true);
+      expect(matches('2.5.4.3=partner,2.5.4.10=Example')).toBe(true);
+      expect(matches('O=Example,CN=partner')).toBe(false);
+      expect(matches('CN=partner')).toBe(false);
+      expect(matches('CN=partner,O=Example,C=GB')).toBe(false);
+    });
+
+    it('unescapes values and compares multi-valued RDNs as sets', () => {
+      const { certificate, rfc4514 } = opensslCertificate('/C=GB/O=Example, Inc./OU=Ops+CN=partner', true);
+      expect(rfc4514).toMatch(/^(CN=partner\+OU=Ops|OU=Ops\+CN=partner),O=Example\\, Inc\.,C=GB$/);
+      const matches = (dn: string) => subjectMatches(certificate, 'tls_client_auth_subject_dn', dn);
+      expect(matches(rfc4514)).toBe(true);
+      expect(matches('OU=Ops+CN=partner,O=Example\\, Inc.,C=GB')).toBe(true);
+      expect(matches('CN=partner+OU=Ops,O=Example\\2C Inc.,C=GB')).toBe(true);
+      expect(matches('CN=partner+OU=Ops,O="Example, Inc.",C=GB')).toBe(true);
+      expect(matches('CN=#0c07706172746e6572+OU=Ops,O=Example\\, Inc.,C=GB')).toBe(true);
+      // An escaped separator is part of a value, never a separator.
+      expect(matches('CN=partner+OU=Ops,O=Example, Inc.,C=GB')).toBe(false);
+      expect(matches('CN=partner,OU=Ops,O=Example\\, Inc.,C=GB')).toBe(false);
+    });
+
+    it('keeps an escaped comma from reading as an RDN boundary', () => {
+      const { certificate } = opensslCertificate('/O=b/CN=a');
+      expect(subjectMatches(certificate, 'tls_client_auth_subject_dn', 'CN=a,O=b')).toBe(true);
+      expect(subjectMatches(certificate, 'tls_client_auth_subject_dn', 'CN=a\\,O=b')).toBe(false);
+    });
   });
 
   it('matches each SAN type exactly as registered', () => {

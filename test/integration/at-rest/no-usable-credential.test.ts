@@ -38,6 +38,12 @@ describe('nothing usable at rest', () => {
     const callback = new URL(await signInThroughPages(agent, gh.issuer, url.href, user));
     secrets.set('authorization code', callback.searchParams.get('code')!);
     for (const [name, value] of agent.cookies) if (!name.endsWith('.sig')) secrets.set(`cookie ${name}`, value);
+    // A second authorization while signed in, left at its consent page: the pending interaction
+    // row copies the session, whose id is the `_session` cookie (issue 22 item 7).
+    const pending = await agent.follow(oidc.buildAuthorizationUrl(rp, { redirect_uri: redirectUri, scope: 'openid', prompt: 'consent', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'st2' }).href, gh.issuer);
+    expect(pending.url).toMatch(/\/interaction\//);
+    const { rows: interactions } = await gh.app.db.query<{ payload: { session?: { cookie?: string } } }>("SELECT payload FROM oidc_models WHERE model = 'Interaction'");
+    expect(interactions.some((row) => row.payload.session?.cookie !== undefined)).toBe(true);
     const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: 'st' });
     secrets.set('user access token', tokens.access_token);
     secrets.set('refresh token', tokens.refresh_token!);

@@ -203,9 +203,13 @@ describe('authorization code + PKCE', () => {
 
     const disabled = await gh.createUser();
     await gh.app.services.accounts.setDisabled(operator, disabled.username, true);
+    // Right or wrong, a disabled account's password gets the wrong-password answer: no oracle for who knows it.
     const blocked = await agent.request(action, { form: { csrf, login: disabled.username, password: disabled.password } });
-    expect(blocked.status).toBe(403);
-    expect(blocked.body).toContain('cannot sign in');
+    const guessed = await agent.request(action, { form: { csrf, login: disabled.username, password: 'not the password at all' } });
+    expect(blocked.status).toBe(401);
+    expect(guessed.status).toBe(401);
+    expect(blocked.body).toContain('Username or password is incorrect.');
+    expect(blocked.body).toBe(guessed.body);
 
     const noCsrf = await agent.request(action, { form: { login: user.username, password: user.password } });
     expect(noCsrf.status).toBe(403);

@@ -167,6 +167,67 @@ describe('malformed input across every endpoint', () => {
     expect(gh.logs.filter((l) => l.includes('"level":50')).slice(0, 3)).toEqual([]);
   }, 240_000);
 
+  it('answers NUL, surrogates, overlong UTF-8 and bad Host values on every endpoint with a 4xx (or a success), never a 5xx', async () => {
+    const { request } = await import('node:http');
+    const port = Number(new URL(gh.issuer).port);
+    // Encoded as a client would send them, and raw, where the channel allows raw bytes.
+    const encoded = ['abc%00', '%00', '%ED%A0%80', '%ED%B0%80', '%C0%AF', '%C0%80', '%E0%80%AF', '%F8%88%80%80%80', '%E0%A4%A', '%zz', '%'];
+    const rawBytes = [Buffer.from([0x00]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xe0, 0x80, 0xaf]), Buffer.from([0xff])];
+    const json = ['"a\\u0000b"', '"\\ud800"', '"\\udfff"', '"\\ud800\\u0041"'];
+    const hosts = ['127.0.0.1:99999', '127.0.0.1:-1', '127.0.0.1:abc', 'evil.example', '[::1', 'a..b', `${'h'.repeat(300)}.example`, '127.0.0.1:0'];
+    type Shot = { method: string; path: string; headers: Record<string, string>; body?: Buffer; label: string };
+    const shots: Shot[] = [];
+    const formType = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (const path of paths) {
+      const sep = path.includes('?') ? '&' : '?';
+      for (const bad of encoded) {
+        shots.push({ method: 'GET', path: `${path}${sep}client_id=${bad}&state=${bad}`, headers: {}, label: `GET ${path} query ${bad}` });
+        shots.push({ method: 'POST', path, headers: formType, body: Buffer.from(`grant_type=client_credentials&client_id=${bad}&login=${bad}&token=${bad}`), label: `POST ${path} form ${bad}` });
+        shots.push({ method: 'POST', path, headers: { ...formType, authorization: `Basic ${Buffer.from(`${bad}:${bad}`).toString('base64')}` }, body: Buffer.from('grant_type=client_credentials&token=x'), label: `POST ${path} Basic ${bad}` });
+      }
+      for (const bytes of rawBytes) {
+        shots.push({ method: 'POST', path, headers: formType, body: Buffer.concat([Buffer.from('grant_type=client_credentials&client_id=a'), bytes]), label: `POST ${path} raw form ${bytes.toString('hex')}` });
+        shots.push({ method: 'POST', path, headers: { ...formType, authorization: `Basic ${Buffer.concat([Buffer.from('a'), bytes, Buffer.from(':s')]).toString('base64')}` }, body: Buffer.from('token=x'), label: `POST ${path} raw Basic ${bytes.toString('hex')}` });
+        shots.push({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"redirect_uris":["https://rp.example.test/cb"],"client_name":"'), bytes, Buffer.from('"}')]), label: `POST ${path} raw JSON ${bytes.toString('hex')}` });
+      }
+      for (const value of json) {
+        shots.push({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"redirect_uris":["https://rp.example.test/cb"],"client_name":${value},"contacts":[${value}]}`), label: `POST ${path} JSON ${value}` });
+      }
+      for (const host of hosts) shots.push({ method: 'GET', path, headers: { host }, label: `GET ${path} Host ${host}` });
+    }
+    const send = (shot: Shot) =>
+      new Promise<{ status: number; requestId: string | undefined; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: shot.method, path: shot.path, headers: { ...shot.headers, ...(shot.body ? { 'content-length': String(shot.body.length) } : {}) } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, requestId: res.headers['x-request-id'] as string | undefined, body }));
+        });
+        req.on('error', reject);
+        req.end(shot.body);
+      });
+    const failures: string[] = [];
+    const statuses = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < shots.length) {
+          const shot = shots[next++]!;
+          const answer = await send(shot).catch((error: Error) => ({ status: 0, requestId: undefined, body: error.message }));
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          if (answer.status === 0 || answer.status >= 500) failures.push(`${shot.label}: ${answer.status} ${answer.body.slice(0, 200)}`);
+          if (answer.status !== 0 && !answer.requestId) failures.push(`${shot.label}: no X-Request-Id`);
+          const leak = internalDetail.exec(answer.body);
+          if (answer.status >= 400 && leak) failures.push(`${shot.label}: body leaks "${leak[0]}"`);
+        }
+      }),
+    );
+    process.stdout.write(`[measure] invalid-text fuzz: ${shots.length} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}\n`);
+    expect(failures.slice(0, 20)).toEqual([]);
+    expect(shots.length).toBeGreaterThan(1000);
+    expect(gh.logs.filter((l) => l.includes('"level":50')).slice(0, 3)).toEqual([]);
+  }, 240_000);
+
   it('answers bytes that are not HTTP with a 400 or 431 that still carries a request id', async () => {
     const port = new URL(gh.issuer).port;
     const raw = (payload: string) =>

@@ -114,6 +114,32 @@ describe('account lockout', () => {
     expect(forKnown[5]!.error).toMatch(lockedSentence);
   });
 
+  it('answers the other name of a locked account as it answers a name that matches nothing', async () => {
+    const carol = await bed.gh.createUser();
+    const email = `${carol.username}@example.test`;
+    const answer = async (login: string, password = 'wrong wrong wrong') => {
+      const posted = await (await SignIn.begin(bed)).password({ username: login, password });
+      return { status: posted.status, error: /role="alert" id="form-error">([^<]*)</.exec(posted.body)?.[1] };
+    };
+    for (let i = 0; i < 5; i += 1) expect((await answer(carol.username)).status).toBe(401);
+    expect((await answer(carol.username, carol.password)).status).toBe(429);
+
+    const viaEmail = [];
+    const viaUnknownEmail = [];
+    for (let i = 0; i < 6; i += 1) viaEmail.push(await answer(email));
+    for (let i = 0; i < 6; i += 1) viaUnknownEmail.push(await answer(`nobody-${carol.username}@example.test`));
+    expect(viaEmail).toEqual(viaUnknownEmail);
+    expect(viaEmail.map((a) => a.status)).toEqual([401, 401, 401, 401, 401, 429]);
+    // The right password through the other name checks nothing while the account is locked.
+    const other = await bed.gh.createUser();
+    for (let i = 0; i < 5; i += 1) await answer(other.username);
+    expect(await answer(`${other.username}@example.test`, other.password)).toEqual({ status: 401, error: 'Username or password is incorrect.' });
+    expect(await bed.gh.app.services.lockout.status(other.id)).toMatchObject({ failures: 5, locked: true });
+    // An operator unlock clears every name of the account.
+    await bed.gh.app.services.accounts.unlock(operator, carol.username);
+    expect((await answer(email, carol.password)).status).toBe(303);
+  });
+
   it('starts an account afresh after a completed sign-in', async () => {
     const user = await userWithTotp();
     for (let i = 0; i < 4; i += 1) await (await SignIn.begin(bed)).password({ username: user.username, password: 'wrong wrong wrong' });

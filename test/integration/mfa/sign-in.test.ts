@@ -51,12 +51,19 @@ describe('second factor at sign-in', () => {
 
     const second = await SignIn.begin(bed);
     await second.password(user);
+    const before = (await bed.gh.app.services.lockout.status(user.id)).failures;
     const replayed = await second.code(code);
     expect(replayed.status).toBe(401);
-    expect(second.html).toContain('That code did not work.');
+    // Said as what it is (RFC 6238 §5.2: one use per code), and not counted as a guess.
+    expect(second.html).toContain('That code was already used. Wait for the next code');
+    expect(second.html).not.toContain('That code did not work.');
     expect(second.callback).toBeUndefined();
-    // The previous step's code is still inside the ±1 window, but earlier than the spent one.
+    for (let i = 0; i < 3; i += 1) expect((await second.code(code)).status).toBe(401);
+    expect((await bed.gh.app.services.lockout.status(user.id)).failures).toBe(before);
+    // The previous step's code is still inside the ±1 window, but earlier than the spent one: that one counts.
     expect((await second.code(await totp(user.seed, -1))).status).toBe(401);
+    expect(second.html).toContain('That code did not work.');
+    expect((await bed.gh.app.services.lockout.status(user.id)).failures).toBe(before + 1);
     // The next step's code is new: it works.
     expect((await second.code(await totp(user.seed, 1))).status).toBe(303);
     expect((await second.tokens()).claims()!.acr).toBe(acrMfa);
