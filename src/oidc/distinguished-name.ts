@@ -108,7 +108,7 @@ export function parseDn(dn: string): Rdn[] | undefined {
     if (!type) return undefined;
     i = eq + 1;
     skipSpace();
-    let value = '';
+    let value: string;
     if (dn[i] === '#') {
       const end = /^#[0-9a-fA-F]*/.exec(dn.slice(i))![0];
       const decoded = berString(end.slice(1));
