@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { buildProvider, ProviderHandle } from './http/app.js';
 import { scheduleCleanup } from './artifacts/cleanup.js';
 import type { AuditLog } from './audit/log.js';
+import { createAuditReader } from './audit/reader.js';
 import type { Config } from './config/index.js';
 import type { Db } from './db/index.js';
 import { pendingMigrations } from './db/migrate.js';
@@ -127,6 +128,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       rateLimits,
       metrics,
       mtls,
+      auditReader: createAuditReader(db, secrets),
     };
     handle = new ProviderHandle(buildProvider(deps, keys));
     const current = handle;

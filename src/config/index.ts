@@ -180,6 +180,11 @@ export const settings = [
   { env: 'GATEHOUSE_RATE_LIMIT_INTROSPECTION', default: 'ip=3000/1m,client=1200/1m', description: 'Budget of `/token/introspection`, `/token/revocation` and `/me` (userinfo is limited per IP only).', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_REGISTRATION', default: 'ip=30/1h,client=60/1m', description: 'Budget of dynamic client registration (`/reg`); the client part applies to a registered client reading or updating itself.', schema: budget },
   { env: 'GATEHOUSE_RATE_LIMIT_INTERACTION', default: 'ip=300/1m,client=off', description: 'Budget of the sign-in pages (`/interaction/…`) per client IP (an office behind one address signs many people in); guessing one account\'s password is stopped by the lockout.', schema: budget },
+  { env: 'GATEHOUSE_RATE_LIMIT_ADMIN', default: 'ip=600/1m,client=off', description: 'Budget of the admin API (`/admin/v1/…`) per client IP; the caller is known only after its token is verified, so there is no per-client part.', schema: budget },
+  { env: 'GATEHOUSE_ADMIN_API', default: 'true', description: 'Serve the admin API at `/admin/v1` (docs/admin-api.md), authorised by Gatehouse\'s own tokens for audience `urn:gatehouse:admin`.', schema: boolean },
+  { env: 'GATEHOUSE_ADMIN_TOKEN_TTL', default: '5m', description: 'Lifetime of access tokens for the admin API (audience `urn:gatehouse:admin`).', schema: duration },
+  { env: 'GATEHOUSE_ADMIN_MAX_AUTH_AGE', default: '5m', description: 'A write through the admin API with a user\'s token needs a second factor (`acr` urn:gatehouse:acr:mfa) and a sign-in (`auth_time`) no older than this; else 401 with an RFC 9470 step-up challenge.', schema: duration },
+  { env: 'GATEHOUSE_ADMIN_REQUIRE_BOUND_TOKENS', default: 'auto', description: 'Refuse admin API tokens that are not sender-constrained (mTLS `cnf.x5t#S256`, RFC 8705 §3): `true`, `false`, or `auto` (true when `NODE_ENV=production`).', schema: z.enum(['auto', 'true', 'false']) },
   { env: 'GATEHOUSE_METRICS_TOKEN', default: undefined, description: 'Bearer token (at least 32 characters) that `/metrics` requires. Unset: `/metrics` is not served on the main port (only on `GATEHOUSE_METRICS_PORT`, if set).', schema: z.string().min(32) },
   { env: 'GATEHOUSE_METRICS_PORT', default: undefined, description: 'Port of a separate listener that serves only `/metrics`, for a scraper on a private network; unset: no such listener.', schema: integer(0, 65535) },
   { env: 'GATEHOUSE_METRICS_HOST', default: '127.0.0.1', description: 'Address the metrics listener binds to.', schema: z.string().min(1) },
@@ -243,10 +248,11 @@ export interface Config {
   metrics: { token: string | undefined; port: number | undefined; host: string };
   alerts: { webhookUrl: string | undefined; webhookSecret: string | undefined; loginFailures: Threshold; invalidClient: Threshold };
   registration: { mode: 'token' | 'open' | 'off'; softwareStatementIssuers: TrustedIssuerKeys };
+  admin: { enabled: boolean; tokenTtlSeconds: number; maxAuthAgeSeconds: number; requireBoundTokens: boolean };
 }
 
 /** Endpoint classes with their own rate-limit budgets. */
-export type RateLimitClass = 'token' | 'authorization' | 'introspection' | 'registration' | 'interaction';
+export type RateLimitClass = 'token' | 'authorization' | 'introspection' | 'registration' | 'interaction' | 'admin';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -334,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
         introspection: get('GATEHOUSE_RATE_LIMIT_INTROSPECTION'),
         registration: get('GATEHOUSE_RATE_LIMIT_REGISTRATION'),
         interaction: get('GATEHOUSE_RATE_LIMIT_INTERACTION'),
+        admin: get('GATEHOUSE_RATE_LIMIT_ADMIN'),
       },
     },
     metrics: { token: get('GATEHOUSE_METRICS_TOKEN'), port: get('GATEHOUSE_METRICS_PORT'), host: get('GATEHOUSE_METRICS_HOST') },
@@ -346,6 +353,12 @@ export function loadConfig(env: Env = process.env): Config {
     registration: {
       mode: get('GATEHOUSE_REGISTRATION'),
       softwareStatementIssuers: get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS') ?? get<TrustedIssuerKeys | undefined>('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE') ?? {},
+    },
+    admin: {
+      enabled: get('GATEHOUSE_ADMIN_API'),
+      tokenTtlSeconds: get('GATEHOUSE_ADMIN_TOKEN_TTL'),
+      maxAuthAgeSeconds: get('GATEHOUSE_ADMIN_MAX_AUTH_AGE'),
+      requireBoundTokens: get<string>('GATEHOUSE_ADMIN_REQUIRE_BOUND_TOKENS') === 'auto' ? get('NODE_ENV') === 'production' : get<string>('GATEHOUSE_ADMIN_REQUIRE_BOUND_TOKENS') === 'true',
     },
   };
   // The host name without the port: a colon would split the otpauth label (Key Uri Format).

@@ -13,9 +13,12 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
+import { adminApi } from '../admin/index.js';
+import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Csrf } from '../interactions/csrf.js';
@@ -30,10 +33,13 @@ import { metricsRoute } from '../observability/metrics-route.js';
 import { requestContext } from '../observability/request-context.js';
 import { providerConfiguration } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
+import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
 import type { ClientAddress } from './client-ip.js';
+import type { CertificateSource } from './client-certificate.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
 import { ownRoutes } from './own-routes.js';
+import { bodyLimit } from './request-limits.js';
 import type { Services } from '../services.js';
 
 export interface AppDeps {
@@ -48,12 +54,15 @@ export interface AppDeps {
   clientAddress: ClientAddress;
   rateLimits: RateLimits;
   metrics: Metrics;
+  /** Read side of the audit trail, for the admin API's search and verification. */
+  auditReader: AuditReader;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const { config, log } = deps;
   const provider = new Provider(config.issuer, providerConfiguration(deps, keys));
   provider.proxy = config.trustProxy;
+  acceptPreviousSecrets(provider, deps.services.clientSecrets);
 
   provider.use(
     edge({
@@ -76,6 +85,22 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       prefixes: [
         ['/static/', staticAssets()],
         ['/interaction/', interactions],
+        ...(config.admin.enabled
+          ? ([
+              [
+                '/admin/',
+                adminApi({
+                  config,
+                  services: deps.services,
+                  auditReader: deps.auditReader,
+                  publicJwks: keys.publicJwks,
+                  certificate: (ctx) => (deps as { mtls?: { source: CertificateSource } }).mtls?.source.certificate(ctx),
+                  log,
+                  bodyLimit: bodyLimit('/admin/v1'),
+                }),
+              ],
+            ] as Array<[string, Middleware]>)
+          : []),
       ],
     }),
   );

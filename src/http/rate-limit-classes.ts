@@ -16,6 +16,7 @@ export function endpointClass(ctx: Context): RateLimitClass | undefined {
   if (path === '/token/introspection' || path === '/token/revocation' || path === '/me') return 'introspection';
   if (path === '/reg' || path.startsWith('/reg/')) return 'registration';
   if (path.startsWith('/interaction/')) return 'interaction';
+  if (path.startsWith('/admin/')) return 'admin';
   return undefined;
 }
 

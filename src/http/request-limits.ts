@@ -17,11 +17,13 @@ export const limits = {
 } as const;
 
 /** Body limits by path; oidc-provider's own parser stops at 56 KiB whatever we allow. */
-function bodyLimit(path: string): number {
+export function bodyLimit(path: string): number {
   if (path === '/token' || path === '/token/introspection' || path === '/token/revocation' || path.startsWith('/session/end')) return 16 * 1024;
   if (path === '/request' || path === '/auth') return 32 * 1024;
   if (path === '/reg' || path.startsWith('/reg/')) return 48 * 1024;
   if (path.startsWith('/interaction/')) return 16 * 1024;
+  // Admin API bodies: a client's PEM certificate is the largest field (src/admin/schemas.ts).
+  if (path.startsWith('/admin/')) return 64 * 1024;
   return 16 * 1024;
 }
 

@@ -19,6 +19,7 @@ import { widenGrant } from './grants.js';
 import { interactionPolicyFor } from './second-factor-prompt.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
+import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -65,7 +66,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     jwks: keys.jwks,
     acrValues: [...acrValues],
     claims: claims as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    // The admin scopes are known to the library so an operator can grant them in a client's `scope`
+    // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
     responseTypes: ['code'],
     // PKCE for every client, confidential ones too (OAuth 2.1, RFC 9700 §2.1.1); S256 is the only method the library accepts.
     pkce: { required: () => true },
@@ -141,7 +144,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       revocation: { enabled: true },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicators(services.resources),
+      resourceIndicators: resourceIndicators(services.resources, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }),
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

@@ -1,5 +1,6 @@
 import { errors, type ResourceServer } from 'oidc-provider';
 
+import { adminAudience, adminScopes, mayRequestAdminTokens } from '../resources/admin-audience.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
 
 /**
@@ -7,7 +8,7 @@ import type { ResourceServer as ResourceServerRecord, ResourceService } from '..
  * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
  * its operator chose so; an unregistered `resource` is `invalid_target`.
  */
-export function resourceIndicators(resources: ResourceService) {
+export function resourceIndicators(resources: ResourceService, admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' }) {
   return {
     enabled: true,
     // An authorization-code client that named its API at /authorize need not name it again at /token.
@@ -16,6 +17,11 @@ export function resourceIndicators(resources: ResourceService) {
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
+      if (indicator === adminAudience) {
+        // Dynamically registered clients carry a resource list and are refused here too.
+        if (!mayRequestAdminTokens(client)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
+        return { scope: adminScopes.join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
+      }
       const cached = resources.cached(indicator);
       return cached ? serverInfo(cached) : resources.find(indicator).then(serverInfo);
     },
