@@ -7,6 +7,7 @@ import { ClientError, type ClientSummary } from '../clients/clients.js';
 import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schemas.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
+import { registerClientSecretCommands } from './client-secrets.js';
 import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
@@ -238,4 +239,6 @@ Examples:
     .description('enable a disabled client')
     .argument('<client_id>', 'the client id')
     .action((clientId: string) => setDisabled(clientId, false));
+
+  registerClientSecretCommands(clients);
 }
