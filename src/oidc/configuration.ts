@@ -19,6 +19,7 @@ import { widenGrant } from './grants.js';
 import { interactionPolicyFor } from './second-factor-prompt.js';
 import { registrationClientMetadata, registrationFeatures, sectorIdentifierUriValidate } from './registration.js';
 import { resourceIndicators } from './resources.js';
+import { adminTokenClaims } from './admin-token-claims.js';
 import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
@@ -69,6 +70,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     // The admin scopes are known to the library so an operator can grant them in a client's `scope`
     // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
     scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
+    extraTokenClaims: adminTokenClaims,
     responseTypes: ['code'],
     // PKCE for every client, confidential ones too (OAuth 2.1, RFC 9700 §2.1.1); S256 is the only method the library accepts.
     pkce: { required: () => true },
