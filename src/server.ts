@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { buildProvider, ProviderHandle } from './http/app.js';
 import { scheduleCleanup } from './artifacts/cleanup.js';
 import type { AuditLog } from './audit/log.js';
+import { createAuditReader } from './audit/reader.js';
 import type { Config } from './config/index.js';
 import type { Db } from './db/index.js';
 import { pendingMigrations } from './db/migrate.js';
@@ -26,6 +27,8 @@ import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { openCore } from './core.js';
+import { adminSocketPath } from './cli/socket-client.js';
+import { serveAdminSocket, type AdminSocket } from './cli/socket-server.js';
 import type { Services } from './services.js';
 
 export interface Gatehouse {
@@ -128,6 +131,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       rateLimits,
       metrics,
       mtls,
+      auditReader: createAuditReader(db, secrets),
     };
     handle = new ProviderHandle(buildProvider(deps, keys));
     const current = handle;
@@ -145,6 +149,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })
       : undefined;
 
+    // The embedded database serves this process only: the CLI reaches it through this socket (issue 14 §3).
+    const adminSocket: AdminSocket | undefined =
+      db.kind === 'embedded' ? await serveAdminSocket(adminSocketPath(config.dataDir), { config, log, db, services, schema: core.schema, secrets }, log) : undefined;
     if (listeners.mtlsUrl) log.info({ listening: listeners.mtlsUrl, advertised: mtls?.origin }, `mTLS endpoint aliases listening on ${listeners.mtlsUrl}`);
     return {
       url: listeners.url,
@@ -165,6 +172,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         // In-flight requests get a bounded time to finish before their sockets are cut.
         await listeners.close(10_000);
         await metricsListener?.close();
+        await adminSocket?.close();
         await rateLimits.close();
         // Every request has finished, so every event it recorded is queued: the core writes them all.
         await core.close();

@@ -9,6 +9,7 @@ import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
 import { recordAs, type Actor, type Audit } from './audit/events.js';
 import { createClientService, type ClientService } from './clients/clients.js';
+import { createClientSecretService, type ClientSecretService } from './clients/secret-rotation.js';
 import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { Db } from './db/index.js';
@@ -34,6 +35,8 @@ export interface Services {
   mfa: MfaService;
   pendingSignIns: PendingSignIns;
   clients: ClientService;
+  /** Secret rotation with overlap (issue 14). */
+  clientSecrets: ClientSecretService;
   registrationPolicies: PolicyService;
   initialAccessTokens: IatService;
   registrations: RegistrationService;
@@ -54,6 +57,7 @@ export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout'
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
   const resources = createResourceService(db, audit);
   const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
+  const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
@@ -69,6 +73,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     'signing keys': (p) => keystore.rewrap(p),
     'second factors': (p) => mfa.rewrap(p),
     'client secrets': (p) => clients.rewrap(p),
+    'previous client secrets': (p) => clientSecrets.rewrap(p),
   };
   return {
     audit,
@@ -83,6 +88,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
+    clientSecrets,
     ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
     keystore,

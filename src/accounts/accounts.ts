@@ -16,6 +16,8 @@ export interface Account {
   givenName: string | null;
   familyName: string | null;
   disabled: boolean;
+  /** May use the admin API with a user token (the marker until RBAC lands). */
+  admin: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,6 +34,15 @@ export type SignInResult =
   /** `lockedNow`: this failure used the account's (or address's) last attempt. */
   | { ok: false; reason: 'unknown_account' | 'wrong_password' | 'disabled'; lockedNow: { account: boolean; address: boolean }; accountId: string | undefined };
 
+/** Profile fields an operator may change; null clears one. */
+export interface ProfileChanges {
+  email?: string | null;
+  emailVerified?: boolean;
+  name?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+}
+
 export class AccountError extends Error {
   override name = 'AccountError';
 }
@@ -46,6 +57,7 @@ function toAccount(row: AccountRow): Account {
     givenName: row.given_name,
     familyName: row.family_name,
     disabled: row.disabled,
+    admin: row.admin,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -200,6 +212,36 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       await store.setPasswordHash(row.id, await passwords.hash(passwordSchema.parse(password)));
       recordAs(audit, actor, { type: 'account.password_changed', subject: row.id });
       return toAccount(row);
+    },
+
+    /** The admin marker (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}); RBAC replaces it. */
+    async setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account> {
+      const row = await resolve(idOrLogin);
+      if (!row) throw new AccountError('no such account');
+      await store.setAdmin(row.id, admin);
+      recordAs(audit, actor, { type: admin ? 'account.admin_granted' : 'account.admin_revoked', subject: row.id });
+      return { ...toAccount(row), admin };
+    },
+
+    /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
+    async updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account> {
+      const row = await store.findById(id);
+      if (!row) throw new AccountError('no such account');
+      const email = changes.email === undefined ? row.email : changes.email;
+      if (email && email.toLowerCase() !== row.email?.toLowerCase()) {
+        const other = await store.findByLogin(email);
+        if (other && other.id !== id) throw new AccountError('an account with that email already exists');
+      }
+      const updated = await store.setProfile(id, {
+        email,
+        emailVerified: changes.emailVerified ?? (email === row.email ? row.email_verified : false),
+        name: changes.name === undefined ? row.name : changes.name,
+        givenName: changes.givenName === undefined ? row.given_name : changes.givenName,
+        familyName: changes.familyName === undefined ? row.family_name : changes.familyName,
+      });
+      if (!updated) throw new AccountError('no such account');
+      recordAs(audit, actor, { type: 'account.updated', subject: id, detail: { fields: Object.keys(changes).sort() } });
+      return toAccount(updated);
     },
 
     /** Where the account stands in the lockout: failures in the current window and whether it is locked. */

@@ -10,6 +10,8 @@ export interface AccountRow {
   family_name: string | null;
   password_hash: string;
   disabled: boolean;
+  /** The admin marker (migrations/0010) until RBAC lands. */
+  admin: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -54,6 +56,17 @@ export function createAccountStore(db: Db) {
     async setDisabled(id: string, disabled: boolean): Promise<boolean> {
       const { rowCount } = await db.query('UPDATE accounts SET disabled = $2, updated_at = now() WHERE id = $1', [id, disabled]);
       return rowCount > 0;
+    },
+    async setAdmin(id: string, admin: boolean): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE accounts SET admin = $2, updated_at = now() WHERE id = $1', [id, admin]);
+      return rowCount > 0;
+    },
+    async setProfile(id: string, profile: { email: string | null; emailVerified: boolean; name: string | null; givenName: string | null; familyName: string | null }): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        'UPDATE accounts SET email = $2, email_verified = $3, name = $4, given_name = $5, family_name = $6, updated_at = now() WHERE id = $1 RETURNING *',
+        [id, profile.email, profile.emailVerified, profile.name, profile.givenName, profile.familyName],
+      );
+      return rows[0];
     },
     async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
       const { rowCount } = await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1', [id, passwordHash]);

@@ -59,6 +59,8 @@ export interface AuditFilter {
   actor?: string;
   /** Only rows after this seq (`audit tail --follow`). */
   afterSeq?: number;
+  /** Only rows before this seq (the admin API's cursor, paging from newest to oldest). */
+  beforeSeq?: number;
   limit: number;
 }
 
@@ -163,8 +165,9 @@ export function createAuditStore(db: Db) {
            AND ($3::text IS NULL OR (CASE WHEN $4 THEN starts_with(type, $3) ELSE type = $3 END))
            AND ($5::text IS NULL OR actor = $5 OR subject = $5)
            AND ($6::bigint IS NULL OR seq > $6)
+           AND ($8::bigint IS NULL OR seq < $8)
          ORDER BY seq DESC LIMIT $7`,
-        [filter.since ?? null, filter.until ?? null, type ?? null, prefix, filter.actor ?? null, filter.afterSeq ?? null, filter.limit],
+        [filter.since ?? null, filter.until ?? null, type ?? null, prefix, filter.actor ?? null, filter.afterSeq ?? null, filter.limit, filter.beforeSeq ?? null],
       );
       return rows.map(toRow).reverse();
     },

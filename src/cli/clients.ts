@@ -8,6 +8,7 @@ import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schem
 import type { ClientAccessChange } from '../clients/access.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
+import { registerClientSecretCommands } from './client-secrets.js';
 import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
@@ -333,4 +334,6 @@ Examples:
     .description('enable a disabled client')
     .argument('<client_id>', 'the client id')
     .action((clientId: string) => setDisabled(clientId, false));
+
+  registerClientSecretCommands(clients);
 }

@@ -46,6 +46,8 @@ function cliLoggers(config: Config, env: NodeJS.ProcessEnv, verbose: boolean, st
 
 export async function withContext<T>(action: (context: CliContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
   const { io, verbose } = currentRun();
+  // Through the running server's admin socket: its core is already open, and stays so.
+  if (io.provided) return action(io.provided);
   const config = loadConfig(io.env);
   const { log, alertLog } = cliLoggers(config, io.env, verbose, io.stderr);
   let core: Core;

@@ -23,7 +23,15 @@ export interface CliIo {
   stderr: CliOutput;
   /** What configuration is read from (GATEHOUSE_*, DATABASE_URL). */
   env: NodeJS.ProcessEnv;
+  /**
+   * The running server's own core, when this run arrived over its local admin
+   * socket (src/cli/socket-server.ts): commands use it instead of opening one.
+   */
+  provided?: ProvidedContext;
 }
+
+/** What withContext hands an action (src/cli/context.ts CliContext), provided by a running server. */
+export type ProvidedContext = import('./context.js').CliContext;
 
 /** One run: its terminal, and the global options the program parsed. */
 export interface CliRun {

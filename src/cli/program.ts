@@ -6,6 +6,7 @@
  * commands in-process; src/cli.ts binds the real terminal.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
@@ -15,6 +16,7 @@ import { describeError, isDebug } from './errors.js';
 import { registerIatCommands } from './iat.js';
 import { withRun, type CliIo, type CliRun } from './io.js';
 import { registerKeyCommands } from './keys.js';
+import { adminSocketPath, forwardToServer } from './socket-client.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policies.js';
 import { registerResourceCommands } from './resources.js';
@@ -64,6 +66,11 @@ Examples:
 
 /** Runs one command line (without the `node script` prefix); resolves to the exit status. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  // The embedded database held by a running server: the command goes to that server (issue 14 §3).
+  if (!io.provided && !io.env.DATABASE_URL && !args.includes('--help') && !args.includes('-h') && args.length > 0) {
+    const forwarded = await forwardToServer(adminSocketPath(path.resolve(io.env.GATEHOUSE_DATA_DIR || './data')), args, io);
+    if (forwarded !== undefined) return forwarded;
+  }
   const program = buildProgram(io);
   const run: CliRun = { io, verbose: false };
   program.hook('preAction', () => {

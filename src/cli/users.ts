@@ -19,6 +19,7 @@ export function accountJson(account: Account) {
     given_name: account.givenName,
     family_name: account.familyName,
     disabled: account.disabled,
+    admin: account.admin,
     created_at: isoDate(account.createdAt),
     updated_at: isoDate(account.updatedAt),
   };
@@ -107,6 +108,14 @@ async function setDisabled(user: string, disabled: boolean): Promise<void> {
   });
 }
 
+async function setAdmin(user: string, options: { revoke?: boolean }): Promise<void> {
+  await withContext(async (context) => {
+    const account = await findAccount(context, user);
+    await context.services.accounts.setAdmin(operator, account.id, options.revoke !== true);
+    out(`${options.revoke ? 'revoked admin permission of' : 'granted admin permission to'} ${account.username} (${account.id})`);
+  });
+}
+
 async function setPassword(user: string, options: { passwordStdin?: boolean }): Promise<void> {
   assertPasswordSource({ fromStdin: options.passwordStdin === true });
   await withContext(async (context) => {
@@ -158,6 +167,13 @@ Examples:
     .option('--json', 'print a JSON object')
     .addHelpText('after', '\nExample:\n  $ gatehouse users show alice@example.com --json')
     .action(show);
+
+  users
+    .command('set-admin')
+    .description('let an account use the admin API with its own token (writes need a recent second factor); the marker until roles land')
+    .argument('<user>', 'account id, username or email')
+    .option('--revoke', 'take the permission away instead')
+    .action(setAdmin);
 
   users
     .command('disable')

@@ -38,6 +38,10 @@ export function resolveConfig(s: SettingValues) {
       // The host name without the port: a colon would split the otpauth label (Key Uri Format).
       totpIssuer: s.mfa.totpIssuer ?? new URL(issuer).hostname,
     },
+    admin: {
+      ...s.admin,
+      requireBoundTokens: s.admin.requireBoundTokens === 'auto' ? s.env === 'production' : s.admin.requireBoundTokens === 'true',
+    },
     registration: {
       mode: s.registration.mode,
       softwareStatementIssuers: s.registration.softwareStatementIssuers.inline ?? s.registration.softwareStatementIssuers.file ?? {},

@@ -13,9 +13,12 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
+import { adminApi } from '../admin/index.js';
+import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Csrf } from '../interactions/csrf.js';
@@ -33,7 +36,9 @@ import { jwksRoute } from '../oidc/jwks.js';
 import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
 import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
+import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
 import type { ClientAddress } from './client-ip.js';
+import type { CertificateSource } from './client-certificate.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
 import { ownRoutes } from './own-routes.js';
@@ -56,6 +61,8 @@ export interface AppDeps {
   dpopNonceSecret: Buffer;
   /** RFC 8705, when an mTLS listener or a certificate-forwarding proxy is configured (src/oidc/configuration.ts). */
   mtls?: ProviderDeps['mtls'];
+  /** Read side of the audit trail, for the admin API's search and verification. */
+  auditReader: AuditReader;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -65,6 +72,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   installSharedReplayDetection(provider, deps.services.replay, deps.services.audit);
   const issuerOrigin = new URL(config.issuer).origin;
   pinRequestOrigin(provider, issuerOrigin);
+  acceptPreviousSecrets(provider, deps.services.clientSecrets);
 
   provider.use(
     edge({
@@ -100,6 +108,19 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       revocation: (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
       static: staticAssets(),
       interaction: interactions,
+      ...(config.admin.enabled
+        ? {
+            admin: adminApi({
+              config,
+              services: deps.services,
+              auditReader: deps.auditReader,
+              publicJwks: keys.publicJwks,
+              certificate: (ctx) => deps.mtls?.source.certificate(ctx),
+              log,
+              bodyLimit: routes.byName('admin').bodyLimit,
+            }),
+          }
+        : {}),
     }),
   );
 

@@ -112,6 +112,10 @@ export function rateLimiter(deps: RateLimitDeps): RateLimiter {
     if (isPageRoute(ctx)) {
       ctx.type = 'html';
       ctx.body = views.render('too-many-requests.njk', { retryAfter, requestId: ctx.state.requestId });
+    } else if (ctx.path.startsWith('/admin/')) {
+      // The admin API answers every error as RFC 9457 problem details (docs/admin-api.md).
+      ctx.type = 'application/problem+json';
+      ctx.body = { type: 'about:blank', title: 'Too Many Requests', status: 429, detail: `Too many requests. Retry in ${retryAfter} seconds.`, instance: `urn:gatehouse:request:${ctx.state.requestId}` };
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: `Too many requests. Retry in ${retryAfter} seconds.` };
     }

@@ -108,7 +108,8 @@ export const routeTable: readonly Route[] = [
   { ...own, ...api, name: 'healthz', path: '/healthz', match: 'exact', rateLimit: 'unlimited', label: 'healthz' },
   { ...own, ...api, name: 'readyz', path: '/readyz', match: 'exact', rateLimit: 'unlimited', label: 'readyz' },
   { ...own, ...api, name: 'metrics', path: '/metrics', match: 'exact', rateLimit: 'unlimited', label: 'metrics' },
-  { ...own, ...api, name: 'admin', path: '/admin/v1', match: 'tree', rateLimit: 'other', label: 'admin', token: { required: true, scopes: [] }, reserved: true },
+  // Admin API bodies: a client's PEM certificate is the largest field (src/admin/schemas.ts). Each operation's scope is in src/admin/routes/.
+  { ...own, ...api, name: 'admin', path: '/admin/v1', match: 'tree', rateLimit: 'admin', bodyLimit: 64 * KiB, label: 'admin', token: { required: true, scopes: [] } },
   { ...own, ...page, name: 'account', path: '/account', match: 'tree', rateLimit: 'other', label: 'account', reserved: true },
   { ...own, ...page, name: 'console', path: '/console', match: 'tree', rateLimit: 'other', label: 'console', reserved: true },
 ];

@@ -23,6 +23,8 @@ import { resourceIndicators } from './resources.js';
 import { createIntrospectionPolicy, notYourToken, revocationDecision } from './introspection-policy.js';
 import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from './dpop.js';
 import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
+import { adminTokenClaims } from './admin-token-claims.js';
+import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -70,7 +72,10 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     jwks: keys.jwks,
     acrValues: [...acrValues],
     claims: claims as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    // The admin scopes are known to the library so an operator can grant them in a client's `scope`
+    // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
+    extraTokenClaims: adminTokenClaims,
     responseTypes: ['code'],
     // PKCE for every client, confidential ones too (OAuth 2.1, RFC 9700 §2.1.1); S256 is the only method the library accepts.
     pkce: { required: () => true },
@@ -162,7 +167,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicators(services.resources, services.clients),
+      resourceIndicators: resourceIndicators(services.resources, services.clients, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }),
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

@@ -1,6 +1,7 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 
 import type { ClientService } from '../clients/clients.js';
+import { adminAudience, adminScopes, mayRequestAdminTokens } from '../resources/admin-audience.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
 import { fapiAlgorithms } from './fapi.js';
 
@@ -9,7 +10,7 @@ import { fapiAlgorithms } from './fapi.js';
  * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
  * its operator chose so; an unregistered `resource` is `invalid_target`.
  */
-export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>) {
+export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>, admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' }) {
   return {
     enabled: true,
     /**
@@ -32,6 +33,11 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
       const allowed = client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
+      if (indicator === adminAudience) {
+        // Dynamically registered clients carry a resource list and are refused here too.
+        if (!mayRequestAdminTokens(client)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
+        return { scope: adminScopes.join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
+      }
       // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
       const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;
       const fapi = ctx?.oidc?.isFapi('2.0') === '2.0';

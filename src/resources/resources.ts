@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import { createNamedCache } from '../db/cache.js';
+import { adminAudience } from './admin-audience.js';
 import type { Db } from '../db/index.js';
 
 /**
@@ -69,6 +70,7 @@ export function createResourceService(db: Db, audit: Audit) {
     cache,
     async add(actor: Actor, input: NewResource): Promise<ResourceServer> {
       const r = newResourceSchema.parse(input);
+      if (r.audience === adminAudience) throw new ResourceError(`${adminAudience} is reserved for the admin API`);
       const { rows } = await db.query<Row>(
         `INSERT INTO resource_servers (audience, name, scopes, access_token_ttl, token_format, signing_alg)
          VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT (audience) DO NOTHING RETURNING *`,

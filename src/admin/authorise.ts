@@ -1,0 +1,51 @@
+/**
+ * Scope and step-up checks for one operation (issue 14 §2). A service
+ * client's token needs the operation's scope. A user's token needs the scope,
+ * the admin marker on the account (until RBAC), and for writes a second
+ * factor and a recent sign-in: else 401 with the RFC 9470 §3 challenge
+ * `insufficient_user_authentication`, naming acr_values and max_age.
+ */
+import type { Account } from '../accounts/accounts.js';
+import { acr } from '../oidc/acr.js';
+import { bearerChallenge, type AdminCaller } from './bearer.js';
+import { isWrite, type Operation } from './operation.js';
+import { AdminProblem, problemTypes } from './problem.js';
+
+const mfaAcr = acr.multiFactor;
+
+export interface AuthoriseDeps {
+  findAccount(id: string): Promise<Account | undefined>;
+  maxAuthAgeSeconds: number;
+  now?: () => number;
+}
+
+export async function authorise(op: Pick<Operation, 'scope' | 'method'>, caller: AdminCaller, deps: AuthoriseDeps): Promise<void> {
+  if (!caller.scopes.has(op.scope)) {
+    // RFC 6750 §3.1: 403 with the scope the request needed.
+    throw new AdminProblem(403, `This operation needs the scope ${op.scope}.`, {
+      type: problemTypes.scope,
+      challenge: bearerChallenge({ code: 'insufficient_scope', description: 'the access token lacks the scope this operation needs', extra: `scope="${op.scope}"` }),
+    });
+  }
+  if (!caller.user) return;
+  const account = await deps.findAccount(caller.user.id);
+  if (!account || account.disabled || !account.admin) {
+    throw new AdminProblem(403, 'This account has no permission to use the admin API.', {
+      type: problemTypes.scope,
+      challenge: bearerChallenge({ code: 'insufficient_scope', description: 'the user has no admin permission', extra: `scope="${op.scope}"` }),
+    });
+  }
+  if (!isWrite(op)) return;
+  const now = Math.floor((deps.now ?? Date.now)() / 1000);
+  const recent = caller.user.authTime !== undefined && now - caller.user.authTime <= deps.maxAuthAgeSeconds;
+  if (caller.user.acr !== mfaAcr || !recent) {
+    throw new AdminProblem(401, 'Writes need a second factor and a recent sign-in: sign in again with both.', {
+      type: problemTypes.stepUp,
+      challenge: bearerChallenge({
+        code: 'insufficient_user_authentication',
+        description: 'a second factor and a recent sign-in are required',
+        extra: `acr_values="${mfaAcr}", max_age=${deps.maxAuthAgeSeconds}`,
+      }),
+    });
+  }
+}

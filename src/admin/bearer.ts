@@ -1,0 +1,89 @@
+/**
+ * The admin API verifies its bearer token as any resource server would
+ * (RFC 9068 §4): a JWT signed by a key in Gatehouse's JWKS, `typ` at+jwt,
+ * this issuer, audience urn:gatehouse:admin, not expired. A token bound to a
+ * certificate (`cnf.x5t#S256`, RFC 8705 §3) must arrive over a connection
+ * presenting that certificate; where binding is required, an unbound token is
+ * refused. Opaque tokens (registration access tokens, tokens for other APIs)
+ * are not JWTs and fail the first step.
+ */
+import { createHash, type X509Certificate } from 'node:crypto';
+
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+
+import type { Actor } from '../audit/events.js';
+import { adminAudience } from '../resources/admin-audience.js';
+import { AdminProblem, problemTypes } from './problem.js';
+
+export interface AdminCaller {
+  actor: Extract<Actor, { kind: 'admin' }>;
+  scopes: ReadonlySet<string>;
+  /** A user's token (authorization code) rather than a service client's (client credentials). */
+  user: { id: string; acr: string | undefined; authTime: number | undefined } | undefined;
+  bound: boolean;
+}
+
+export interface BearerSettings {
+  issuer: string;
+  requireBoundTokens: boolean;
+}
+
+const realm = 'realm="gatehouse-admin"';
+
+export function bearerChallenge(error?: { code: string; description: string; extra?: string }): string {
+  if (!error) return `Bearer ${realm}`;
+  return `Bearer ${realm}, error="${error.code}", error_description="${error.description}"${error.extra ? `, ${error.extra}` : ''}`;
+}
+
+function invalidToken(description: string): AdminProblem {
+  return new AdminProblem(401, 'The access token is missing, malformed, expired or not for this API.', {
+    type: problemTypes.token,
+    challenge: bearerChallenge({ code: 'invalid_token', description }),
+  });
+}
+
+export function createBearerVerifier(publicJwks: () => { keys: JWK[] }, settings: BearerSettings) {
+  let cached: { source: { keys: JWK[] }; set: ReturnType<typeof createLocalJWKSet> } | undefined;
+  const keySet = () => {
+    const source = publicJwks();
+    if (cached?.source !== source) cached = { source, set: createLocalJWKSet(source) };
+    return cached.set;
+  };
+
+  return async function verify(authorization: string | undefined, certificate: X509Certificate | undefined): Promise<AdminCaller> {
+    // RFC 6750 §3.1: no credentials at all gets the bare challenge, without an error code.
+    if (!authorization) throw new AdminProblem(401, 'This API needs a bearer access token for audience urn:gatehouse:admin.', { type: problemTypes.token, challenge: bearerChallenge() });
+    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
+    if (!match) throw invalidToken('expected a Bearer token');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, keySet(), { issuer: settings.issuer, audience: adminAudience, typ: 'at+jwt', requiredClaims: ['exp', 'iat', 'client_id', 'sub'] }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw invalidToken('the access token expired');
+      throw invalidToken('the access token is not valid for this API');
+    }
+    const clientId = String(payload.client_id);
+    const thumbprint = (payload.cnf as { 'x5t#S256'?: unknown } | undefined)?.['x5t#S256'];
+    if (typeof thumbprint === 'string') {
+      const presented = certificate ? createHash('sha256').update(certificate.raw).digest('base64url') : undefined;
+      if (presented !== thumbprint) throw invalidToken('the access token is bound to a certificate this connection did not present');
+    } else if (settings.requireBoundTokens) {
+      throw invalidToken('this API accepts only sender-constrained (certificate-bound) access tokens');
+    }
+    const scopes = new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []);
+    // RFC 9068 §2.2: for client credentials `sub` is the client; otherwise it is the user.
+    const sub = String(payload.sub);
+    const user =
+      sub !== clientId
+        ? { id: sub, acr: typeof payload.acr === 'string' ? payload.acr : undefined, authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined }
+        : undefined;
+    return {
+      actor: { kind: 'admin', clientId, ...(user ? { userId: user.id } : {}) },
+      scopes,
+      user,
+      bound: typeof thumbprint === 'string',
+    };
+  };
+}
+
+export type BearerVerifier = ReturnType<typeof createBearerVerifier>;

@@ -1,0 +1,214 @@
+/**
+ * Request and response shapes of /admin/v1, in zod: the same objects validate
+ * requests (strictly: unknown or read-only fields are a 400 naming them,
+ * DESIGN invariant 6) and become the OpenAPI document (openapi.ts). Response
+ * shapes list every field on purpose: nothing leaves that is not named here,
+ * so no hash, ciphertext or internal column can leak by being added to a row.
+ */
+import { z } from 'zod';
+
+import { newAccountSchema, passwordSchema } from '../accounts/schemas.js';
+import { clientAuthMethods, clientTypes, newClientSchema } from '../clients/schemas.js';
+import { signingAlgorithms } from '../keys/keystore.js';
+import { newResourceSchema } from '../resources/resources.js';
+
+const timestamp = z.iso.datetime().describe('RFC 3339 date-time, UTC');
+const nullableTimestamp = timestamp.nullable();
+
+export const idParams = z.strictObject({ id: z.string().min(1).max(200) });
+export const clientParams = z.strictObject({ clientId: z.string().min(1).max(200) });
+export const secretParams = z.strictObject({ clientId: z.string().min(1).max(200), secretId: z.string().min(1).max(200) });
+export const kidParams = z.strictObject({ kid: z.string().min(1).max(200) });
+export const audienceParams = z.strictObject({ audience: z.string().min(1).max(2000) });
+
+const limit = z.coerce.number().int().min(1).max(200).default(50).describe('Page size (1 to 200).');
+const cursor = z.string().max(200).optional().describe('`next_cursor` of the previous page.');
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
+  z.strictObject({ items: z.array(item), next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last.') }).meta({ id });
+
+// Users
+
+export const userSchema = z
+  .strictObject({
+    id: z.string(),
+    username: z.string(),
+    email: z.string().nullable(),
+    email_verified: z.boolean(),
+    name: z.string().nullable(),
+    given_name: z.string().nullable(),
+    family_name: z.string().nullable(),
+    disabled: z.boolean(),
+    admin: z.boolean().describe('May use this API with a user token (the marker until RBAC lands).'),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'User' });
+
+export const userListQuery = z.strictObject({ limit, cursor, q: z.string().max(254).optional().describe('Substring of the username or email.'), disabled: flag.optional() });
+
+export const newUserBody = z
+  .strictObject({
+    username: newAccountSchema.shape.username,
+    password: passwordSchema,
+    email: newAccountSchema.shape.email,
+    email_verified: z.boolean().optional(),
+    name: newAccountSchema.shape.name,
+    given_name: newAccountSchema.shape.givenName,
+    family_name: newAccountSchema.shape.familyName,
+  })
+  .meta({ id: 'NewUser' });
+
+export const userPatchBody = z
+  .strictObject({
+    email: z.email().max(254).nullable().optional(),
+    email_verified: z.boolean().optional(),
+    name: z.string().trim().min(1).max(200).nullable().optional(),
+    given_name: z.string().trim().min(1).max(100).nullable().optional(),
+    family_name: z.string().trim().min(1).max(100).nullable().optional(),
+    admin: z.boolean().optional(),
+  })
+  .meta({ id: 'UserPatch' });
+
+export const passwordBody = z.strictObject({ password: passwordSchema }).meta({ id: 'NewPassword' });
+
+export const secondFactorSchema = z
+  .strictObject({ enrolled: z.boolean(), enrolled_at: nullableTimestamp, last_used_at: nullableTimestamp, recovery_codes_left: z.number().int() })
+  .meta({ id: 'SecondFactorStatus' });
+
+export const recoveryCodesSchema = z.strictObject({ recovery_codes: z.array(z.string()).describe('Shown once, never again.') }).meta({ id: 'RecoveryCodes' });
+
+export const lockoutSchema = z.strictObject({ cleared: z.boolean() }).meta({ id: 'Unlock' });
+
+// Clients
+
+export const clientSchema = z
+  .strictObject({
+    client_id: z.string(),
+    name: z.string(),
+    type: z.enum(clientTypes),
+    grant_types: z.array(z.string()),
+    redirect_uris: z.array(z.string()),
+    token_endpoint_auth_method: z.string(),
+    first_party: z.boolean(),
+    disabled: z.boolean(),
+    source: z.enum(['cli', 'registration']),
+    registration_policy: z.string().nullable(),
+    secret_expires_at: nullableTimestamp,
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Client' });
+
+export const clientListQuery = z.strictObject({ limit, cursor, type: z.enum(clientTypes).optional(), disabled: flag.optional() });
+
+export const newClientBody = z
+  .strictObject({
+    type: z.enum(clientTypes),
+    name: newClientSchema.shape.name,
+    redirect_uris: z.array(z.string().max(2000)).max(20).optional(),
+    post_logout_redirect_uris: z.array(z.string().max(2000)).max(20).optional(),
+    first_party: z.boolean().optional(),
+    scope: newClientSchema.shape.scope,
+    token_endpoint_auth_method: z.enum(clientAuthMethods).optional(),
+    id_token_signed_response_alg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).optional(),
+    tls_client_auth_subject_dn: z.string().max(1000).optional(),
+    tls_client_auth_san: z.strictObject({ type: z.enum(['dns', 'uri', 'ip', 'email']), value: z.string().min(1).max(1000) }).optional(),
+    certificate_pem: z.string().max(20_000).optional(),
+    tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+  })
+  .meta({ id: 'NewClient' });
+
+export const createdClientSchema = z
+  .strictObject({ client: clientSchema, client_secret: z.string().nullable().describe('Shown once, never again; null for clients without a shared secret.') })
+  .meta({ id: 'CreatedClient' });
+
+export const secretSchema = z
+  .strictObject({ id: z.string(), state: z.enum(['current', 'previous']), created_at: timestamp, expires_at: nullableTimestamp, last_used_at: nullableTimestamp })
+  .meta({ id: 'ClientSecretMetadata' });
+export const secretListSchema = z.strictObject({ items: z.array(secretSchema) }).meta({ id: 'ClientSecretList' });
+
+export const rotateSecretBody = z
+  .strictObject({ previous_expires_in: z.number().int().min(0).max(90 * 86_400).optional().describe('Seconds the previous secret keeps working (default 86400; 0 ends it now).') })
+  .meta({ id: 'SecretRotation' });
+export const rotatedSecretSchema = z
+  .strictObject({ client_secret: z.string().describe('Shown once, never again.'), previous_expires_at: timestamp })
+  .meta({ id: 'RotatedSecret' });
+
+// Resource servers
+
+export const resourceSchema = z
+  .strictObject({
+    audience: z.string(),
+    name: z.string(),
+    scopes: z.array(z.string()),
+    access_token_ttl: z.number().int(),
+    token_format: z.enum(['jwt', 'opaque']),
+    signing_alg: z.string(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'ResourceServer' });
+export const resourceListQuery = z.strictObject({ limit, cursor });
+export const newResourceBody = z
+  .strictObject({
+    audience: newResourceSchema.shape.audience,
+    name: newResourceSchema.shape.name,
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/)).max(100).optional(),
+    access_token_ttl: z.number().int().min(30).max(86_400),
+    token_format: z.enum(['jwt', 'opaque']).optional(),
+    signing_alg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).optional(),
+  })
+  .meta({ id: 'NewResourceServer' });
+
+// Signing keys
+
+export const keySchema = z
+  .strictObject({
+    kid: z.string(),
+    alg: z.string(),
+    state: z.enum(['next', 'active', 'retired', 'expired', 'revoked']),
+    created_at: timestamp,
+    activate_at: timestamp,
+    superseded_at: nullableTimestamp,
+    unpublish_at: nullableTimestamp,
+  })
+  .meta({ id: 'SigningKey' });
+export const keyListSchema = z.strictObject({ items: z.array(keySchema) }).meta({ id: 'SigningKeyList' });
+export const rotateKeyBody = z.strictObject({ alg: z.enum(signingAlgorithms).optional(), immediate: z.boolean().optional() }).meta({ id: 'KeyRotation' });
+export const rotatedKeySchema = z.strictObject({ kid: z.string(), alg: z.string(), activate_at: timestamp }).meta({ id: 'RotatedKey' });
+export const withdrawnKeySchema = z.strictObject({ kid: z.string(), successor: z.string().nullable() }).meta({ id: 'WithdrawnKey' });
+
+// Audit
+
+export const auditEventSchema = z
+  .strictObject({
+    seq: z.number().int(),
+    occurred_at: timestamp,
+    type: z.string(),
+    outcome: z.string().nullable(),
+    actor: z.string().nullable(),
+    subject: z.string().nullable(),
+    client_id: z.string().nullable(),
+    ip: z.string().nullable(),
+    request_id: z.string().nullable(),
+    detail: z.record(z.string(), z.unknown()),
+    hash: z.string(),
+  })
+  .meta({ id: 'AuditEvent' });
+export const auditQuery = z.strictObject({
+  limit,
+  cursor,
+  since: z.iso.datetime().optional(),
+  until: z.iso.datetime().optional(),
+  type: z.string().max(100).optional().describe('Exact type, or a prefix ending in `.` or `*`.'),
+  actor: z.string().max(300).optional().describe('Matches the actor or the subject.'),
+});
+export const chainReportSchema = z
+  .strictObject({
+    ok: z.boolean(),
+    rows: z.number().int(),
+    head: z.strictObject({ seq: z.number().int(), hash: z.string() }),
+    problems: z.array(z.strictObject({ seq: z.number().int(), kind: z.enum(['edited', 'deleted', 'reordered', 'truncated']), message: z.string() })),
+  })
+  .meta({ id: 'ChainReport' });
