@@ -12,18 +12,10 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Services } from '../services.js';
 import { CliError } from './errors.js';
-import { currentRun } from './io.js';
-import { note } from './output.js';
+import { currentRun, type CliContext } from './io.js';
 
-export interface CliContext {
-  config: Config;
-  log: Logger;
-  db: Db;
-  services: Services;
-  schema: MigrationReport;
-  /** For commands that check what the master secret protects (`audit verify`). */
-  secrets: SecretBox;
-}
+export type { CliContext };
+import { note } from './output.js';
 
 export interface ContextOptions {
   /** Called before each pending migration is applied; by default a note on stderr. */

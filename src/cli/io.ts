@@ -8,6 +8,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+import type { Config } from '../config/index.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/index.js';
+import type { MigrationReport } from '../db/migrate.js';
+import type { Logger } from '../observability/logger.js';
+import type { Services } from '../services.js';
+
 export interface CliInput extends NodeJS.ReadableStream {
   isTTY?: boolean;
   setRawMode?(mode: boolean): unknown;
@@ -30,8 +37,19 @@ export interface CliIo {
   provided?: ProvidedContext;
 }
 
-/** What withContext hands an action (src/cli/context.ts CliContext), provided by a running server. */
-export type ProvidedContext = import('./context.js').CliContext;
+/** What every CLI action works with (withContext in src/cli/context.ts opens it, or a running server provides it). */
+export interface CliContext {
+  config: Config;
+  log: Logger;
+  db: Db;
+  services: Services;
+  schema: MigrationReport;
+  /** For commands that check what the master secret protects (`audit verify`). */
+  secrets: SecretBox;
+}
+
+/** A CliContext provided by a running server (the local admin socket). */
+export type ProvidedContext = CliContext;
 
 /** One run: its terminal, and the global options the program parsed. */
 export interface CliRun {

@@ -6,7 +6,7 @@
  * in the data directory): whoever can open it could read the database files
  * anyway, so file permissions are the authentication.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 
 import type { CliIo } from './io.js';
@@ -35,7 +35,7 @@ async function readAll(stream: CliIo['stdin']): Promise<string> {
 
 /** Runs the command on the server behind `socket`; undefined when no server listens there. */
 export async function forwardToServer(socket: string, args: readonly string[], io: CliIo): Promise<number | undefined> {
-  const connection = await new Promise<import('node:net').Socket | undefined>((resolve) => {
+  const connection = await new Promise<Socket | undefined>((resolve) => {
     const s = connect(socket);
     s.once('connect', () => resolve(s));
     s.once('error', () => resolve(undefined));

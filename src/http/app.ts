@@ -13,7 +13,6 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
@@ -38,7 +37,6 @@ import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
 import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
 import type { ClientAddress } from './client-ip.js';
-import type { CertificateSource } from './client-certificate.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
 import { ownRoutes } from './own-routes.js';
