@@ -6,11 +6,8 @@
  */
 import { loadConfig, type Config } from '../config/index.js';
 import { DatabaseUnavailableError, openCore, type Core } from '../core.js';
-import type { Db } from '../db/index.js';
-import type { Migration, MigrationReport } from '../db/migrate.js';
+import type { Migration } from '../db/migrate.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import type { SecretBox } from '../crypto/secret-box.js';
-import type { Services } from '../services.js';
 import { CliError } from './errors.js';
 import { currentRun, type CliContext } from './io.js';
 
