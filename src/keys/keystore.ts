@@ -67,7 +67,59 @@ export interface KeystoreDeps {
 
 type Successor = { kid: string; how: 'promoted' | 'created' };
 
-export function createKeystore(deps: KeystoreDeps) {
+export interface Keystore {
+  /**
+  * On first start (or after every key of an algorithm was revoked) creates an
+  * active key per configured algorithm, under the key lock so nodes starting
+  * together create one key, not one each.
+  */
+  ensureActiveKeys(now?: Date): Promise<string[]>;
+  load(now?: Date): Promise<KeySet>;
+  list(now?: Date): Promise<KeyStatus[]>;
+  /**
+  * Stages a new key: published now, signing after the publish delay (so
+  * every JWKS cache has it first). With `immediate`, it signs at once: for
+  * when the operator accepts that a relying party with a stale JWKS cache
+  * will briefly see an unknown kid.
+  */
+  rotate(actor: Actor, options?: {
+    alg?: SigningAlgorithm;
+    immediate?: boolean;
+  }, now?: Date): Promise<{
+    kid: string;
+    alg: SigningAlgorithm;
+    activateAt: Date;
+  }>;
+  /** Stops a key signing now; it stays published until its tokens expire. A successor signs in its place. */
+  retire: (actor: Actor, kid: string, now?: Date) => Promise<{
+    successor?: Successor;
+  }>;
+  /** Removes a compromised key from the JWKS at once: every token it signed stops verifying. */
+  revoke: (actor: Actor, kid: string, now?: Date) => Promise<{
+    successor?: Successor;
+  }>;
+  /**
+  * The scheduled rotation, run by whichever node takes the lock first (the
+  * others skip): stages a successor so it is published for the publish delay
+  * before the active key's interval ends, and deletes keys whose tokens have
+  * all expired. Returns what it did, or undefined when another node held the lock.
+  */
+  runSchedule(now?: Date): Promise<{
+    staged: string[];
+    removed: string[];
+  } | undefined>;
+  /** Re-seals every private key still under a previous master secret; returns how many. */
+  rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
+  /** For metrics: per algorithm, the active key's age and the time until it is due to be replaced. */
+  status(now?: Date): Promise<Array<{
+    alg: string;
+    kid: string;
+    ageSeconds: number;
+    secondsToRotation: number;
+  }>>;
+}
+
+export function createKeystore(deps: KeystoreDeps): Keystore {
   const { db, secrets, settings } = deps;
   const store = createSigningKeyStore(db);
   const record = (actor: Actor, type: string, kid: string, detail: Record<string, unknown>) => recordAs(deps.audit, actor, { type, subject: kid, detail });
@@ -257,4 +309,3 @@ export function createKeystore(deps: KeystoreDeps) {
   };
 }
 
-export type Keystore = ReturnType<typeof createKeystore>;
