@@ -5,16 +5,16 @@
  * provider within moments; the periodic check in watcher.ts covers a lost
  * notification.
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
 
 import { recordAs, system, type Actor, type Audit } from '../audit/events.js';
 import { advisoryLocks, type Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import { generateSigningKey, signingAlgorithms, type SigningAlgorithm } from './generate.js';
 import { isPublished, keyStatuses, nextTransition, type KeyStatus } from './lifecycle.js';
 import { createSigningKeyStore, toRecord, type SigningKeyRow } from './store.js';
 
-export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
-export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+export { signingAlgorithms, type SigningAlgorithm };
 
 export const keyChangeChannel = 'gatehouse_keys';
 
@@ -44,15 +44,6 @@ export interface KeystoreSettings {
 
 export class KeystoreError extends Error {
   override name = 'KeystoreError';
-}
-
-async function generate(alg: SigningAlgorithm): Promise<{ kid: string; publicJwk: JWK; privateJwk: JWK }> {
-  const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'ES256' ? { extractable: true } : { modulusLength: 2048, extractable: true };
-  const { publicKey, privateKey } = await generateKeyPair(alg, options);
-  const publicJwk = await exportJWK(publicKey);
-  const privateJwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
-  return { kid, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwk: { ...privateJwk, kid, alg, use: 'sig' } };
 }
 
 export interface KeystoreDeps {
@@ -131,7 +122,7 @@ export function createKeystore(deps: KeystoreDeps): Keystore {
   }
 
   async function insertKey(alg: SigningAlgorithm, activateAt: Date): Promise<string> {
-    const key = await generate(alg);
+    const key = await generateSigningKey(alg);
     await store.insert({
       kid: key.kid,
       alg,
