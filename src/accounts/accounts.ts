@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
-import type { Lockout } from './lockout.js';
+import type { Lockout, LockoutStatus } from './lockout.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
 import { newAccountSchema, passwordSchema, type NewAccount } from './schemas.js';
 import { createAccountStore, type AccountRow } from './store.js';
@@ -82,7 +82,49 @@ export interface SignInOrigin extends EventOrigin {
   ip: string;
 }
 
-export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit) {
+export interface AccountService {
+  create(actor: Actor, input: NewAccount): Promise<Account>;
+  /** The admin marker (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}); RBAC replaces it. */
+  setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account>;
+  /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
+  updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account>;
+  /** Checks a password, outside the lockout (operator tools and tests). */
+  authenticate(login: string, password: string): Promise<AuthenticationResult>;
+  /**
+  * The sign-in page's password check: counted by the lockout before
+  * argon2 runs, so a locked account or address costs no hashing and
+  * parallel guesses cannot overrun the limit. A right password gives its
+  * attempt back but does not reset the account's count: that waits for
+  * the sign-in to complete (see lockout.ts). Failures are audited (the
+  * login name is not: it is often a password typed into the wrong field).
+  */
+  signIn(login: string, password: string, origin: SignInOrigin): Promise<SignInResult>;
+  /**
+  * Ends a sign-in with every factor proven: the account's failure count
+  * starts afresh (only here, see lockout.ts) and `login.success` is
+  * recorded. Undefined when the account was disabled (or removed) while its
+  * second factor was being entered.
+  */
+  completeSignIn(accountId: string, facts: {
+    acr: string;
+    amr: string[];
+  }, origin?: EventOrigin): Promise<Account | undefined>;
+  findById(id: string): Promise<Account | undefined>;
+  /** Id, username or email: what an operator types on the command line. */
+  find(idOrLogin: string): Promise<Account | undefined>;
+  list(): Promise<Account[]>;
+  setDisabled(actor: Actor, idOrLogin: string, disabled: boolean): Promise<Account>;
+  setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account>;
+  /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
+  lockoutStatus: (accountId: string) => Promise<LockoutStatus>;
+  /** Clears the account's lockout; returns whether there was anything to clear (only that is audited). */
+  unlock(actor: Actor, idOrLogin: string): Promise<{
+    account: Account;
+    cleared: boolean;
+  }>;
+}
+
+export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit): AccountService {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
 
@@ -258,7 +300,6 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
   };
 }
 
-export type AccountService = ReturnType<typeof createAccountService>;
 
 /** `login.locked` for each lock a failed attempt just set (the address's carries no subject). */
 export function recordLocks(audit: Audit, lockedNow: { account: boolean; address: boolean }, facts: { subject: string | undefined; factor: string; clientId: string | undefined; actor?: string }): void {

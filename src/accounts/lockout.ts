@@ -58,7 +58,21 @@ export interface LockoutStatus {
   resetsAt: Date | undefined;
 }
 
-export function createLockout(db: Db, settings: LockoutSettings, bucketKey: Buffer) {
+export interface Lockout {
+  /**
+  * Counts an attempt for `subject` from `ip` before its credential is
+  * checked. Refused when either bucket is full; the same answer whether
+  * the account exists or not, and whichever bucket refused.
+  */
+  attempt(subject: LockoutSubject, ip: string): Promise<Attempt>;
+  /** A sign-in completed with every factor: the account and the names it was signed in by start afresh (its address does not). */
+  reset(accountId: string, loginNames?: readonly string[]): Promise<void>;
+  /** Operator unlock: the account's counter, and those of its login names in case they were tried before it existed. */
+  unlock(accountId: string, loginNames: readonly string[]): Promise<boolean>;
+  status(accountId: string): Promise<LockoutStatus>;
+}
+
+export function createLockout(db: Db, settings: LockoutSettings, bucketKey: Buffer): Lockout {
   const store = createLockoutStore(db);
   const { maxFailures, maxFailuresPerIp, windowSeconds } = settings;
 
@@ -161,4 +175,3 @@ export function createLockout(db: Db, settings: LockoutSettings, bucketKey: Buff
   };
 }
 
-export type Lockout = ReturnType<typeof createLockout>;

@@ -37,7 +37,34 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-export function createArtifactStore(db: Db) {
+export interface ArtifactStore {
+  /** The id of an account's newest live grant for a client: what the user last allowed it, in whichever session. */
+  latestGrantId(accountId: string, clientId: string): Promise<string | undefined>;
+  upsert(model: string, id: string, payload: ArtifactPayload, expiresInSeconds: number | undefined): Promise<void>;
+  find(model: string, id: string): Promise<ArtifactPayload | undefined>;
+  /** Sessions by their uid; the uid is itself only stored hashed. */
+  findSessionByUid(uid: string): Promise<ArtifactPayload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<ArtifactPayload | undefined>;
+  /**
+  * Marks a row consumed if, and only if, nobody consumed it first. Returns the
+  * row's grant id when it was already consumed, so the caller can treat the
+  * second use as a replay (RFC 6749 §4.1.2: revoke what the code issued).
+  */
+  consume(model: string, id: string): Promise<{
+    consumed: true;
+  } | {
+    consumed: false;
+    grantId: string | null;
+  }>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Removes every token, code and the grant itself: what a replay or a revocation must kill. */
+  revokeGrant(grantId: string, executor?: Queryable): Promise<number>;
+  revokeByGrantId(model: string, grantId: string): Promise<void>;
+  /** Deletes one batch of expired rows; returns how many went. */
+  deleteExpired(batchSize: number): Promise<number>;
+}
+
+export function createArtifactStore(db: Db): ArtifactStore {
   /**
    * Lookups of one identifier made in the same tick share one query. The
    * library looks a presented token up as every kind it could be at once
@@ -182,4 +209,3 @@ export function createArtifactStore(db: Db) {
   };
 }
 
-export type ArtifactStore = ReturnType<typeof createArtifactStore>;

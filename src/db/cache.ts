@@ -39,7 +39,7 @@ export interface NamedCache<V> {
 
 export const cacheChannel = (name: string) => `gatehouse_cache_${name}`;
 
-/** Invalidates every entry (a payload no key can equal: keys are client ids and URLs). */
+/** Drops every entry when the listener reconnects (a value no key can equal: keys are client ids and URLs). */
 const everything = '\u0000*';
 
 export function createNamedCache<V>(db: Db, name: string, options: { ttlMs: number; maxEntries?: number; now?: () => number }): NamedCache<V> {
@@ -102,6 +102,3 @@ export function createNamedCache<V>(db: Db, name: string, options: { ttlMs: numb
     stats: () => ({ ...stats, size: entries.size }),
   };
 }
-
-/** Empties one cache on every node (for writes that touch many keys). */
-export const invalidateAll = <V>(cache: NamedCache<V>, executor?: Queryable) => cache.invalidate(everything, executor);

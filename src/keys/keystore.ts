@@ -5,16 +5,16 @@
  * provider within moments; the periodic check in watcher.ts covers a lost
  * notification.
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
 
 import { recordAs, system, type Actor, type Audit } from '../audit/events.js';
 import { advisoryLocks, type Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import { generateSigningKey, signingAlgorithms, type SigningAlgorithm } from './generate.js';
 import { isPublished, keyStatuses, nextTransition, type KeyStatus } from './lifecycle.js';
 import { createSigningKeyStore, toRecord, type SigningKeyRow } from './store.js';
 
-export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
-export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+export { signingAlgorithms, type SigningAlgorithm };
 
 export const keyChangeChannel = 'gatehouse_keys';
 
@@ -46,15 +46,6 @@ export class KeystoreError extends Error {
   override name = 'KeystoreError';
 }
 
-async function generate(alg: SigningAlgorithm): Promise<{ kid: string; publicJwk: JWK; privateJwk: JWK }> {
-  const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'ES256' ? { extractable: true } : { modulusLength: 2048, extractable: true };
-  const { publicKey, privateKey } = await generateKeyPair(alg, options);
-  const publicJwk = await exportJWK(publicKey);
-  const privateJwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
-  return { kid, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwk: { ...privateJwk, kid, alg, use: 'sig' } };
-}
-
 export interface KeystoreDeps {
   db: Db;
   secrets: SecretBox;
@@ -67,7 +58,59 @@ export interface KeystoreDeps {
 
 type Successor = { kid: string; how: 'promoted' | 'created' };
 
-export function createKeystore(deps: KeystoreDeps) {
+export interface Keystore {
+  /**
+  * On first start (or after every key of an algorithm was revoked) creates an
+  * active key per configured algorithm, under the key lock so nodes starting
+  * together create one key, not one each.
+  */
+  ensureActiveKeys(now?: Date): Promise<string[]>;
+  load(now?: Date): Promise<KeySet>;
+  list(now?: Date): Promise<KeyStatus[]>;
+  /**
+  * Stages a new key: published now, signing after the publish delay (so
+  * every JWKS cache has it first). With `immediate`, it signs at once: for
+  * when the operator accepts that a relying party with a stale JWKS cache
+  * will briefly see an unknown kid.
+  */
+  rotate(actor: Actor, options?: {
+    alg?: SigningAlgorithm;
+    immediate?: boolean;
+  }, now?: Date): Promise<{
+    kid: string;
+    alg: SigningAlgorithm;
+    activateAt: Date;
+  }>;
+  /** Stops a key signing now; it stays published until its tokens expire. A successor signs in its place. */
+  retire: (actor: Actor, kid: string, now?: Date) => Promise<{
+    successor?: Successor;
+  }>;
+  /** Removes a compromised key from the JWKS at once: every token it signed stops verifying. */
+  revoke: (actor: Actor, kid: string, now?: Date) => Promise<{
+    successor?: Successor;
+  }>;
+  /**
+  * The scheduled rotation, run by whichever node takes the lock first (the
+  * others skip): stages a successor so it is published for the publish delay
+  * before the active key's interval ends, and deletes keys whose tokens have
+  * all expired. Returns what it did, or undefined when another node held the lock.
+  */
+  runSchedule(now?: Date): Promise<{
+    staged: string[];
+    removed: string[];
+  } | undefined>;
+  /** Re-seals every private key still under a previous master secret; returns how many. */
+  rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
+  /** For metrics: per algorithm, the active key's age and the time until it is due to be replaced. */
+  status(now?: Date): Promise<Array<{
+    alg: string;
+    kid: string;
+    ageSeconds: number;
+    secondsToRotation: number;
+  }>>;
+}
+
+export function createKeystore(deps: KeystoreDeps): Keystore {
   const { db, secrets, settings } = deps;
   const store = createSigningKeyStore(db);
   const record = (actor: Actor, type: string, kid: string, detail: Record<string, unknown>) => recordAs(deps.audit, actor, { type, subject: kid, detail });
@@ -79,7 +122,7 @@ export function createKeystore(deps: KeystoreDeps) {
   }
 
   async function insertKey(alg: SigningAlgorithm, activateAt: Date): Promise<string> {
-    const key = await generate(alg);
+    const key = await generateSigningKey(alg);
     await store.insert({
       kid: key.kid,
       alg,
@@ -257,4 +300,3 @@ export function createKeystore(deps: KeystoreDeps) {
   };
 }
 
-export type Keystore = ReturnType<typeof createKeystore>;

@@ -33,10 +33,6 @@ export function createSigningKeyStore(db: Db) {
       const { rows } = await executor.query<SigningKeyRow>('SELECT * FROM signing_keys ORDER BY activate_at DESC, kid');
       return rows;
     },
-    async find(kid: string): Promise<SigningKeyRow | undefined> {
-      const { rows } = await db.query<SigningKeyRow>('SELECT * FROM signing_keys WHERE kid = $1', [kid]);
-      return rows[0];
-    },
     async setActivateAt(kid: string, at: Date): Promise<void> {
       await db.query('UPDATE signing_keys SET activate_at = $2 WHERE kid = $1', [kid, at]);
     },

@@ -14,8 +14,33 @@ export interface KeyWatcher {
   current(): KeySet;
   /** Reloads now; resolves once any change has been handed to onChange. */
   refresh(reason: string): Promise<void>;
+  /** Resolves once the reloads already queued (by a timer or a notification) have finished. */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * Time as the watcher sees it. Production uses the system clock and timers;
+ * tests pass a manual clock, so a scheduled activation or a periodic check
+ * happens when the test advances time, not after a fixed sleep.
+ */
+export interface Clock {
+  now(): Date;
+  setTimeout(fn: () => void, ms: number): Timer;
+  clearTimeout(timer: Timer | undefined): void;
+  setInterval(fn: () => void, ms: number): Timer;
+  clearInterval(timer: Timer | undefined): void;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (timer) => clearTimeout(timer),
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (timer) => clearInterval(timer),
+};
 
 export async function watchKeys(options: {
   db: Db;
@@ -24,25 +49,25 @@ export async function watchKeys(options: {
   checkIntervalSeconds: number;
   log: Logger;
   onChange: (keys: KeySet, previous: KeySet) => void;
+  clock?: Clock;
 }): Promise<KeyWatcher> {
-  const { db, keystore, log } = options;
+  const { db, keystore, log, clock = systemClock } = options;
   let keys = options.initial;
   let stopped = false;
-  let transitionTimer: NodeJS.Timeout | undefined;
+  let transitionTimer: Timer | undefined;
   let pending: Promise<void> = Promise.resolve();
 
   const armTransition = () => {
-    clearTimeout(transitionTimer);
+    clock.clearTimeout(transitionTimer);
     if (stopped || !keys.validUntil) return;
     // setTimeout holds at most ~24.8 days; a longer wait is re-armed by the periodic check.
-    const delay = Math.min(Math.max(keys.validUntil.getTime() - Date.now(), 0) + 5, 2 ** 31 - 1);
-    transitionTimer = setTimeout(() => void refresh('transition'), delay);
-    transitionTimer.unref();
+    const delay = Math.min(Math.max(keys.validUntil.getTime() - clock.now().getTime(), 0) + 5, 2 ** 31 - 1);
+    transitionTimer = clock.setTimeout(() => void refresh('transition'), delay);
   };
 
   async function reload(reason: string): Promise<void> {
     if (stopped) return;
-    const next = await keystore.load();
+    const next = await keystore.load(clock.now());
     if (next.version === keys.version) {
       keys = next;
       armTransition();
@@ -62,9 +87,9 @@ export async function watchKeys(options: {
   };
 
   const unlisten = await db.listen(keyChangeChannel, () => void refresh('notification'), () => void refresh('listener reconnected'));
-  const tick = setInterval(() => {
+  const tick = clock.setInterval(() => {
     keystore
-      .runSchedule()
+      .runSchedule(clock.now())
       .then((result) => {
         if (result?.staged.length) log.info({ staged: result.staged }, 'scheduled rotation staged a new signing key');
         if (result?.removed.length) log.info({ removed: result.removed }, 'expired signing keys removed');
@@ -72,16 +97,16 @@ export async function watchKeys(options: {
       .catch((error: unknown) => log.warn({ err: error }, 'key rotation schedule failed'))
       .finally(() => void refresh('periodic'));
   }, options.checkIntervalSeconds * 1000);
-  tick.unref();
   armTransition();
 
   return {
     current: () => keys,
     refresh,
+    idle: () => pending,
     async stop() {
       stopped = true;
-      clearInterval(tick);
-      clearTimeout(transitionTimer);
+      clock.clearInterval(tick);
+      clock.clearTimeout(transitionTimer);
       await unlisten().catch(() => undefined);
       await pending;
     },

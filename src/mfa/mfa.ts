@@ -55,7 +55,36 @@ export interface MfaDeps {
 // so neither ciphertext can stand in for the other.
 const recoveryKeyContext = (accountId: string) => `${accountId}:recovery-codes`;
 
-export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: MfaDeps) {
+export interface MfaService {
+  hasFactor: (accountId: string) => Promise<boolean>;
+  status(accountId: string): Promise<MfaStatus>;
+  /** A fresh seed. Nothing is stored: the caller keeps it (sealed) until the user confirms a code. */
+  newSeed: typeof newSeed;
+  /** `account` is the label authenticator apps show under the issuer name. */
+  describeEnrolment(account: string, seed: string): Promise<EnrolmentDisplay>;
+  /**
+  * Turns the factor on once the user proves their app holds `seed` with a
+  * current code, and returns the recovery codes (the only time they exist
+  * in clear). Never replaces a factor the account already has.
+  */
+  confirmEnrolment(actor: Actor, accountId: string, seed: string, code: string, origin?: EventOrigin): Promise<EnrolmentResult>;
+  /** A sign-in's TOTP code (see checkTotp); the outcome is audited. */
+  verifyTotp(accountId: string, code: string, origin: SignInOrigin): Promise<SecondFactorResult>;
+  /** A sign-in's recovery code (see spendRecoveryCode); the outcome is audited. */
+  useRecoveryCode(accountId: string, input: string, origin: SignInOrigin): Promise<SecondFactorResult>;
+  /** New codes replace all the old ones (used or not); undefined when the account has no factor. */
+  regenerateRecoveryCodes(actor: Actor, accountId: string, origin?: EventOrigin): Promise<string[] | undefined>;
+  /** Removes the factor and its recovery codes; the account signs in with its password alone until it enrols again. */
+  reset(actor: Actor, accountId: string): Promise<boolean>;
+  /**
+  * Re-seals every seed and recovery-code key (and every seed of an
+  * enrolment in progress) still under a previous master secret, for
+  * `gatehouse keys rewrap`. Returns how many rows it re-sealed.
+  */
+  rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
+}
+
+export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: MfaDeps): MfaService {
   const factors = createFactorStore(db);
   const signIns = createSignInStore(db);
 
@@ -228,4 +257,3 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: Mf
   };
 }
 
-export type MfaService = ReturnType<typeof createMfaService>;

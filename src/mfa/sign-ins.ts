@@ -31,7 +31,27 @@ export interface PendingSignIn {
 
 type NewSignIn = { accountId: string; stage: 'totp' | 'enrol'; amr: string[]; enrolmentSeed?: string };
 
-export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit) {
+export interface PendingSignIns {
+  /** Records (or replaces) the state for this interaction after a right password, expiring with it; an enrolment's start is audited. */
+  start(interactionUid: string, expiresAt: Date, state: NewSignIn, origin?: EventOrigin): Promise<void>;
+  /** A signed-in session that only lacks the second factor asks for the code alone (audited as `mfa.step_up`). */
+  startStepUp(interactionUid: string, expiresAt: Date, state: {
+    accountId: string;
+    amr: string[];
+    fromAcr: string | undefined;
+  }, origin?: EventOrigin): Promise<void>;
+  find(interactionUid: string): Promise<PendingSignIn | undefined>;
+  /** Records that the second factor passed; false when a parallel request already moved this sign-in on. */
+  advance: (interactionUid: string, from: SignInStage, to: "enrolled" | "recovered", amr: string[]) => Promise<boolean>;
+  /** Ends the state if it is at one of `stages`, returning it: exactly one request gets to finish the login with it. */
+  take(interactionUid: string, stages: readonly SignInStage[]): Promise<{
+    accountId: string;
+    amr: string[];
+  } | undefined>;
+  cancel: (interactionUid: string) => Promise<void>;
+}
+
+export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit): PendingSignIns {
   const store = createSignInStore(db);
   const keyOf = (interactionUid: string) => sha256(`mfa-sign-in:${interactionUid}`);
 
@@ -84,4 +104,3 @@ export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit) {
   };
 }
 
-export type PendingSignIns = ReturnType<typeof createPendingSignIns>;

@@ -64,7 +64,24 @@ export const toIat = (row: IatRow): InitialAccessToken => ({
   status: statusOf(row),
 });
 
-export function createIatService(db: Db, policies: PolicyService, audit: Audit) {
+export interface IatService {
+  /** Mints a token; its value is returned this once and only its SHA-256 is kept. */
+  create(actor: Actor, input: NewIat): Promise<{
+    token: InitialAccessToken;
+    value: string;
+  }>;
+  list(): Promise<InitialAccessToken[]>;
+  find(id: string): Promise<InitialAccessToken | undefined>;
+  revoke(actor: Actor, id: string): Promise<void>;
+  /** The token behind a presented value if it may register a client now. */
+  findUsable(value: string): Promise<InitialAccessToken | undefined>;
+  /** Any token behind a presented value, usable or not (for audit: why it was refused). */
+  findPresented(value: string): Promise<InitialAccessToken | undefined>;
+  /** Counts one registration against the token, atomically; undefined when it is no longer usable. */
+  consumeUse(tx: Queryable, value: string): Promise<InitialAccessToken | undefined>;
+}
+
+export function createIatService(db: Db, policies: PolicyService, audit: Audit): IatService {
   const store = createIatStore(db);
 
   return {
@@ -123,4 +140,3 @@ export function createIatService(db: Db, policies: PolicyService, audit: Audit) 
   };
 }
 
-export type IatService = ReturnType<typeof createIatService>;

@@ -25,8 +25,18 @@ const toPolicy = (row: PolicyRow): RegistrationPolicy => ({
   updatedAt: row.updated_at,
 });
 
+export interface PolicyService {
+  /** Creates or replaces a policy; options not given take their defaults (the whole policy is what the operator typed). */
+  set(actor: Actor, name: string, input: PolicyInput, description?: string): Promise<RegistrationPolicy>;
+  find(name: string): Promise<RegistrationPolicy | undefined>;
+  list(): Promise<RegistrationPolicy[]>;
+  remove(actor: Actor, name: string): Promise<void>;
+  /** The rules a registration under `name` answers to; null is the baseline. */
+  rules(name: string | null, executor?: Queryable): Promise<PolicyRules>;
+}
+
 /** Named registration policies, kept in the database so every node applies the same rules the moment an operator changes them. */
-export function createPolicyService(db: Db, audit: Audit) {
+export function createPolicyService(db: Db, audit: Audit): PolicyService {
   const store = createPolicyStore(db);
 
   return {
@@ -65,4 +75,3 @@ export function createPolicyService(db: Db, audit: Audit) {
   };
 }
 
-export type PolicyService = ReturnType<typeof createPolicyService>;

@@ -57,7 +57,34 @@ function describe(metadata: Record<string, unknown>) {
   };
 }
 
-export function createRegistrationService(deps: RegistrationDeps) {
+export interface RegistrationService {
+  mode: RegistrationMode;
+  /**
+  * The token behind a value presented at the registration endpoint, if it may
+  * register a client now. A refusal of a token the operator minted is audited
+  * with the reason (an unknown value has no row to name).
+  */
+  presentedToken(value: string, origin: RequestOrigin): Promise<InitialAccessToken | undefined>;
+  /**
+  * The policy's first step, on the raw request before the library validates
+  * it (a registration presenting `initialAccessToken`, or an update of
+  * `clientId`): a software statement's claims replace the plain values
+  * (RFC 7591 §2.3), the policy's defaults fill gaps, and a fresh secret with
+  * the policy's lifetime is issued (on an update too: RFC 7592 §2.2 lets the
+  * server rotate it, and the client must then use the new one).
+  */
+  prepare(properties: Record<string, unknown>, request: PrepareRequest): Promise<void>;
+  /** Stores a client the library validated at the registration endpoint. */
+  register(clientId: string, metadata: Record<string, unknown>, request: RequestOrigin & {
+    initialAccessToken: string | undefined;
+  }): Promise<void>;
+  /** Stores an update (RFC 7592) the library validated; the policy the client was registered under still applies. */
+  update(clientId: string, metadata: Record<string, unknown>, origin: RequestOrigin): Promise<void>;
+  /** RFC 7592 delete: the client removes itself. */
+  remove(clientId: string, origin: RequestOrigin): Promise<void>;
+}
+
+export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
   const { db, mode, clients, policies, iats, audit } = deps;
   const record = (event: AuditEvent, origin: RequestOrigin) => audit.record({ ...event, ...origin });
 
@@ -189,4 +216,3 @@ export function createRegistrationService(deps: RegistrationDeps) {
   };
 }
 
-export type RegistrationService = ReturnType<typeof createRegistrationService>;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 import { recordAs, type Actor, type Audit } from '../audit/events.js';
-import { createNamedCache } from '../db/cache.js';
+import { createNamedCache, type NamedCache } from '../db/cache.js';
 import { adminAudience } from './admin-audience.js';
 import type { Db } from '../db/index.js';
+import { createResourceStore, type ResourceRow } from './store.js';
 
 /**
  * Resource servers (APIs) that receive access tokens. A token requested for a
@@ -31,17 +32,7 @@ export interface ResourceServer {
   createdAt: Date;
 }
 
-interface Row {
-  audience: string;
-  name: string;
-  scopes: string[];
-  access_token_ttl: number;
-  token_format: 'jwt' | 'opaque';
-  signing_alg: string;
-  created_at: Date;
-}
-
-const toResource = (row: Row): ResourceServer => ({
+const toResource = (row: ResourceRow): ResourceServer => ({
   audience: row.audience,
   name: row.name,
   scopes: row.scopes,
@@ -58,7 +49,21 @@ export class ResourceError extends Error {
 /** Longest a node serves a resource server's settings after a lost invalidation NOTIFY. */
 export const resourceCacheTtlMs = 5_000;
 
-export function createResourceService(db: Db, audit: Audit) {
+export interface ResourceService {
+  /** The resource-server cache, which the composition root starts and stops. */
+  cache: NamedCache<ResourceServer>;
+  add(actor: Actor, input: NewResource): Promise<ResourceServer>;
+  /** The resource server if it is cached: the token endpoint's common case, answered without a promise. */
+  cached(audience: string): ResourceServer | undefined;
+  find(audience: string): Promise<ResourceServer | undefined>;
+  list(): Promise<ResourceServer[]>;
+  /** The longest access-token lifetime any resource server has: how long a signing key must stay published after it stops signing. */
+  maxAccessTokenTtl(): Promise<number>;
+  remove(actor: Actor, audience: string): Promise<void>;
+}
+
+export function createResourceService(db: Db, audit: Audit): ResourceService {
+  const store = createResourceStore(db);
   /**
    * The resource-server cache: every JWT access token request reads its
    * audience's settings. Add and remove invalidate it on all nodes; it caches
@@ -66,47 +71,35 @@ export function createResourceService(db: Db, audit: Audit) {
    */
   const cache = createNamedCache<ResourceServer>(db, 'resource_servers', { ttlMs: resourceCacheTtlMs });
   return {
-    /** The resource-server cache, which the server starts and stops. */
     cache,
     async add(actor: Actor, input: NewResource): Promise<ResourceServer> {
       const r = newResourceSchema.parse(input);
       if (r.audience === adminAudience) throw new ResourceError(`${adminAudience} is reserved for the admin API`);
-      const { rows } = await db.query<Row>(
-        `INSERT INTO resource_servers (audience, name, scopes, access_token_ttl, token_format, signing_alg)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT (audience) DO NOTHING RETURNING *`,
-        [r.audience, r.name, JSON.stringify(r.scopes), r.accessTokenTtl, r.tokenFormat, r.signingAlg],
-      );
-      if (!rows[0]) throw new ResourceError(`a resource server for ${r.audience} already exists`);
+      const row = await store.insert({ audience: r.audience, name: r.name, scopes: r.scopes, access_token_ttl: r.accessTokenTtl, token_format: r.tokenFormat, signing_alg: r.signingAlg });
+      if (!row) throw new ResourceError(`a resource server for ${r.audience} already exists`);
       await cache.invalidate(r.audience);
       recordAs(audit, actor, { type: 'resource.created', subject: r.audience, detail: { scopes: r.scopes, accessTokenTtl: r.accessTokenTtl, tokenFormat: r.tokenFormat } });
-      return toResource(rows[0]);
+      return toResource(row);
     },
-    /** The resource server if it is cached: the token endpoint's common case, answered without a promise. */
     cached(audience: string): ResourceServer | undefined {
       return cache.peek(audience);
     },
     async find(audience: string): Promise<ResourceServer | undefined> {
       return cache.get(audience, async () => {
-        const { rows } = await db.query<Row>('SELECT * FROM resource_servers WHERE audience = $1', [audience]);
-        return rows[0] ? toResource(rows[0]) : undefined;
+        const row = await store.find(audience);
+        return row ? toResource(row) : undefined;
       });
     },
     async list(): Promise<ResourceServer[]> {
-      const { rows } = await db.query<Row>('SELECT * FROM resource_servers ORDER BY audience');
-      return rows.map(toResource);
+      return (await store.list()).map(toResource);
     },
-    /** The longest access-token lifetime any resource server has: how long a signing key must stay published after it stops signing. */
-    async maxAccessTokenTtl(): Promise<number> {
-      const { rows } = await db.query<{ max: number | null }>('SELECT max(access_token_ttl) AS max FROM resource_servers');
-      return rows[0]?.max ?? 0;
-    },
+    maxAccessTokenTtl: () => store.maxAccessTokenTtl(),
     async remove(actor: Actor, audience: string): Promise<void> {
-      const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
+      const removed = await store.remove(audience);
       await cache.invalidate(audience);
-      if (rowCount === 0) throw new ResourceError('no such resource server');
+      if (!removed) throw new ResourceError('no such resource server');
       recordAs(audit, actor, { type: 'resource.removed', subject: audience });
     },
   };
 }
 
-export type ResourceService = ReturnType<typeof createResourceService>;

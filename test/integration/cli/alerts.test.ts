@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind, type TestDatabase } from '../../support/databases.js';
 
+// A fresh embedded database's first command migrates it: tens of seconds on a loaded machine.
+const timeout = 240_000;
+
 describe('alerts raised by CLI commands', () => {
   let database: TestDatabase;
   let server: Server;
@@ -41,7 +44,7 @@ describe('alerts raised by CLI commands', () => {
   const alertsAbout = (subject: string) =>
     received.map((body) => JSON.parse(body) as { alert: string; event: { type: string; actor: string; subject: string } }).filter((a) => a.event.subject === subject);
 
-  it('sends the alert to the webhook and keeps its line off the terminal', async () => {
+  it('sends the alert to the webhook and keeps its line off the terminal', { timeout }, async () => {
     const added = await cli(database, ['users', 'add', 'alice', '--password-stdin'], { stdin: 'correct horse battery staple\n', env });
     expect(added.code, added.stderr).toBe(0);
     const id = added.stdout.trim();
@@ -52,7 +55,7 @@ describe('alerts raised by CLI commands', () => {
     expect(alertsAbout(id)).toEqual([expect.objectContaining({ alert: 'admin_action', event: expect.objectContaining({ type: 'account.created', actor: 'operator' }) })]);
   });
 
-  it('shows the alert line with --verbose (or -v), after the command name or before it', async () => {
+  it('shows the alert line with --verbose (or -v), after the command name or before it', { timeout }, async () => {
     for (const args of [['users', 'disable', 'alice', '--verbose'], ['-v', 'users', 'enable', 'alice']]) {
       const result = await cli(database, args, { env });
       expect(result.code, result.stderr).toBe(0);
