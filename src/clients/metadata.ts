@@ -5,7 +5,7 @@
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
 
-import { newClientSchema, oidcScopes, type ClientType } from './schemas.js';
+import { type newClientSchema, oidcScopes, type ClientType } from './schemas.js';
 import type { ClientRow } from './store.js';
 
 /**
