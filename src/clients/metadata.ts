@@ -6,7 +6,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 
 import { type newClientSchema, oidcScopes, type ClientType } from './schemas.js';
+import { adminScopes } from '../resources/admin-audience.js';
 import type { ClientRow } from './store.js';
+
+const adminScopeSet: ReadonlySet<string> = new Set(adminScopes);
 
 /**
  * 128 random bits, the same for operator-created and registered clients. An id
@@ -91,7 +94,8 @@ function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<s
 function scopeMetadata(scope: string | undefined): Record<string, string> {
   if (!scope) return {};
   const scopes = [...new Set(scope.split(' '))];
-  const oidc = scopes.filter((s) => oidcScopes.has(s));
+  // The admin API's scopes are the provider's own too (src/oidc/configuration.ts `scopes`), so the library checks them against `scope`.
+  const oidc = scopes.filter((s) => oidcScopes.has(s) || adminScopeSet.has(s));
   return { allowed_scopes: scopes.join(' '), ...(oidc.length ? { scope: oidc.join(' ') } : {}) };
 }
 

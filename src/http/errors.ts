@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
@@ -106,7 +108,9 @@ function answerUnavailable(ctx: Context, views: Views): void {
   ctx.status = 503;
   ctx.set('Retry-After', String(unavailableRetryAfterSeconds));
   ctx.set('Cache-Control', 'no-store');
-  if (wantsPage(ctx)) {
+  if (routeOf(ctx).name === 'admin') {
+    answerProblem(ctx, unavailableMessage);
+  } else if (wantsPage(ctx)) {
     ctx.type = 'html';
     ctx.body = views.render('unavailable.njk', { requestId: ctx.state.requestId });
   } else {
@@ -114,8 +118,19 @@ function answerUnavailable(ctx: Context, views: Views): void {
   }
 }
 
+/**
+ * The admin API speaks RFC 9457 problem details (docs/admin-api.md), also for
+ * what the edge refuses before the API sees the request.
+ */
+function answerProblem(ctx: Context, message: string): void {
+  ctx.body = { type: 'about:blank', title: STATUS_CODES[ctx.status] ?? 'Error', status: ctx.status, detail: message, instance: `urn:gatehouse:request:${String(ctx.state.requestId ?? '')}` };
+  ctx.type = 'application/problem+json';
+}
+
 function respond(ctx: Context, views: Views, code: string, message: string): void {
-  if (wantsPage(ctx)) {
+  if (routeOf(ctx).name === 'admin') {
+    answerProblem(ctx, message);
+  } else if (wantsPage(ctx)) {
     ctx.type = 'html';
     ctx.body = views.render('error.njk', { error: code, message, requestId: ctx.state.requestId });
   } else {

@@ -36,7 +36,12 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
       if (indicator === adminAudience) {
         // Dynamically registered clients carry a resource list and are refused here too.
         if (!mayRequestAdminTokens(client)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
-        return { scope: adminScopes.join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
+        // Only the admin scopes the operator gave this client (RFC 6749 §3.3).
+        const given = new Set(['scope', 'allowed_scopes'].flatMap((key) => (typeof client[key] === 'string' ? (client[key] as string).split(' ') : [])));
+        const asked = String((ctx?.oidc?.params as { scope?: unknown } | undefined)?.scope ?? '').split(' ').filter((s) => s.startsWith('admin:'));
+        const refused = asked.filter((s) => !given.has(s));
+        if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
+        return { scope: adminScopes.filter((s) => given.has(s)).join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
       }
       // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
       const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;
