@@ -7,9 +7,6 @@
 // The process entries and the composition root (main.ts, cli.ts, server.ts,
 // core.ts, services.ts) sit on top. A file never imports a layer above it,
 // services never import koa or oidc-provider, and there are no cycles.
-// Violations found when the check was added are listed in
-// .dependency-cruiser-known-violations.json (`--ignore-known`); fixing one
-// means deleting its entry (`npm run check:imports:baseline` rewrites the file).
 // Type-only imports count (tsPreCompilationDeps): a type from a layer above
 // is still a dependency on it.
 /** @type {import('dependency-cruiser').IConfiguration} */

@@ -18,7 +18,7 @@
 import { createHmac } from 'node:crypto';
 
 import type { Db } from '../db/index.js';
-import { addressBucket } from '../http/client-ip.js';
+import { addressBucket } from './address-bucket.js';
 import { createLockoutStore, type Reserved } from './lockout-store.js';
 
 export interface LockoutSettings {

@@ -6,21 +6,16 @@
  * drains the queue before the database closes: a graceful shutdown loses
  * nothing. A crash loses at most the last flush interval.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
 
 import type { Logger } from 'pino';
 
+import { requestFacts } from '../observability/request-facts.js';
 import type { ChainedContent } from './chain.js';
 import type { Audit, AuditEvent } from './events.js';
 import type { AuditStore } from './store.js';
 
 /** Request facts the request-context middleware publishes, so services need not pass them. */
-export interface RequestFacts {
-  requestId: string;
-  ip: string;
-}
-export const requestFacts = new AsyncLocalStorage<RequestFacts>();
 
 /** A recorded event as listeners (metrics, alerts) see it. */
 export type RecordedEvent = ChainedContent;

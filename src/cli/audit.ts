@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
-import { createAuditStore, type AuditFilter, type AuditRow } from '../audit/store.js';
-import { verifyAuditChain } from '../audit/verify.js';
+import { createAuditReader } from '../audit/reader.js';
+import type { AuditFilter, AuditRow } from '../audit/reader.js';
 import { parseDuration } from '../config/duration.js';
 import { withContext } from './context.js';
 import { CliError } from './errors.js';
@@ -76,7 +76,7 @@ const filterOf = (options: FilterOptions, limit: number): AuditFilter => ({
 
 async function verify(options: { json?: boolean }): Promise<void> {
   await withContext(async ({ db, secrets }) => {
-    const report = await verifyAuditChain(createAuditStore(db), secrets.deriveKeys('audit-chain'));
+    const report = await createAuditReader(db, secrets).verify();
     if (options.json) printJson({ ok: report.ok, rows: report.rows, head: report.head, problems: report.problems });
     else if (report.ok) out(`audit chain intact: ${report.rows} events, head at seq ${report.head.seq} (${report.head.hash})`);
     else for (const problem of report.problems) out(`seq ${problem.seq}: ${problem.kind}: ${problem.message}`);
@@ -85,16 +85,16 @@ async function verify(options: { json?: boolean }): Promise<void> {
 }
 
 async function tail(options: FilterOptions & { lines: number; follow?: boolean }): Promise<void> {
-  await withContext(async ({ db }) => {
-    const store = createAuditStore(db);
-    const rows = await store.search(filterOf(options, options.lines));
+  await withContext(async ({ db, secrets }) => {
+    const reader = createAuditReader(db, secrets);
+    const rows = await reader.searchInOrder(filterOf(options, options.lines));
     printEvents(rows, options.json, options.follow ? '' : 'no matching audit events');
     if (!options.follow) return;
-    let after = rows.at(-1)?.seq ?? (await store.head()).seq;
+    let after = rows.at(-1)?.seq ?? (await reader.head()).seq;
     // Polls once a second until interrupted; each new event prints as one line (JSON Lines with --json).
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
-      const more = await store.search({ ...filterOf(options, 1000), afterSeq: after });
+      const more = await reader.searchInOrder({ ...filterOf(options, 1000), afterSeq: after });
       for (const row of more) out(options.json ? JSON.stringify(eventJson(row)) : `${row.seq}  ${isoDate(row.occurredAt)}  ${row.type}  ${row.outcome ?? '-'}  ${row.actor ?? '-'}  ${row.subject ?? '-'}  ${row.ip ?? '-'}`);
       after = more.at(-1)?.seq ?? after;
     }
@@ -102,8 +102,8 @@ async function tail(options: FilterOptions & { lines: number; follow?: boolean }
 }
 
 async function search(options: FilterOptions & { limit: number }): Promise<void> {
-  await withContext(async ({ db }) => {
-    printEvents(await createAuditStore(db).search(filterOf(options, options.limit)), options.json, 'no matching audit events');
+  await withContext(async ({ db, secrets }) => {
+    printEvents(await createAuditReader(db, secrets).searchInOrder(filterOf(options, options.limit)), options.json, 'no matching audit events');
   });
 }
 

@@ -5,39 +5,15 @@ import { Option, type Command } from 'commander';
 import { operator } from '../audit/events.js';
 import { ClientError, type ClientSummary } from '../clients/clients.js';
 import { clientAuthMethods, clientTypes, type NewClient } from '../clients/schemas.js';
-import type { ClientAccessChange } from '../clients/access.js';
 import type { InitialAccessToken } from '../registration/initial-access-tokens.js';
 import { signingAlgorithms } from '../keys/keystore.js';
+import { accessChange, registerClientAccessCommands, undoCreate } from './client-access.js';
+import { clientJson, collect } from './client-json.js';
 import { registerClientSecretCommands } from './client-secrets.js';
 import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
 
-export function clientJson(client: ClientSummary) {
-  return {
-    client_id: client.clientId,
-    name: client.name,
-    type: client.type,
-    grant_types: client.grantTypes,
-    redirect_uris: client.redirectUris,
-    token_endpoint_auth_method: client.authMethod,
-    scope: client.scopes.join(' ') || null,
-    first_party: client.firstParty,
-    dpop_bound_access_tokens: client.dpopBoundTokens,
-    security_profile: client.securityProfile,
-    disabled: client.disabled,
-    source: client.source,
-    registered_by: client.registeredBy,
-    registration_policy: client.registrationPolicy,
-    introspects: client.introspects,
-    default_resource: client.defaultResource,
-    secret_expires_at: isoDate(client.secretExpiresAt),
-    created_at: isoDate(client.createdAt),
-    updated_at: isoDate(client.updatedAt),
-  };
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 const status = (disabled: boolean) => (disabled ? 'disabled' : 'enabled');
 
 /** Who brought the client in: an operator, or dynamic registration with (or without) an initial access token. */
@@ -213,45 +189,6 @@ async function setDisabled(clientId: string, disabled: boolean): Promise<void> {
   });
 }
 
-interface AccessOptions {
-  introspect?: string[] | false;
-  defaultResource?: string | false;
-}
-
-/** What the options change; undefined when they change nothing. */
-function accessChange(options: AccessOptions): ClientAccessChange | undefined {
-  const change: ClientAccessChange = {};
-  if (options.introspect !== undefined) change.introspects = options.introspect === false ? [] : options.introspect;
-  if (options.defaultResource !== undefined) change.defaultResource = options.defaultResource === false ? null : options.defaultResource;
-  return Object.keys(change).length ? change : undefined;
-}
-
-/** A client whose access could not be set is not left behind half made. */
-function undoCreate(context: Parameters<Parameters<typeof withContext>[0]>[0], clientId: string) {
-  return async (error: unknown): Promise<never> => {
-    await context.services.clients.remove(operator, clientId).catch(() => undefined);
-    if (error instanceof ClientError) throw new CliError(error.message);
-    throw error;
-  };
-}
-
-async function update(clientId: string, options: AccessOptions & { json?: boolean }): Promise<void> {
-  const change = accessChange(options);
-  if (!change) throw new CliError('nothing to change: give --introspect, --no-introspect, --default-resource or --no-default-resource');
-  await withContext(async (context) => {
-    const client = await context.services.clients.setAccess(operator, clientId, change).catch((error: unknown) => {
-      if (error instanceof ClientError) throw new CliError(error.message === 'no such client' ? `no such client: ${clientId}` : error.message);
-      throw error;
-    });
-    if (options.json) return printJson(clientJson(client));
-    printFields([
-      ['client_id', client.clientId],
-      ['introspects', client.introspects.length ? client.introspects : '(its own tokens only)'],
-      ['default resource', client.defaultResource ?? '(none)'],
-    ]);
-  });
-}
-
 export function registerClientCommands(program: Command): void {
   const clients = program.command('clients').description('manage OAuth clients (relying parties and services)');
 
@@ -292,21 +229,7 @@ Examples:
   $ gatehouse clients add --type service --name "Device" --auth-method self_signed_tls_client_auth --certificate device.pem --bound-tokens`)
     .action(add);
 
-  clients
-    .command('update')
-    .description('change what an operator lets a client do: which tokens it may introspect, its default resource server')
-    .argument('<client_id>', 'the client id')
-    .option('--introspect <audience>', 'may introspect tokens for this resource server (repeatable; replaces the list), `*` for every token', collect)
-    .option('--no-introspect', 'may introspect only its own tokens (and those whose audience is its client id)')
-    .option('--default-resource <audience>', 'token requests that name no `resource` are for this resource server')
-    .option('--no-default-resource', 'token requests that name no resource get an opaque token again')
-    .option('--json', 'print a JSON object')
-    .addHelpText('after', `
-Examples:
-  $ gatehouse clients update <api-client-id> --introspect https://api.example.com
-  $ gatehouse clients update <gateway-client-id> --introspect '*'
-  $ gatehouse clients update <worker-client-id> --default-resource https://api.example.com`)
-    .action(update);
+  registerClientAccessCommands(clients);
 
   clients.command('list').description('list clients').option('--json', 'print a JSON array').action(list);
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { advisoryLocks, type Db } from './db.js';
 
 /** Works from src/db (tsx) and dist/db (built): both sit two levels below the package root. */
-export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const migrationsDir = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 export interface Migration {
   version: number;

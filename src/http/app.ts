@@ -29,7 +29,7 @@ import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
 import { healthRoutes, type ReadinessCheck } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
 import { metricsRoute } from '../observability/metrics-route.js';
-import { requestContext } from '../observability/request-context.js';
+import { requestContext } from './request-context.js';
 import { providerConfiguration, type ProviderDeps } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
 import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';

@@ -17,8 +17,8 @@
  */
 import type { Context, Next } from 'koa';
 
-import { requestFacts } from '../audit/log.js';
-import type { RequestContext } from '../observability/request-context.js';
+import { requestFacts } from '../observability/request-facts.js';
+import type { RequestContext } from './request-context.js';
 import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
 import { allowFormPostTarget, setSecurityHeaders } from './headers.js';

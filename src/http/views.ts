@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 
 /** Works from src/http (tsx) and dist/http (built). */
-export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
+export const viewsDir = fileURLToPath(new URL('../../views', import.meta.url));
 
 export interface Views {
   render(template: string, data: Record<string, unknown>): string;

@@ -5,14 +5,18 @@ import type { Context } from 'koa';
 import { loginFormSchema } from '../accounts/schemas.js';
 import { acr } from '../oidc/acr.js';
 import { formField, lockedMessage, noStore, PageError, parseForm, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
-import type { SecondFactor } from './second-factor.js';
 
 export function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
   pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error }, status);
 }
 
-export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactor) {
+/** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */
+export interface SecondFactorStep {
+  begin(ctx: Context, details: Details, client: PageClient, accountId: string, amr: string[]): Promise<boolean>;
+}
+
+export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactorStep) {
   const { accounts, pendingSignIns } = deps.services;
 
   router.post('/interaction/:uid/login', noStore, requireFormBody, parseForm, async (ctx) => {

@@ -6,7 +6,13 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import type { RecordedEvent } from '../audit/log.js';
+
+/** What metrics read of a recorded audit event (src/audit/log.ts RecordedEvent). */
+export interface AuditedEvent {
+  type: string;
+  outcome: string | null;
+  detail: Record<string, unknown>;
+}
 
 export interface MetricSources {
   auditQueueDepth?: () => number;
@@ -91,7 +97,7 @@ export function createMetrics() {
       latency.observe({ route, status: code }, seconds);
     },
     /** The one place audit events become business metrics. */
-    observeAudit(event: RecordedEvent) {
+    observeAudit(event: AuditedEvent) {
       auditEvents.inc({ type: event.type });
       if (event.type === 'token.issued') tokens.inc({ grant_type: String(event.detail.grantType ?? 'unknown') });
       else if (event.type === 'token.refused') tokenErrors.inc({ error: String(event.detail.error ?? 'unknown') });

@@ -9,7 +9,6 @@
  *     (RFC 8252 §7.1), and then the domain must be an allowed host;
  *   - never a fragment (RFC 6749 §3.1.2), a wildcard, or userinfo.
  */
-import type { PolicyRules } from './policy.js';
 
 const loopbackAddress = /^(127(\.\d{1,3}){3}|\[::1\])$/;
 const reverseDomainScheme = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
@@ -21,7 +20,13 @@ export function hostAllowed(patterns: readonly string[], host: string): boolean 
 }
 
 /** Why `value` is not an acceptable redirect URI under `rules`, or undefined when it is. */
-export function redirectUriProblem(rules: PolicyRules, value: string): string | undefined {
+/** The parts of a registration policy (src/registration/policy.ts) that judge redirect URIs. */
+export interface RedirectRules {
+  redirectHosts?: readonly string[] | undefined;
+  nativeRedirects: boolean;
+}
+
+export function redirectUriProblem(rules: RedirectRules, value: string): string | undefined {
   if (value.includes('*')) return 'must not contain wildcards';
   if (value.includes('#')) return 'must not contain a fragment';
   let url: URL;

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import type { Services } from '../../src/services.js';
 import type { TestDatabase } from './databases.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const cliPath = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 export interface CliResult {
   code: number | null;

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 import { freePort } from './gatehouse.js';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 
 export interface NodeProcess {
   url: string;

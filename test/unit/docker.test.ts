@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 import { loadConfig, settings } from '../../src/config/index.js';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
 interface Stage {

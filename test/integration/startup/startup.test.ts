@@ -11,7 +11,7 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { freePort } from '../../support/gatehouse.js';
 
-const root = new URL('../../../', import.meta.url).pathname;
+const root = new URL('../../..', import.meta.url).pathname;
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const c of cleanups) await c();

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 
-import type { RequestFacts } from '../audit/log.js';
-import type { ClientAddress } from '../http/client-ip.js';
-import { accessLogger } from './logger.js';
+import type { RequestFacts } from '../observability/request-facts.js';
+import type { ClientAddress } from './client-ip.js';
+import { accessLogger } from '../observability/logger.js';
 
 const validRequestId = /^[A-Za-z0-9._:-]{8,128}$/;
 const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
