@@ -6,7 +6,7 @@
 // (file) its own database plus its own data dir, and a cleanup that removes
 // both.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -72,11 +72,33 @@ async function withAdminClient<T>(fn: (client: pg.Client) => Promise<T>): Promis
   }
 }
 
-export async function freshDatabase(kind: TestDbKind): Promise<TestDatabase> {
+export interface FreshDatabaseOptions {
+  /**
+   * An empty database, not yet migrated, for tests of migrations and first
+   * starts. Otherwise an embedded database starts as a copy of the run's
+   * migrated template (./embedded-template.ts); PostgreSQL databases are always
+   * created empty (CREATE DATABASE is quick there).
+   */
+  empty?: boolean;
+}
+
+/** The migrated PGlite directory global setup made, if this run has one. */
+function embeddedTemplate(): string | undefined {
+  try {
+    return inject('embeddedTemplate');
+  } catch {
+    return undefined; // not inside a vitest worker
+  }
+}
+
+export async function freshDatabase(kind: TestDbKind, options: FreshDatabaseOptions = {}): Promise<TestDatabase> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-test-data-'));
   const removeDataDir = () => rm(dataDir, { recursive: true, force: true });
 
   if (kind === 'embedded') {
+    const template = options.empty ? undefined : embeddedTemplate();
+    // The embedded database lives in <dataDir>/pglite (src/db/embedded.ts).
+    if (template) await cp(template, path.join(dataDir, 'pglite'), { recursive: true });
     let cleaned = false;
     return {
       kind,

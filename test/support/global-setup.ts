@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 
+import { provideEmbeddedTemplate } from './embedded-template.js';
+
 const execFileAsync = promisify(execFile);
 const pgServerScript = fileURLToPath(new URL('./pg-server.sh', import.meta.url));
 
@@ -38,6 +40,15 @@ async function pgServer(command: 'start' | 'stop', dir: string): Promise<string>
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [removeTemplate, stopServer] = await Promise.all([provideEmbeddedTemplate(project), postgres(project)]);
+  return async () => {
+    await stopServer();
+    await removeTemplate();
+  };
+}
+
+/** PostgreSQL as described at the top; returns the teardown. */
+async function postgres(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.TEST_DATABASE_URL;
   if (given) {
     process.stderr.write(

@@ -6,5 +6,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Admin URL (superuser, `postgres` database) of the test PostgreSQL server. */
     postgresAdminUrl: string;
+    /** A closed, migrated PGlite directory (test/support/embedded-template.ts), copied by freshDatabase('embedded'). */
+    embeddedTemplate: string;
   }
 }

@@ -129,7 +129,7 @@ describe('statements on PostgreSQL', () => {
 
 describe.each(['embedded', 'postgres'] as const)('migrations on %s', (kind) => {
   it('apply once, concurrently safe, and refuse an edited migration', async () => {
-    const database = await freshDatabase(kind);
+    const database = await freshDatabase(kind, { empty: true });
     cleanups.push(database.cleanup);
     const log = createLogger('silent');
     const open = () => openDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, dbPoolMax: 4 }, log);
