@@ -54,6 +54,12 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   if (config.mtls.proxyHeader && !config.mtls.origin) {
     problems.push('GATEHOUSE_MTLS_ORIGIN: required with GATEHOUSE_MTLS_PROXY_HEADER (the proxy\'s mTLS origin, advertised in discovery)');
   }
+  if (config.databaseDirectUrl && !config.databaseUrl) {
+    problems.push('GATEHOUSE_DATABASE_DIRECT_URL: only meaningful with DATABASE_URL (the embedded database has no pooler)');
+  }
+  if (config.databasePooler === 'transaction' && !config.databaseDirectUrl) {
+    problems.push('GATEHOUSE_DATABASE_POOLER=transaction: set GATEHOUSE_DATABASE_DIRECT_URL to a direct connection; LISTEN and the advisory locks of one-node jobs need a session a transaction pooler does not keep');
+  }
   if (config.profile === 'fapi2') {
     // FAPI 2.0 Security Profile: authorization codes live at most 60 s; signatures are PS256, ES256 or EdDSA only.
     if (config.ttl.authorizationCode > 60) problems.push('GATEHOUSE_AUTHORIZATION_CODE_TTL: GATEHOUSE_PROFILE=fapi2 allows at most 60s');

@@ -98,6 +98,10 @@ export const settingTable = {
     'PostgreSQL connection URL. Unset: the embedded database in `GATEHOUSE_DATA_DIR` is used (one process only; refused in production).'),
   dbPoolMax: setting('GATEHOUSE_DB_POOL_MAX', '10', integer(2, 500),
     'Maximum PostgreSQL connections per process (one more is held for LISTEN).'),
+  databaseDirectUrl: setting('GATEHOUSE_DATABASE_DIRECT_URL', undefined, z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    'A direct (not pooled) PostgreSQL URL for what needs a session of its own: `LISTEN` and the advisory locks of one-node jobs (migrations, cleanup, key rotation). Unset: `DATABASE_URL`. Required with `GATEHOUSE_DATABASE_POOLER=transaction`.'),
+  databasePooler: setting('GATEHOUSE_DATABASE_POOLER', 'none', z.enum(['none', 'transaction']),
+    '`transaction`: `DATABASE_URL` goes through a pooler in transaction mode (PgBouncer, a cloud proxy), so statements are sent unprepared and sessions are taken only from `GATEHOUSE_DATABASE_DIRECT_URL`. `none`: a direct connection or session pooling; statements are prepared once per connection.'),
   dataDir: setting('GATEHOUSE_DATA_DIR', './data', text,
     'Directory for the embedded database and, in development, the generated master key.'),
   masterKey: {

@@ -32,10 +32,11 @@ function statementName(sql: string, params: readonly SqlValue[]): string | undef
   return name ?? undefined;
 }
 
-function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+function queryable(client: pg.Pool | pg.PoolClient, prepare: boolean): Queryable {
   return {
     async query<Row>(sql: string, params: readonly SqlValue[] = []): Promise<QueryResult<Row>> {
-      const name = statementName(sql, params);
+      // Behind a transaction pooler the next statement may reach another server connection, where the name is unknown.
+      const name = prepare ? statementName(sql, params) : undefined;
       const result = await client.query(name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
@@ -132,7 +133,17 @@ class Listener {
   }
 }
 
-export function openPostgres(connectionString: string, options: { poolMax: number; log: Logger }): Db {
+export interface PostgresOptions {
+  poolMax: number;
+  log: Logger;
+  /** A direct connection for LISTEN and advisory locks, when `connectionString` goes through a transaction pooler. */
+  directUrl?: string | undefined;
+  /** Named (prepared) statements; off behind a transaction pooler. */
+  prepareStatements?: boolean;
+}
+
+export function openPostgres(connectionString: string, options: PostgresOptions): Db {
+  const prepare = options.prepareStatements ?? true;
   const pool = new pg.Pool({
     connectionString,
     max: options.poolMax,
@@ -142,16 +153,22 @@ export function openPostgres(connectionString: string, options: { poolMax: numbe
   });
   // Without a listener an idle client's error (a server restart) would crash the process.
   pool.on('error', (error) => options.log.warn({ err: error.message }, 'idle database connection failed'));
-  const listener = new Listener(connectionString, options.log);
+  const sessionUrl = options.directUrl ?? connectionString;
+  const listener = new Listener(sessionUrl, options.log);
+  // Session-level advisory locks need a session that stays with this process: the main pool's, unless that is pooled per transaction.
+  const lockPool = options.directUrl
+    ? new pg.Pool({ connectionString: options.directUrl, max: 3, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000, application_name: 'gatehouse-locks' })
+    : pool;
+  if (lockPool !== pool) lockPool.on('error', (error) => options.log.warn({ err: error.message }, 'idle direct database connection failed'));
 
   return {
     kind: 'postgres',
-    ...queryable(pool),
+    ...queryable(pool, prepare),
     async transaction(fn) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const value = await fn(queryable(client));
+        const value = await fn(queryable(client, prepare));
         await client.query('COMMIT');
         return value;
       } catch (error) {
@@ -164,7 +181,7 @@ export function openPostgres(connectionString: string, options: { poolMax: numbe
     async withAdvisoryLock(lockId, fn, { wait = true } = {}) {
       // Session-level lock on one pooled connection, released explicitly before the
       // connection returns to the pool (or dropped with the connection if the node dies).
-      const client = await pool.connect();
+      const client = await lockPool.connect();
       let broken = false;
       try {
         if (wait) {
@@ -199,6 +216,7 @@ export function openPostgres(connectionString: string, options: { poolMax: numbe
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await listener.close();
+      if (lockPool !== pool) await lockPool.end();
       await pool.end();
     },
   };

@@ -52,6 +52,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
   });
 
+  it('takes a transaction pooler only with a direct URL for LISTEN and locks', () => {
+    const pooled = { DATABASE_URL: 'postgres://pooler/gh', GATEHOUSE_DATABASE_POOLER: 'transaction' };
+    expect(() => loadConfig(pooled)).toThrow(/GATEHOUSE_DATABASE_POOLER=transaction: set GATEHOUSE_DATABASE_DIRECT_URL/);
+    expect(() => loadConfig({ GATEHOUSE_DATABASE_DIRECT_URL: 'postgres://db/gh' })).toThrow(/only meaningful with DATABASE_URL/);
+    expect(() => loadConfig({ ...pooled, GATEHOUSE_DATABASE_POOLER: 'statement' })).toThrow(/GATEHOUSE_DATABASE_POOLER/);
+    const config = loadConfig({ ...pooled, GATEHOUSE_DATABASE_DIRECT_URL: 'postgres://db/gh' });
+    expect([config.databasePooler, config.databaseDirectUrl]).toEqual(['transaction', 'postgres://db/gh']);
+  });
+
   it('refuses each unsafe setting in production, saying why', () => {
     const safe = { NODE_ENV: 'production', GATEHOUSE_ISSUER: 'https://id.example.com', GATEHOUSE_MASTER_KEY: strongKey, DATABASE_URL: 'postgres://db/gh' };
     expect(loadConfig(safe).env).toBe('production');
