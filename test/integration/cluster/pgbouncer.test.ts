@@ -72,8 +72,11 @@ describe('a cluster behind PgBouncer in transaction mode', () => {
     await core.services.clients.setDisabled(operator, clientId, true);
     const deadline = Date.now() + 2_000;
     for (const node of nodes) {
-      let status = 0;
-      while ((status = (await token(node)).status) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      let status = (await token(node)).status;
+      while (status === 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = (await token(node)).status;
+      }
       expect(status).toBe(401);
     }
     await core.services.clients.setDisabled(operator, clientId, false);
