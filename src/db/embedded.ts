@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 
 import type { Db, Queryable, QueryResult, SqlValue } from './db.js';
+import { seedFromTemplate } from './embedded-template.js';
 
 interface PgliteLike {
   query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[]; affectedRows?: number }>;
@@ -71,6 +72,11 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   const dir = path.join(dataDir, 'pglite');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const unlock = await lockDataDir(path.join(dataDir, 'embedded.lock'));
+  // A first start copies the install-time template instead of running initdb (./embedded-template.ts).
+  await seedFromTemplate(dir).catch(async (error: unknown) => {
+    await unlock();
+    throw error;
+  });
   // PostgreSQL's default 128 MB of shared buffers live inside the WebAssembly heap, which never
   // shrinks; a single-process identity provider's working set is a small fraction of that.
   const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`];
