@@ -1,6 +1,6 @@
 /**
  * `npm run bench` — every scenario on every configuration; `npm run bench --
- * SCENARIO…` — only those. Options: `--configs postgres-1,postgres-N,embedded-1`,
+ * SCENARIO…` — only those. Options: `--configs postgres-1,postgres-N,embedded-1,pgbouncer-1`,
  * `--seconds N` (per measured run), `--profile` (CPU profile of the
  * client-credentials path on PostgreSQL, summarised; see bench/profile.ts).
  *
@@ -28,11 +28,13 @@ import { dpopHammer, hammer, paced, signIns, type HttpRequest, type Measurement 
 import { compareProfiles, summariseProfile } from './profile.js';
 import { compile, freePort, root, startBaseline, startGatehouse, startPostgres, type Running } from './processes.js';
 import { signingCeiling } from './signing.js';
+import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 
 const scenarioNames = ['client-credentials', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
 type Scenario = (typeof scenarioNames)[number];
 const cores = os.availableParallelism();
-const configNames = ['postgres-1', `postgres-${cores}`, 'embedded-1'];
+// pgbouncer-1: one process on PostgreSQL through PgBouncer in transaction mode (unprepared statements; docs/operations.md).
+const configNames = ['postgres-1', `postgres-${cores}`, 'embedded-1', 'pgbouncer-1'];
 
 const argv = process.argv.slice(2);
 const option = (name: string) => {
@@ -230,7 +232,8 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
   const kind = config.split('-')[0]!;
   const dataDir = mkdtempSync(path.join(runDir, `${config}-`));
   let databaseUrl: string | undefined;
-  if (kind === 'postgres') {
+  let bouncer: PgBouncer | undefined;
+  if (kind === 'postgres' || kind === 'pgbouncer') {
     const name = `gatehouse_bench_${randomBytes(4).toString('hex')}`;
     const admin = new pg.Client({ connectionString: pgAdmin() });
     await admin.connect();
@@ -245,7 +248,11 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
   const worker = await issueCertificate({ subject: 'CN=bench-worker,O=Bench', usage: 'client', issuer: ca });
   const caFile = path.join(dataDir, 'bench-ca.pem');
   writeFileSync(caFile, ca.certificatePem);
-  const env = gatehouseEnv(config, dataDir, databaseUrl, port, caFile);
+  if (kind === 'pgbouncer') bouncer = await startPgBouncer(pgAdmin(), { poolSize: 10 });
+  const env = {
+    ...gatehouseEnv(config, dataDir, bouncer && databaseUrl ? bouncer.url(databaseUrl) : databaseUrl, port, caFile),
+    ...(bouncer && databaseUrl ? { GATEHOUSE_DATABASE_POOLER: 'transaction', GATEHOUSE_DATABASE_DIRECT_URL: databaseUrl } : {}),
+  };
   const seeded = await seed(env);
   const nodeArgs = profile ? profilerArgs('gatehouse') : [];
   log(`${config}: starting Gatehouse (${workers} process${workers > 1 ? 'es' : ''})`);
@@ -316,6 +323,7 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
     }
   } finally {
     await gatehouse.stop();
+    await bouncer?.stop();
   }
 }
 
