@@ -16,11 +16,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { createCertificateAuthority, issueCertificate } from '../../src/tls/pki.js';
+import { accepts } from './ports.js';
 
 export interface Nginx {
   /** The temporary prefix: nginx.conf, nginx.pid, error.log, access.log live here. */
@@ -66,16 +66,6 @@ function listenPorts(config: string): number[] {
   return [...config.matchAll(/^\s*listen\s+(?:[\d.]+:|\[[^\]]+\]:)?(\d+)/gm)].map((m) => Number(m[1]));
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export async function startNginx(options: { config: string; readyTimeoutMs?: number }): Promise<Nginx> {
   const bin = nginxBinary();

@@ -14,11 +14,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort } from './ports.js';
+import { accepts, freePort } from './ports.js';
 
 export interface PgBouncer {
   port: number;
@@ -34,16 +33,6 @@ export function pgbouncerBinary(): string | undefined {
   return candidates.find((c): c is string => !!c && existsSync(c));
 }
 
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export async function startPgBouncer(serverUrl: string, options: { poolSize: number }): Promise<PgBouncer> {
   const binary = pgbouncerBinary();
@@ -82,7 +71,7 @@ export async function startPgBouncer(serverUrl: string, options: { poolSize: num
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
-  while (!(await accepting(port))) {
+  while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
