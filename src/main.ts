@@ -29,7 +29,17 @@ async function main(): Promise<void> {
     },
     `Gatehouse listening on ${gatehouse.url}; discovery at ${config.issuer}/.well-known/openid-configuration`,
   );
-  if (config.env !== 'production') {
+  // First run (issue 16 §4): no administrator yet, so say how to create one, in production too.
+  const setupLink = await gatehouse.services.setup.issueLink().catch((error: unknown) => {
+    log.warn({ err: error }, 'could not issue a first-run setup link; use `gatehouse admin setup-link`');
+    return undefined;
+  });
+  if (setupLink) {
+    log.warn(
+      { setup: 'first-run', expiresAt: setupLink.expiresAt.toISOString() },
+      `NO ADMINISTRATOR YET: open ${config.issuer}/setup?token=${setupLink.token} within an hour to create the first one (works once; \`gatehouse admin setup-link\` prints a new link)`,
+    );
+  } else if (config.env !== 'production') {
     log.info('next steps: `npx gatehouse users add alice --email alice@example.com` and `npx gatehouse clients add --type confidential --name "My app" --redirect-uri http://localhost:8080/callback`');
   }
 

@@ -143,7 +143,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       log,
       onChange: (next) => current.swap(buildProvider(deps, next)),
     });
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })

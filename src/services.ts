@@ -22,6 +22,7 @@ import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
+import { createSetupService, type SetupService } from './setup/setup.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
@@ -47,6 +48,8 @@ export interface Services {
   accessTokenRevocations: AccessTokenRevocations;
   /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
   replay: ReplayService;
+  /** First-run links that create the first administrator (issue 16 §4). */
+  setup: SetupService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -60,6 +63,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
+  const accounts = createAccountService(db, config.argon2, lockout, audit);
   const keystore = createKeystore({
     db,
     secrets,
@@ -83,7 +87,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       recordAs(audit, actor, { type: 'master_key.rewrapped', subject: 'master-key', detail: counts });
       return counts;
     },
-    accounts: createAccountService(db, config.argon2, lockout, audit),
+    accounts,
     lockout,
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
@@ -96,5 +100,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
     /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
     replay: createReplayService(db),
+    // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
+    setup: createSetupService({ db, secrets, audit, accounts, mfa }),
   };
 }

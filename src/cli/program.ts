@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
+import { registerAdminCommands } from './admin.js';
 import { registerAuditCommands } from './audit.js';
 import { registerClientCommands } from './clients.js';
 import { describeError, isDebug } from './errors.js';
@@ -61,6 +62,7 @@ Examples:
   registerResourceCommands(program);
   registerKeyCommands(program);
   registerAuditCommands(program);
+  registerAdminCommands(program);
   return program;
 }
 

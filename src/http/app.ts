@@ -22,6 +22,7 @@ import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Csrf } from '../interactions/csrf.js';
 import { interactionRoutes } from '../interactions/routes.js';
+import { homePage, setupPage } from '../interactions/setup.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
@@ -106,6 +107,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       revocation: (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
       static: staticAssets(),
       interaction: interactions,
+      setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
+      home: homePage({ views: deps.views, issuer: config.issuer }),
       ...(config.admin.enabled
         ? {
             admin: adminApi({

@@ -102,6 +102,9 @@ export const routeTable: readonly Route[] = [
   { ...library, ...api, name: 'openid_credential_issuer', path: '/.well-known/openid-credential-issuer', match: 'exact', feature: 'openid4vci', rateLimit: 'other', label: 'openid_credential_issuer', cacheControl: discoveryCache },
 
   // Gatehouse's own.
+  { ...own, ...page, name: 'home', path: '/', match: 'exact', rateLimit: 'other', label: 'home' },
+  // First run (src/interactions/setup.ts): the form's password reaches argon2, so it spends the sign-in pages' budget.
+  { ...own, ...page, name: 'setup', path: '/setup', match: 'exact', rateLimit: 'interaction', label: 'setup' },
   { ...own, ...page, name: 'interaction', path: '/interaction', match: 'under', rateLimit: 'interaction', label: 'interaction' },
   { ...own, ...page, name: 'static', path: '/static', match: 'under', rateLimit: 'other', label: 'static' },
   { ...own, ...page, name: 'favicon', path: '/favicon.ico', match: 'exact', rateLimit: 'other', label: 'favicon.ico' },
