@@ -22,6 +22,7 @@ import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
+import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
@@ -47,6 +48,8 @@ export interface Services {
   accessTokenRevocations: AccessTokenRevocations;
   /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
   replay: ReplayService;
+  /** A user's sessions and grants; revocation that reaches every session, token and client (issue 18). */
+  sessions: SessionService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -56,10 +59,16 @@ export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout'
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
   const resources = createResourceService(db, audit);
-  const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
+  const sessions = createSessionService(db, audit);
+  const clients = createClientService(db, secrets, {
+    audit,
+    resourceExists: async (audience) => (await resources.find(audience)) !== undefined,
+    revokeTokens: (actor, clientId) => sessions.revokeClientTokens(actor, clientId),
+  });
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
-  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
+  const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
+  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut });
   const keystore = createKeystore({
     db,
     secrets,
@@ -83,7 +92,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       recordAs(audit, actor, { type: 'master_key.rewrapped', subject: 'master-key', detail: counts });
       return counts;
     },
-    accounts: createAccountService(db, config.argon2, lockout, audit),
+    accounts: createAccountService(db, config.argon2, lockout, audit, signOut),
     lockout,
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
@@ -96,5 +105,6 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
     /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
     replay: createReplayService(db),
+    sessions,
   };
 }

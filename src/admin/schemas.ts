@@ -96,6 +96,8 @@ export const clientSchema = z
     source: z.enum(['cli', 'registration']),
     registration_policy: z.string().nullable(),
     secret_expires_at: nullableTimestamp,
+    backchannel_logout_uri: z.string().nullable(),
+    backchannel_logout_session_required: z.boolean(),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -117,6 +119,8 @@ export const newClientBody = z
     tls_client_auth_san: z.strictObject({ type: z.enum(['dns', 'uri', 'ip', 'email']), value: z.string().min(1).max(1000) }).optional(),
     certificate_pem: z.string().max(20_000).optional(),
     tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    backchannel_logout_uri: z.string().max(2000).optional().describe('OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.'),
+    backchannel_logout_session_required: z.boolean().optional(),
   })
   .meta({ id: 'NewClient' });
 
