@@ -81,6 +81,39 @@ export const recoveryCodesSchema = z.strictObject({ recovery_codes: z.array(z.st
 
 export const lockoutSchema = z.strictObject({ cleared: z.boolean() }).meta({ id: 'Unlock' });
 
+// A user's sessions and grants
+
+export const sessionParams = z.strictObject({ id: z.string().min(1).max(200), sid: z.string().min(1).max(200) });
+export const grantParams = z.strictObject({ id: z.string().min(1).max(200), grantId: z.string().min(1).max(200) });
+
+export const sessionSchema = z
+  .strictObject({
+    id: z.string().describe('The session\'s uid: names it here, authenticates nothing (the cookie is never shown).'),
+    signed_in_at: nullableTimestamp,
+    acr: z.string().nullable(),
+    amr: z.array(z.string()),
+    clients: z.array(z.string()).describe('Clients the user signed in to in this session.'),
+    expires_at: nullableTimestamp,
+  })
+  .meta({ id: 'Session' });
+export const sessionListSchema = z.strictObject({ items: z.array(sessionSchema) }).meta({ id: 'SessionList' });
+
+export const grantSchema = z
+  .strictObject({
+    id: z.string(),
+    client_id: z.string(),
+    scope: z.string().describe('OpenID Connect scopes allowed.'),
+    resources: z.record(z.string(), z.string()).describe('Resource server → scopes allowed there.'),
+    created_at: nullableTimestamp,
+    expires_at: nullableTimestamp,
+  })
+  .meta({ id: 'Grant' });
+export const grantListSchema = z.strictObject({ items: z.array(grantSchema) }).meta({ id: 'GrantList' });
+
+export const signOutSchema = z
+  .strictObject({ sessions: z.number().int(), grants: z.number().int(), logouts: z.number().int().describe('Back-channel logout tokens queued.') })
+  .meta({ id: 'SignOutEverywhere' });
+
 // Clients
 
 export const clientSchema = z

@@ -20,6 +20,7 @@ import { adminSocketPath, forwardToServer } from './socket-client.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policies.js';
 import { registerResourceCommands } from './resources.js';
+import { registerSessionCommands } from './sessions.js';
 import { registerUserCommands } from './users.js';
 
 /** src/cli/program.ts (tsx) and dist/cli/program.js (built) both sit two levels below the package root. */
@@ -55,6 +56,7 @@ Examples:
 
   registerMigrateCommand(program);
   registerUserCommands(program);
+  registerSessionCommands(program);
   registerClientCommands(program);
   registerIatCommands(program);
   registerPolicyCommands(program);
