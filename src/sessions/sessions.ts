@@ -221,14 +221,14 @@ export function createSessionService(db: Db, audit: Audit): SessionService {
       const now = new Date();
       const result = await db.transaction(async (tx) => {
         const sessions = await store.deleteSessionsOf(tx, accountId);
-        const grantClients = await store.deleteArtifactsOf(tx, accountId);
+        const { grants, clients: grantClients } = await store.deleteArtifactsOf(tx, accountId);
         await store.setCutoff(tx, accountId, '', now);
         const withSid = sessions.flatMap((s) => authorizationsOf(accountId, s));
         // A client the user allowed without a live session here may still hold a session of its own: tell it by `sub`.
         const withoutSid = grantClients.filter((c) => !withSid.some((t) => t.clientId === c)).map((clientId) => ({ clientId, accountId, sid: null }));
         const targets = await logoutTargets(tx, [...withSid, ...withoutSid]);
         await store.enqueue(tx, targets, reason);
-        return { sessions: sessions.length, grants: grantClients.length, targets };
+        return { sessions: sessions.length, grants, targets };
       });
       await cache.invalidate(`a:${accountId}`);
       await queued(result.targets);

@@ -96,8 +96,8 @@ export function createSessionStore(db: Db) {
       return rows[0].client_id;
     },
 
-    /** Every grant, token and code of an account (sign out everywhere); returns the grants' clients. */
-    async deleteArtifactsOf(tx: Queryable, accountId: string): Promise<string[]> {
+    /** Every grant, token and code of an account (sign out everywhere); returns how many grants went, and their clients. */
+    async deleteArtifactsOf(tx: Queryable, accountId: string): Promise<{ grants: number; clients: string[] }> {
       const { rows } = await tx.query<{ client_id: string; grant_id: string }>(
         `DELETE FROM oidc_models WHERE model = 'Grant' AND payload->>'accountId' = $1 RETURNING payload->>'clientId' AS client_id, grant_id`,
         [accountId],
@@ -109,7 +109,7 @@ export function createSessionStore(db: Db) {
         `DELETE FROM oidc_models WHERE payload->>'accountId' = $1 AND model IN ('AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest')`,
         [accountId],
       );
-      return [...new Set(rows.map((r) => r.client_id))];
+      return { grants: rows.length, clients: [...new Set(rows.map((r) => r.client_id))] };
     },
 
     /** Every grant, token and code of a client (disabled or deleted). */
