@@ -23,6 +23,7 @@ import { startListeners, type Listeners } from './http/listeners.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startMetricsListener, type MetricsListener } from './observability/metrics-route.js';
 import { createTrustStore } from './oidc/mtls.js';
+import { startLogoutWorker } from './oidc/backchannel-logout.js';
 import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
@@ -143,6 +144,14 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       log,
       onChange: (next) => current.swap(buildProvider(deps, next)),
     });
+    const logoutWorker = await startLogoutWorker({
+      db,
+      queue: services.sessions.logouts,
+      provider: () => current.current,
+      log,
+      settings: config.backchannelLogout,
+      onOutcome: metrics.backchannelLogout,
+    });
     const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
@@ -171,6 +180,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         await keyWatcher.stop();
         // In-flight requests get a bounded time to finish before their sockets are cut.
         await listeners.close(10_000);
+        await logoutWorker.stop();
         await metricsListener?.close();
         await adminSocket?.close();
         await rateLimits.close();

@@ -23,6 +23,7 @@ import type { RegistrationService } from './registration/registrations.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
+import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
@@ -50,6 +51,8 @@ export interface Services {
   replay: ReplayService;
   /** First-run links that create the first administrator (issue 16 §4). */
   setup: SetupService;
+  /** A user's sessions and grants; revocation that reaches every session, token and client (issue 18). */
+  sessions: SessionService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -59,11 +62,17 @@ export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout'
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
   const resources = createResourceService(db, audit);
-  const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
+  const sessions = createSessionService(db, audit);
+  const clients = createClientService(db, secrets, {
+    audit,
+    resourceExists: async (audience) => (await resources.find(audience)) !== undefined,
+    revokeTokens: (actor, clientId) => sessions.revokeClientTokens(actor, clientId),
+  });
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
-  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
-  const accounts = createAccountService(db, config.argon2, lockout, audit);
+  const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
+  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut });
+  const accounts = createAccountService(db, config.argon2, lockout, audit, signOut);
   const keystore = createKeystore({
     db,
     secrets,
@@ -102,5 +111,6 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     replay: createReplayService(db),
     // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
     setup: createSetupService({ db, secrets, audit, accounts, mfa }),
+    sessions,
   };
 }

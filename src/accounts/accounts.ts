@@ -124,7 +124,10 @@ export interface AccountService {
   }>;
 }
 
-export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit): AccountService {
+/** Ends an account's sessions and tokens (src/sessions/) when it is disabled or its password changes. */
+export type SignOut = (actor: Actor, accountId: string, reason: 'account_disabled' | 'password_changed') => Promise<unknown>;
+
+export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit, signOut: SignOut = async () => undefined): AccountService {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
 
@@ -245,6 +248,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       if (!row) throw new AccountError('no such account');
       await store.setDisabled(row.id, disabled);
       recordAs(audit, actor, { type: disabled ? 'account.disabled' : 'account.enabled', subject: row.id });
+      if (disabled) await signOut(actor, row.id, 'account_disabled');
       return { ...toAccount(row), disabled };
     },
 
@@ -253,6 +257,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       if (!row) throw new AccountError('no such account');
       await store.setPasswordHash(row.id, await passwords.hash(passwordSchema.parse(password)));
       recordAs(audit, actor, { type: 'account.password_changed', subject: row.id });
+      await signOut(actor, row.id, 'password_changed');
       return toAccount(row);
     },
 

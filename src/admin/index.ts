@@ -18,6 +18,7 @@ import { openApiDocument } from './openapi.js';
 import { adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations, resourceOperations } from './routes/operations.js';
+import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
 
 export interface AdminApiDeps {
@@ -31,7 +32,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader): Operation[] {
-  return [...userOperations(services), ...clientOperations(services), ...resourceOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

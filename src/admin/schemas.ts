@@ -81,6 +81,39 @@ export const recoveryCodesSchema = z.strictObject({ recovery_codes: z.array(z.st
 
 export const lockoutSchema = z.strictObject({ cleared: z.boolean() }).meta({ id: 'Unlock' });
 
+// A user's sessions and grants
+
+export const sessionParams = z.strictObject({ id: z.string().min(1).max(200), sid: z.string().min(1).max(200) });
+export const grantParams = z.strictObject({ id: z.string().min(1).max(200), grantId: z.string().min(1).max(200) });
+
+export const sessionSchema = z
+  .strictObject({
+    id: z.string().describe('The session\'s uid: names it here, authenticates nothing (the cookie is never shown).'),
+    signed_in_at: nullableTimestamp,
+    acr: z.string().nullable(),
+    amr: z.array(z.string()),
+    clients: z.array(z.string()).describe('Clients the user signed in to in this session.'),
+    expires_at: nullableTimestamp,
+  })
+  .meta({ id: 'Session' });
+export const sessionListSchema = z.strictObject({ items: z.array(sessionSchema) }).meta({ id: 'SessionList' });
+
+export const grantSchema = z
+  .strictObject({
+    id: z.string(),
+    client_id: z.string(),
+    scope: z.string().describe('OpenID Connect scopes allowed.'),
+    resources: z.record(z.string(), z.string()).describe('Resource server → scopes allowed there.'),
+    created_at: nullableTimestamp,
+    expires_at: nullableTimestamp,
+  })
+  .meta({ id: 'Grant' });
+export const grantListSchema = z.strictObject({ items: z.array(grantSchema) }).meta({ id: 'GrantList' });
+
+export const signOutSchema = z
+  .strictObject({ sessions: z.number().int(), grants: z.number().int(), logouts: z.number().int().describe('Back-channel logout tokens queued.') })
+  .meta({ id: 'SignOutEverywhere' });
+
 // Clients
 
 export const clientSchema = z
@@ -96,6 +129,8 @@ export const clientSchema = z
     source: z.enum(['cli', 'registration']),
     registration_policy: z.string().nullable(),
     secret_expires_at: nullableTimestamp,
+    backchannel_logout_uri: z.string().nullable(),
+    backchannel_logout_session_required: z.boolean(),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -117,6 +152,8 @@ export const newClientBody = z
     tls_client_auth_san: z.strictObject({ type: z.enum(['dns', 'uri', 'ip', 'email']), value: z.string().min(1).max(1000) }).optional(),
     certificate_pem: z.string().max(20_000).optional(),
     tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    backchannel_logout_uri: z.string().max(2000).optional().describe('OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.'),
+    backchannel_logout_session_required: z.boolean().optional(),
   })
   .meta({ id: 'NewClient' });
 

@@ -51,6 +51,8 @@ interface AddOptions {
   defaultResource?: string;
   jwks?: string;
   dpop?: boolean;
+  backchannelLogoutUri?: string;
+  backchannelLogoutSessionRequired?: boolean;
   profile?: 'fapi2';
   json?: boolean;
 }
@@ -93,6 +95,8 @@ async function add(options: AddOptions): Promise<void> {
     boundTokens: options.boundTokens ?? false,
     jwks: options.jwks ? await readJwks(options.jwks) : undefined,
     dpopBoundTokens: options.dpop ?? false,
+    backchannelLogoutUri: options.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: options.backchannelLogoutSessionRequired ?? false,
     securityProfile: options.profile,
   };
   if (options.type === 'public' && options.authMethod) {
@@ -210,6 +214,8 @@ export function registerClientCommands(program: Command): void {
     .option('--certificate <file>', 'self_signed_tls_client_auth: the client\'s PEM certificate')
     .option('--bound-tokens', 'bind access tokens to the client certificate (cnf.x5t#S256, RFC 8705)')
     .option('--jwks <file>', 'private_key_jwt: a JSON file with the client\'s public keys (a JWK Set)')
+    .option('--backchannel-logout-uri <uri>', 'OpenID Connect Back-Channel Logout: where logout tokens are POSTed when the user\'s sessions end')
+    .option('--backchannel-logout-session-required', 'logout tokens must carry the session id (sid)')
     .option('--dpop', 'require DPoP (RFC 9449): access tokens carry cnf.jkt and requests without a proof are refused')
     .addOption(new Option('--profile <profile>', 'fapi2: the client follows the FAPI 2.0 Security Profile (PAR, sender-constrained tokens, private_key_jwt or mTLS)').choices(['fapi2']))
     .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))

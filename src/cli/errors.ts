@@ -23,6 +23,8 @@ const optionNames: Record<string, string> = {
   type: '--type',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
+  backchannelLogoutUri: '--backchannel-logout-uri',
+  backchannelLogoutSessionRequired: '--backchannel-logout-session-required',
   firstParty: '--first-party',
   scope: '--scope',
   scopes: '--scope',

@@ -21,6 +21,7 @@ import { adminSocketPath, forwardToServer } from './socket-client.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policies.js';
 import { registerResourceCommands } from './resources.js';
+import { registerSessionCommands } from './sessions.js';
 import { registerUserCommands } from './users.js';
 
 /** src/cli/program.ts (tsx) and dist/cli/program.js (built) both sit two levels below the package root. */
@@ -56,6 +57,7 @@ Examples:
 
   registerMigrateCommand(program);
   registerUserCommands(program);
+  registerSessionCommands(program);
   registerClientCommands(program);
   registerIatCommands(program);
   registerPolicyCommands(program);

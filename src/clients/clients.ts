@@ -1,4 +1,4 @@
-import { recordAs, type Actor, type Audit } from '../audit/events.js';
+import { recordAs, system, type Actor, type Audit } from '../audit/events.js';
 import { createNamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -28,6 +28,8 @@ export interface ClientServiceDeps {
   audit: Audit;
   /** Whether a resource server with this audience is registered (access may name only those). */
   resourceExists?: (audience: string) => Promise<boolean>;
+  /** Ends every grant and token of a client that is disabled or deleted (src/sessions/). */
+  revokeTokens?: (actor: Actor, clientId: string) => Promise<void>;
 }
 
 export function createClientService(db: Db, secrets: SecretBox, deps: ClientServiceDeps) {
@@ -47,10 +49,11 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
     return { metadata: { ...row.metadata, client_secret: secrets.open('client-secret', row.client_id, row.secret_ciphertext) }, access };
   };
 
-  async function removeRow(clientId: string): Promise<void> {
+  async function removeRow(clientId: string, actor: Actor = system): Promise<void> {
     const removed = await store.remove(clientId);
     await cache.invalidate(clientId);
     if (!removed) throw new ClientError('no such client');
+    await deps.revokeTokens?.(actor, clientId);
   }
 
   return {
@@ -187,7 +190,7 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
     },
 
     async remove(actor: Actor, clientId: string): Promise<void> {
-      await removeRow(clientId);
+      await removeRow(clientId, actor);
       recordAs(audit, actor, { type: 'client.removed', subject: clientId });
     },
 
@@ -199,6 +202,7 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
       await cache.invalidate(clientId);
       if (!changed) throw new ClientError('no such client');
       recordAs(audit, actor, { type: disabled ? 'client.disabled' : 'client.enabled', subject: clientId });
+      if (disabled) await deps.revokeTokens?.(actor, clientId);
     },
   };
 }

@@ -39,6 +39,9 @@ export interface ClientSummary {
   dpopBoundTokens: boolean;
   /** `fapi2` when this client follows the FAPI 2.0 profile on its own (GATEHOUSE_PROFILE=fapi2 puts every client under it). */
   securityProfile: string | null;
+  /** Back-Channel Logout 1.0: where logout tokens go (null: none registered), and whether they carry `sid`. */
+  backchannelLogoutUri: string | null;
+  backchannelLogoutSessionRequired: boolean;
   disabled: boolean;
   source: ClientRow['source'];
   /** Dynamically registered clients: the initial access token that registered them (null: open registration). */
@@ -73,6 +76,10 @@ export class ClientError extends Error {
 function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const metadata: Record<string, unknown> = input.boundTokens ? { tls_client_certificate_bound_access_tokens: true } : {};
   if (input.dpopBoundTokens) metadata.dpop_bound_access_tokens = true;
+  if (input.backchannelLogoutUri) {
+    metadata.backchannel_logout_uri = input.backchannelLogoutUri;
+    metadata.backchannel_logout_session_required = input.backchannelLogoutSessionRequired;
+  }
   if (input.securityProfile) metadata.security_profile = input.securityProfile;
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.tlsSubjectDn) metadata.tls_client_auth_subject_dn = input.tlsSubjectDn;
@@ -155,6 +162,8 @@ export function summarise(row: ClientRow): ClientSummary {
     firstParty: m.first_party === true,
     dpopBoundTokens: m.dpop_bound_access_tokens === true,
     securityProfile: typeof m.security_profile === 'string' ? m.security_profile : null,
+    backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
+    backchannelLogoutSessionRequired: m.backchannel_logout_session_required === true,
     disabled: row.disabled,
     source: row.source,
     registeredBy: row.registered_by_iat,

@@ -23,6 +23,23 @@ export const redirectUriSchema = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
   }, 'redirect URIs must be https, loopback http or a private-use scheme such as com.example.app:/cb, without fragment or wildcard');
 
+/**
+ * OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute http(s) URL, no
+ * fragment; https except on loopback, where relying parties under test live.
+ */
+export const backchannelLogoutUriSchema = z
+  .string()
+  .max(2000)
+  .refine((value) => {
+    if (value.includes('#')) return false;
+    try {
+      const url = new URL(value);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+    } catch {
+      return false;
+    }
+  }, 'the back-channel logout URI must be an https URL (http only on loopback) without a fragment');
+
 /** A public JWK: a private member in a client's registered keys is a mistake that must not be stored. */
 const publicJwkSchema = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
@@ -63,6 +80,9 @@ export const newClientSchema = z
     jwks: z.object({ keys: z.array(publicJwkSchema).min(1).max(10) }).optional(),
     /** RFC 9449 §5.2: access tokens carry cnf.jkt, and a token request without a DPoP proof is refused. */
     dpopBoundTokens: z.boolean().default(false),
+    /** Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether they must carry `sid`. */
+    backchannelLogoutUri: backchannelLogoutUriSchema.optional(),
+    backchannelLogoutSessionRequired: z.boolean().default(false),
     /** `fapi2`: this client follows the FAPI 2.0 Security Profile (src/oidc/fapi.ts). */
     securityProfile: z.enum(['fapi2']).optional(),
   })
@@ -87,6 +107,12 @@ export const newClientSchema = z
     }
     if (value.securityProfile === 'fapi2' && value.idTokenSigningAlg === 'RS256') {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlg'], message: 'a FAPI 2.0 client signs with PS256, ES256 or EdDSA' });
+    }
+    if (value.type === 'service' && value.backchannelLogoutUri !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['backchannelLogoutUri'], message: 'a service (client credentials) client has no user sessions to be logged out of' });
+    }
+    if (value.backchannelLogoutSessionRequired && value.backchannelLogoutUri === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['backchannelLogoutSessionRequired'], message: 'requiring a sid needs a back-channel logout URI' });
     }
     if (value.type !== 'service' && value.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${value.type} client needs at least one redirect URI` });

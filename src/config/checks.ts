@@ -83,6 +83,9 @@ function checkProduction(config: Config, problems: string[]): void {
   if (!config.masterKey) {
     problems.push('GATEHOUSE_MASTER_KEY: production requires a master secret (or GATEHOUSE_MASTER_KEY_FILE); a generated one lives next to the data it protects');
   }
+  if (config.backchannelLogout.allowLoopback) {
+    problems.push('GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: production refuses it; logout tokens go to relying parties on public addresses only (SSRF protection)');
+  }
   if (!config.databaseUrl) {
     problems.push('DATABASE_URL: production requires PostgreSQL; the embedded database serves one process and has no backups');
   }

@@ -148,6 +148,16 @@ export const settingTable = {
     interaction: setting('GATEHOUSE_INTERACTION_TTL', '15m', duration,
       'Time a user has to finish the login and consent pages.'),
   },
+  backchannelLogout: {
+    attempts: setting('GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS', '6', integer(1, 20),
+      'Delivery attempts of one back-channel logout token before it is given up (audited as `logout.backchannel_failed`, counted in `gatehouse_backchannel_logouts_total`).'),
+    retryDelaySeconds: setting('GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY', '10s', duration,
+      'Wait before the first retry of a failed back-channel logout; each further retry waits twice as long.'),
+    pollIntervalSeconds: setting('GATEHOUSE_BACKCHANNEL_LOGOUT_POLL', '5s', duration,
+      'How often each node looks for back-channel logouts that are due (new ones are sent at once, on a notification).'),
+    allowLoopback: setting('GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', 'false', boolean,
+      'Lets logout tokens go to loopback addresses (relying parties on this machine, in development and tests). Off, the library\'s SSRF protection refuses every special-use address; production refuses `true`.'),
+  },
   cleanupIntervalSeconds: setting('GATEHOUSE_CLEANUP_INTERVAL', '5m', duration,
     'How often one node deletes expired tokens, sessions and interactions.'),
   argon2: {

@@ -27,6 +27,8 @@ import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
 import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
+import { queueLibraryLogouts } from '../oidc/backchannel-logout.js';
+import { signOutOnRefreshReplay } from '../oidc/replay-sign-out.js';
 import { healthRoutes, type ReadinessCheck } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
 import { metricsRoute } from '../observability/metrics-route.js';
@@ -140,6 +142,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   });
   jwtTokens.listen(provider);
   auditProviderEvents(provider, deps.services.audit);
+  queueLibraryLogouts(provider, deps.services.sessions.logouts);
+  signOutOnRefreshReplay(provider, deps.services.sessions, log);
   return provider;
 }
 

@@ -49,6 +49,8 @@ export interface MfaDeps {
   /** Issuer name in authenticator apps (config.mfa.totpIssuer). */
   totpIssuer: string;
   audit: Audit;
+  /** Ends the account's sessions and tokens once its second factor is reset (src/sessions/). */
+  signOut?: (actor: Actor, accountId: string, reason: 'second_factor_reset') => Promise<unknown>;
 }
 
 // The recovery-code key is sealed under the seed's purpose but its own context,
@@ -84,7 +86,7 @@ export interface MfaService {
   rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
 }
 
-export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: MfaDeps): MfaService {
+export function createMfaService({ db, secrets, lockout, totpIssuer, audit, signOut }: MfaDeps): MfaService {
   const factors = createFactorStore(db);
   const signIns = createSignInStore(db);
 
@@ -227,6 +229,7 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: Mf
     async reset(actor: Actor, accountId: string): Promise<boolean> {
       const removed = await factors.remove(accountId);
       if (removed) recordAs(audit, actor, { type: 'mfa.reset', subject: accountId });
+      if (removed) await signOut?.(actor, accountId, 'second_factor_reset');
       return removed;
     },
 

@@ -44,6 +44,7 @@ export function createMetrics() {
   const auditFailures = new Counter({ name: 'gatehouse_audit_flush_failures_total', help: 'Failed audit batch writes (retried).', registers });
   const alerts = new Counter({ name: 'gatehouse_alerts_total', help: 'Security alerts raised, by rule.', labelNames: ['rule'] as const, registers });
   const deliveries = new Counter({ name: 'gatehouse_alert_deliveries_total', help: 'Alert webhook delivery attempts by outcome.', labelNames: ['outcome'] as const, registers });
+  const logouts = new Counter({ name: 'gatehouse_backchannel_logouts_total', help: 'Back-channel logout deliveries by outcome (delivered, retry, failed: given up).', labelNames: ['outcome'] as const, registers });
   const forgedCertificates = new Counter({ name: 'gatehouse_client_certificate_header_rejected_total', help: 'Client-certificate headers ignored because the sender is not a trusted proxy.', registers });
 
   let sources: MetricSources = {};
@@ -111,6 +112,7 @@ export function createMetrics() {
     alertRaised: (rule: string) => alerts.inc({ rule }),
     alertDelivery: (outcome: string) => deliveries.inc({ outcome }),
     certificateHeaderRejected: () => forgedCertificates.inc(),
+    backchannelLogout: (outcome: 'delivered' | 'retry' | 'failed') => logouts.inc({ outcome }),
   };
 }
 

@@ -41,7 +41,7 @@ const oidcOf = (ctx: Context) => ((ctx as { oidc?: OidcBits }).oidc ?? {}) as Oi
 const requestOf = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
 /** The library's replay messages (lib/actions/grants/*, lib/helpers/grant_source.js). */
-function replayedToken(error: ProviderError): string | undefined {
+export function replayedToken(error: ProviderError): string | undefined {
   const detail = `${error.error_detail ?? ''} ${error.error_description ?? ''}`;
   if (/refresh token already used/.test(detail)) return 'refresh_token';
   if (/authorization code already consumed|grant.*already consumed|code already (used|consumed)/.test(detail)) return 'authorization_code';

@@ -7,7 +7,7 @@ import { errors, type Configuration, type Grant } from 'oidc-provider';
 
 import { standardClaims } from '../accounts/accounts.js';
 import type { Services } from '../services.js';
-import type { Config } from '../config/index.js';
+import { isLoopbackHost, type Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
@@ -52,6 +52,10 @@ const claims = {
   auth_time: null,
   sid: null,
 } as const;
+
+/** Loopback targets without the library's SSRF dispatcher; everything else with it. */
+const loopbackFetch = (url: URL | string | Request, options?: RequestInit) =>
+  isLoopbackHost(new URL(url instanceof Request ? url.url : url).hostname) ? globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) : globalThis.fetch(url, options);
 
 export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configuration {
   const { config, services, views } = deps;
@@ -99,6 +103,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     assertJwtClientAuthClaimsAndHeader: fapi.assertJwtClientAuthClaimsAndHeader as Configuration['assertJwtClientAuthClaimsAndHeader'],
     rotateRefreshToken: fapi.rotateRefreshToken,
     sectorIdentifierUriValidate,
+    // The library's fetch carries an SSRF-protecting dispatcher (lib/helpers/fetch_request.js:215-235) that refuses
+    // loopback; GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK (never in production) lets loopback relying parties through.
+    ...(config.backchannelLogout.allowLoopback ? { fetch: loopbackFetch } : {}),
     extraClientMetadata: {
       // require_mfa: every sign-in to this client needs a second factor, whatever the request asks.
       // allowed_scopes: an operator's scope list, the resource-server scopes included (src/clients/schemas.ts, oidcScopes).
@@ -144,6 +151,8 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     features: {
       ...(deps.mtls ? { mTLS: mtlsFeature(deps.mtls.source, deps.mtls.trust) } : {}),
       devInteractions: { enabled: false },
+      // Logout tokens go through Gatehouse's queue, not inline (src/oidc/backchannel-logout.ts).
+      backchannelLogout: { enabled: true },
       dPoP: dpopFeature(config.dpop, deps.dpopNonceSecret),
       fapi: fapi.fapi,
       pushedAuthorizationRequests: fapi.pushedAuthorizationRequests,
@@ -153,7 +162,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         // Who may learn about an opaque token, and whether its client and user still stand:
         // src/oidc/introspection-policy.ts (JWT access tokens get the same, src/oidc/jwt-access-tokens.ts).
         async allowedPolicy(_ctx, client, token) {
-          const facts = { clientId: token.clientId!, accountId: (token as { accountId?: string }).accountId, aud: (token as { aud?: unknown }).aud };
+          const facts = { clientId: token.clientId!, accountId: (token as { accountId?: string }).accountId, aud: (token as { aud?: unknown }).aud, issuedAt: token.iat };
           return (await introspectionPolicy.mayIntrospect(client, facts)) && introspectionPolicy.stillStands(facts);
         },
       },

@@ -12,6 +12,7 @@
 import type { AccountService } from '../accounts/accounts.js';
 import { audiencesOf, mayIntrospectAudiences } from '../clients/access.js';
 import type { ClientService } from '../clients/clients.js';
+import type { SessionService } from '../sessions/sessions.js';
 
 export interface Caller {
   clientId: string;
@@ -24,6 +25,8 @@ export interface TokenFacts {
   /** The user it was issued for; undefined for a client-credentials token. */
   accountId?: string | undefined;
   aud?: unknown;
+  /** `iat`, epoch seconds: a token issued at or before a cutoff of its account or client is inactive (src/sessions/). */
+  issuedAt?: number | undefined;
 }
 
 export interface IntrospectionPolicy {
@@ -34,13 +37,14 @@ export interface IntrospectionPolicy {
    * their tokens at once: the library checks neither at introspection (and
    * lib/actions/introspection.js:123-126 dereferences `Client.find` of the
    * token's client unchecked when a resource server asks about a user's
-   * token, which would be a 500 for a disabled client).
+   * token, which would be a 500 for a disabled client). Nor does re-enabling
+   * either bring back what was issued before: the cutoffs of src/sessions/.
    */
   stillStands(token: TokenFacts): Promise<boolean>;
 }
 
-export function createIntrospectionPolicy(services: { clients: ClientService; accounts: AccountService }): IntrospectionPolicy {
-  const { clients, accounts } = services;
+export function createIntrospectionPolicy(services: { clients: ClientService; accounts: AccountService; sessions: SessionService }): IntrospectionPolicy {
+  const { clients, accounts, sessions } = services;
   return {
     async mayIntrospect(caller, token) {
       if (token.clientId === caller.clientId) return true;
@@ -52,6 +56,8 @@ export function createIntrospectionPolicy(services: { clients: ClientService; ac
     },
     async stillStands(token) {
       if ((await clients.accessOf(token.clientId)) === undefined) return false;
+      // A token without iat cannot be placed against a cutoff: it does not stand.
+      if (await sessions.isCutOff({ accountId: token.accountId, clientId: token.clientId, issuedAt: token.issuedAt ?? 0 })) return false;
       if (token.accountId === undefined) return true;
       const account = await accounts.findById(token.accountId);
       return account !== undefined && !account.disabled;

@@ -76,6 +76,7 @@ const factsOf = (claims: AccessTokenClaims): TokenFacts => ({
   // lib/models/formats/jwt.js:118 writes `sub: accountId || clientId`: a client-credentials token's subject is its client.
   accountId: claims.sub === claims.client_id ? undefined : claims.sub,
   aud: claims.aud,
+  issuedAt: claims.iat,
 });
 
 export function jwtAccessTokens(deps: JwtAccessTokenDeps) {

@@ -30,6 +30,8 @@ export function clientJson(c: ClientSummary) {
     disabled: c.disabled,
     source: c.source,
     registration_policy: c.registrationPolicy,
+    backchannel_logout_uri: c.backchannelLogoutUri,
+    backchannel_logout_session_required: c.backchannelLogoutSessionRequired,
     secret_expires_at: c.secretExpiresAt ? c.secretExpiresAt.toISOString() : null,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -80,6 +82,8 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           ...(body.tls_client_auth_san !== undefined ? { tlsSan: body.tls_client_auth_san } : {}),
           ...(body.certificate_pem !== undefined ? { certificatePem: body.certificate_pem } : {}),
           boundTokens: body.tls_client_certificate_bound_access_tokens ?? false,
+          ...(body.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: body.backchannel_logout_uri } : {}),
+          backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? false,
         });
         return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
       },

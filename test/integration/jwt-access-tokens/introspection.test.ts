@@ -138,7 +138,7 @@ describe('JWT access tokens at the introspection and revocation endpoints', () =
     expect(await introspect(rps['orders-api']!, opaque)).toEqual({ active: false });
   });
 
-  it('makes the tokens of a disabled client inactive, opaque and JWT, and active again when enabled', async () => {
+  it('makes the tokens of a disabled client inactive, opaque and JWT, and enabling it does not bring them back', async () => {
     const rp = await service('to-disable');
     const jwt = await mint(rp);
     const opaque = await mint(rp, { scope: '' });
@@ -147,7 +147,11 @@ describe('JWT access tokens at the introspection and revocation endpoints', () =
     expect(await introspect(rps.gateway!, opaque)).toEqual({ active: false });
     expect(await introspect(rps['orders-api']!, jwt)).toEqual({ active: false });
     await gh.app.services.clients.setDisabled(operator, ids['to-disable']!, false);
-    expect((await introspect(rps.gateway!, jwt)).active).toBe(true);
+    // Disabling revoked what the client held (issue 18): re-enabling it restores the client, not its old tokens.
+    expect(await introspect(rps.gateway!, jwt)).toEqual({ active: false });
+    expect(await introspect(rps.gateway!, opaque)).toEqual({ active: false });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await introspect(rps.gateway!, await mint(rp))).active).toBe(true);
   });
 
   it('keeps tokens signed by a retired key active and stops those of a revoked key', async () => {
@@ -207,7 +211,8 @@ describe('JWT access tokens at the introspection and revocation endpoints', () =
       expect(await introspect(rps['orders-api']!, tokens.access_token)).toEqual({ active: false });
       expect(await introspect(web, tokens.access_token)).toEqual({ active: false });
       await gh.app.services.accounts.setDisabled(operator, user.id, false);
-      expect((await introspect(web, tokens.access_token)).active).toBe(true);
+      // Disabling ended its sessions and tokens (issue 18): enabling the account does not bring them back.
+      expect(await introspect(web, tokens.access_token)).toEqual({ active: false });
     });
   });
 });
