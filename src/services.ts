@@ -20,6 +20,7 @@ import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
+import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
@@ -41,6 +42,8 @@ export interface Services {
   initialAccessTokens: IatService;
   registrations: RegistrationService;
   resources: ResourceService;
+  /** Roles, groups and assignments; effective permissions, cached (issue 15). */
+  rbac: RbacService;
   keystore: Keystore;
   artifacts: ArtifactStore;
   /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
@@ -51,7 +54,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
@@ -59,6 +62,14 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
+  const accounts = createAccountService(db, config.argon2, lockout, audit);
+  const rbac = createRbacService(db, {
+    audit,
+    claimLimit: config.rbac.claimLimit,
+    resourceScopes: async (audience) => (await resources.find(audience))?.scopes,
+    userExists: async (id) => (await accounts.findById(id)) !== undefined,
+    clientExists: async (id) => (await clients.find(id)) !== undefined,
+  });
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
   const keystore = createKeystore({
     db,
@@ -83,7 +94,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       recordAs(audit, actor, { type: 'master_key.rewrapped', subject: 'master-key', detail: counts });
       return counts;
     },
-    accounts: createAccountService(db, config.argon2, lockout, audit),
+    accounts,
+    rbac,
     lockout,
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
