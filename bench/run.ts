@@ -111,7 +111,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
   const core = await openCore(config, pino({ level: 'warn' }));
   try {
     const { services } = core;
-    await services.resources.add(operator, { audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await services.resources.add(operator, { rbac: false, audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     const service = await services.clients.create(operator, { type: 'service', name: 'Bench worker' });
     const dpopService = await services.clients.create(operator, { type: 'service', name: 'Bench DPoP worker', dpopBoundTokens: true });
     const redirectUri = 'http://127.0.0.1:9/callback';

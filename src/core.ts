@@ -91,7 +91,7 @@ export async function openCore(config: Config, log: Logger, options: CoreOptions
     });
     const services = createServices(db, config, secrets, trail.audit);
     // The named in-process caches (invariant 2) cache only while they listen for invalidations.
-    const caches = [services.clients.cache, services.resources.cache, services.accessTokenRevocations.cache, services.sessions.cache];
+    const caches = [services.clients.cache, services.resources.cache, services.rbac.permissions.cache, services.accessTokenRevocations.cache, services.sessions.cache];
     try {
       for (const cache of caches) await cache.start();
     } catch (error) {

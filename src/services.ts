@@ -20,6 +20,7 @@ import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
+import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
@@ -43,6 +44,8 @@ export interface Services {
   initialAccessTokens: IatService;
   registrations: RegistrationService;
   resources: ResourceService;
+  /** Roles, groups and assignments; effective permissions, cached (issue 15). */
+  rbac: RbacService;
   keystore: Keystore;
   artifacts: ArtifactStore;
   /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
@@ -57,7 +60,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
@@ -73,6 +76,13 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut });
   const accounts = createAccountService(db, config.argon2, lockout, audit, signOut);
+  const rbac = createRbacService(db, {
+    audit,
+    claimLimit: config.rbac.claimLimit,
+    resourceScopes: async (audience) => (await resources.find(audience))?.scopes,
+    userExists: async (id) => (await accounts.findById(id)) !== undefined,
+    clientExists: async (id) => (await clients.find(id)) !== undefined,
+  });
   const keystore = createKeystore({
     db,
     secrets,
@@ -97,6 +107,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       return counts;
     },
     accounts,
+    rbac,
     lockout,
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),

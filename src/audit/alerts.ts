@@ -27,6 +27,9 @@ export interface AlertRule {
 
 const isAdminActor = (e: RecordedEvent) => e.actor === 'operator' || (e.actor?.startsWith('admin:') ?? false);
 
+// A role change that grants or removes an admin API permission (src/rbac/rbac.ts), whoever made it.
+const changesAdminPermission = (e: RecordedEvent) => e.detail['adminPermission'] === true;
+
 // A password or second-factor failure; `login.locked` only accompanies one of these, so it is not counted again.
 const isLoginFailure = (e: RecordedEvent) => e.type === 'login.failure' || e.type === 'mfa.failed';
 
@@ -73,7 +76,7 @@ export function defaultAlertRules(config: { loginFailures: Threshold; invalidCli
       name: 'admin_action',
       severity: 'warning',
       // The operator's terminal and admin API callers (`admin:<client>[/<user>]`, see actorLabel).
-      matches: isAdminActor,
+      matches: (e) => isAdminActor(e) || changesAdminPermission(e),
       summary: (e) => `${e.actor === 'operator' ? 'operator' : `admin ${e.actor?.slice('admin:'.length) ?? ''}`} action ${e.type}${e.subject ? ` on ${e.subject}` : ''}`,
     },
   ];

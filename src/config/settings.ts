@@ -200,6 +200,10 @@ export const settingTable = {
     requireBoundTokens: setting('GATEHOUSE_ADMIN_REQUIRE_BOUND_TOKENS', 'auto', z.enum(['auto', 'true', 'false']),
       'Refuse admin API tokens that are not sender-constrained (mTLS `cnf.x5t#S256`, RFC 8705 §3): `true`, `false`, or `auto` (true when `NODE_ENV=production`).'),
   },
+  rbac: {
+    claimLimit: setting('GATEHOUSE_RBAC_CLAIM_LIMIT', '100', integer(1, 1000),
+      'Most roles, and most groups, one user or client may hold (docs/rbac.md): they become `roles` and `groups` claims, so an assignment past it is refused with a clear error instead of growing tokens without bound.'),
+  },
   rateLimits: {
     enabled: setting('GATEHOUSE_RATE_LIMITING', 'true', boolean,
       'Rate limiting of the protocol endpoints and pages per client IP and per client id (budgets below). Counters are shared by all nodes through PostgreSQL, or kept in memory on the embedded database.'),

@@ -31,6 +31,8 @@ export interface NamedCache<V> {
   peek(key: string): V | undefined;
   /** Drops the key on every node; through `executor` (a transaction) the NOTIFY goes out on COMMIT. */
   invalidate(key: string, executor?: Queryable): Promise<void>;
+  /** Drops every entry on every node: for a change that reaches many keys (a role's permissions). */
+  invalidateAll(executor?: Queryable): Promise<void>;
   /** Subscribes to invalidations; until then (the CLI, unit tests) every get reads through. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -39,8 +41,12 @@ export interface NamedCache<V> {
 
 export const cacheChannel = (name: string) => `gatehouse_cache_${name}`;
 
-/** Drops every entry when the listener reconnects (a value no key can equal: keys are client ids and URLs). */
-const everything = '\u0000*';
+/**
+ * Drops every entry (a listener reconnecting, `invalidateAll`): a value no key
+ * can equal (keys are client ids, URLs and `user:`/`client:` ids) that a NOTIFY
+ * payload can carry (text holds no NUL).
+ */
+const everything = ' *';
 
 export function createNamedCache<V>(db: Db, name: string, options: { ttlMs: number; maxEntries?: number; now?: () => number }): NamedCache<V> {
   const now = options.now ?? Date.now;
@@ -87,6 +93,10 @@ export function createNamedCache<V>(db: Db, name: string, options: { ttlMs: numb
     async invalidate(key, executor = db) {
       drop(key);
       await executor.query('SELECT pg_notify($1, $2)', [channel, key]);
+    },
+    async invalidateAll(executor = db) {
+      drop(everything);
+      await executor.query('SELECT pg_notify($1, $2)', [channel, everything]);
     },
     async start() {
       if (unlisten) return;

@@ -176,7 +176,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicators(services.resources, services.clients, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }),
+      resourceIndicators: resourceIndicators(services.resources, services.clients, services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }),
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

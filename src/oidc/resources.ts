@@ -1,16 +1,18 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 
 import type { ClientService } from '../clients/clients.js';
+import type { RbacService } from '../rbac/rbac.js';
 import { adminAudience, adminScopes, mayRequestAdminTokens } from '../resources/admin-audience.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
 import { fapiAlgorithms } from './fapi.js';
+import { narrowToHeld } from './rbac-scopes.js';
 
 /**
  * RFC 8707 resource indicators. A registered resource server gets JWT access
  * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
  * its operator chose so; an unregistered `resource` is `invalid_target`.
  */
-export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>, admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' }) {
+export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>, rbac: RbacService, admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' }) {
   return {
     enabled: true,
     /**
@@ -46,7 +48,11 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
       // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
       const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;
       const fapi = ctx?.oidc?.isFapi('2.0') === '2.0';
-      const info = (rs: ResourceServerRecord | undefined) => serverInfo(rs, granted, fapi);
+      // RBAC on: only what the subject holds, among what the client may ask for (src/oidc/rbac-scopes.ts).
+      const info = (rs: ResourceServerRecord | undefined) => {
+        const answer = serverInfo(rs, granted, fapi);
+        return rs?.rbac ? narrowToHeld(ctx, rs, answer, rbac) : answer;
+      };
       const cached = resources.cached(indicator);
       return cached ? info(cached) : resources.find(indicator).then(info);
     },

@@ -11,6 +11,19 @@ import { createResourceStore, type ResourceRow } from './store.js';
  * registered audience (RFC 8707 `resource`) is a JWT (RFC 9068) the API can
  * verify offline against the JWKS, unless the operator chose opaque tokens.
  */
+/** Claims a resource server's JWT access tokens may carry about the subject's roles (RFC 9068 §7.2.1.1). */
+export const tokenClaimNames = ['roles', 'groups'] as const;
+
+export type TokenClaim = (typeof tokenClaimNames)[number];
+
+const accessControlFields = {
+  /** RBAC narrows the scopes of this server's tokens to what the subject holds: on for every new server. */
+  rbac: z.boolean().default(true),
+  /** A requested scope the subject does not hold: dropped from the token, or the request refused with invalid_scope. */
+  unheldScopes: z.enum(['drop', 'refuse']).default('drop'),
+  tokenClaims: z.array(z.enum(tokenClaimNames)).max(2).default([]),
+};
+
 export const newResourceSchema = z.object({
   audience: z.url().max(2000).refine((v) => !v.includes('#'), 'a resource indicator has no fragment (RFC 8707 §2)'),
   name: z.string().trim().min(1).max(200),
@@ -18,7 +31,17 @@ export const newResourceSchema = z.object({
   accessTokenTtl: z.number().int().min(30).max(86_400),
   tokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
   signingAlg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).default('ES256'),
+  ...accessControlFields,
 });
+
+/** Access control of one resource server (docs/rbac.md); changeable after registration. */
+export const accessControlSchema = z.strictObject({
+  rbac: z.boolean().optional(),
+  unheldScopes: z.enum(['drop', 'refuse']).optional(),
+  tokenClaims: z.array(z.enum(tokenClaimNames)).max(2).optional(),
+});
+
+export type AccessControlChange = z.input<typeof accessControlSchema>;
 
 export type NewResource = z.input<typeof newResourceSchema>;
 
@@ -29,6 +52,9 @@ export interface ResourceServer {
   accessTokenTtl: number;
   tokenFormat: 'jwt' | 'opaque';
   signingAlg: string;
+  rbac: boolean;
+  unheldScopes: 'drop' | 'refuse';
+  tokenClaims: TokenClaim[];
   createdAt: Date;
 }
 
@@ -39,6 +65,9 @@ const toResource = (row: ResourceRow): ResourceServer => ({
   accessTokenTtl: row.access_token_ttl,
   tokenFormat: row.token_format,
   signingAlg: row.signing_alg,
+  rbac: row.rbac,
+  unheldScopes: row.unheld_scopes,
+  tokenClaims: row.token_claims,
   createdAt: row.created_at,
 });
 
@@ -60,6 +89,8 @@ export interface ResourceService {
   /** The longest access-token lifetime any resource server has: how long a signing key must stay published after it stops signing. */
   maxAccessTokenTtl(): Promise<number>;
   remove(actor: Actor, audience: string): Promise<void>;
+  /** Changes RBAC on or off, the unheld-scope rule and the token claims; undefined fields stay. */
+  setAccessControl(actor: Actor, audience: string, change: AccessControlChange): Promise<ResourceServer>;
 }
 
 export function createResourceService(db: Db, audit: Audit): ResourceService {
@@ -75,10 +106,13 @@ export function createResourceService(db: Db, audit: Audit): ResourceService {
     async add(actor: Actor, input: NewResource): Promise<ResourceServer> {
       const r = newResourceSchema.parse(input);
       if (r.audience === adminAudience) throw new ResourceError(`${adminAudience} is reserved for the admin API`);
-      const row = await store.insert({ audience: r.audience, name: r.name, scopes: r.scopes, access_token_ttl: r.accessTokenTtl, token_format: r.tokenFormat, signing_alg: r.signingAlg });
+      const row = await store.insert({
+        audience: r.audience, name: r.name, scopes: r.scopes, access_token_ttl: r.accessTokenTtl, token_format: r.tokenFormat, signing_alg: r.signingAlg,
+        rbac: r.rbac, unheld_scopes: r.unheldScopes, token_claims: [...new Set(r.tokenClaims)],
+      });
       if (!row) throw new ResourceError(`a resource server for ${r.audience} already exists`);
       await cache.invalidate(r.audience);
-      recordAs(audit, actor, { type: 'resource.created', subject: r.audience, detail: { scopes: r.scopes, accessTokenTtl: r.accessTokenTtl, tokenFormat: r.tokenFormat } });
+      recordAs(audit, actor, { type: 'resource.created', subject: r.audience, detail: { scopes: r.scopes, accessTokenTtl: r.accessTokenTtl, tokenFormat: r.tokenFormat, rbac: r.rbac, unheldScopes: r.unheldScopes, tokenClaims: r.tokenClaims } });
       return toResource(row);
     },
     cached(audience: string): ResourceServer | undefined {
@@ -99,6 +133,18 @@ export function createResourceService(db: Db, audit: Audit): ResourceService {
       await cache.invalidate(audience);
       if (!removed) throw new ResourceError('no such resource server');
       recordAs(audit, actor, { type: 'resource.removed', subject: audience });
+    },
+    async setAccessControl(actor: Actor, audience: string, input: AccessControlChange): Promise<ResourceServer> {
+      const change = accessControlSchema.parse(input);
+      const row = await store.setAccessControl(audience, {
+        rbac: change.rbac ?? null,
+        unheld_scopes: change.unheldScopes ?? null,
+        token_claims: change.tokenClaims ? [...new Set(change.tokenClaims)] : null,
+      });
+      await cache.invalidate(audience);
+      if (!row) throw new ResourceError('no such resource server');
+      recordAs(audit, actor, { type: 'resource.access_control_changed', subject: audience, detail: { ...change } });
+      return toResource(row);
     },
   };
 }

@@ -19,7 +19,7 @@ describe('nothing usable at rest', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add(operator, { audience: 'https://opaque.example.test', name: 'Opaque API', scopes: ['x'], accessTokenTtl: 300, tokenFormat: 'opaque' });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: 'https://opaque.example.test', name: 'Opaque API', scopes: ['x'], accessTokenTtl: 300, tokenFormat: 'opaque' });
     const user = await gh.createUser();
     secrets.set('user password', user.password);
 

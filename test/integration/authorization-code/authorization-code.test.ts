@@ -26,7 +26,7 @@ describe('authorization code + PKCE', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 120 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 120 });
     user = await gh.createUser();
     web = await gh.createClient({ type: 'confidential', name: 'Web app', redirectUris: [redirectUri], postLogoutRedirectUris: [postLogoutUri] });
     rp = await oidc.discovery(new URL(gh.issuer), web.clientId, undefined, oidc.ClientSecretBasic(web.clientSecret!), { execute: [oidc.allowInsecureRequests] });

@@ -43,7 +43,7 @@ describe('caches on one node', () => {
   let gh: TestGatehouse;
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add(operator, { audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
   });
   afterAll(() => gh?.close());
 
@@ -63,7 +63,7 @@ describe('caches on one node', () => {
 
   it('refuses a removed resource server on the next request', async () => {
     const audience = 'https://removed.cache.test';
-    await gh.app.services.resources.add(operator, { audience, name: 'Short-lived API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience, name: 'Short-lived API', scopes: ['read'], accessTokenTtl: 300 });
     const client = await gh.createClient({ type: 'service', name: 'Resource worker' });
     expect((await token(gh, client, audience)).status).toBe(200);
     await gh.app.services.resources.remove(operator, audience);
@@ -88,7 +88,7 @@ describe('caches across two nodes on PostgreSQL', () => {
     database = await freshDatabase('postgres');
     a = await startTestGatehouse({ database });
     b = await startTestGatehouse({ database });
-    await a.app.services.resources.add(operator, { audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
+    await a.app.services.resources.add(operator, { rbac: false, audience: api, name: 'Cached API', scopes: ['read'], accessTokenTtl: 300 });
   });
   afterAll(async () => {
     await b?.close();
@@ -115,7 +115,7 @@ describe('caches across two nodes on PostgreSQL', () => {
 
   it('a resource server removed on node A is refused by node B within the bound', async () => {
     const audience = 'https://gone.cache.test';
-    await a.app.services.resources.add(operator, { audience, name: 'Gone API', scopes: ['read'], accessTokenTtl: 300 });
+    await a.app.services.resources.add(operator, { rbac: false, audience, name: 'Gone API', scopes: ['read'], accessTokenTtl: 300 });
     const client = await a.createClient({ type: 'service', name: 'Gone worker' });
     expect((await token(b, client, audience)).status).toBe(200);
     await a.app.services.resources.remove(operator, audience);

@@ -14,7 +14,7 @@ describe('client credentials', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add(operator, { audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     service = await gh.createClient({ type: 'service', name: 'Billing worker' });
     rp = await oidc.discovery(new URL(gh.issuer), service.clientId, undefined, oidc.ClientSecretBasic(service.clientSecret!), { execute: [oidc.allowInsecureRequests] });
   });

@@ -163,7 +163,7 @@ describe('a cluster of three nodes behind nginx on one PostgreSQL', () => {
     await services.accounts.create(operator, { username: user.username, password: user.password, email: 'cluster@example.test', emailVerified: true, name: 'Cluster User' });
     const created = await services.clients.create(operator, { type: 'confidential', name: 'Cluster web', redirectUris: [redirectUri] });
     web = { id: created.client.clientId, secret: created.clientSecret! };
-    await services.resources.add(operator, { audience: api, name: 'API', scopes: [], accessTokenTtl: 300 });
+    await services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: [], accessTokenTtl: 300 });
     nodes = await Promise.all([spawnNode(env), spawnNode(env), spawnNode(env)]);
     nginx = await startNginx({ config: nginxConfig(nginxPort, nodes) });
   }, 120_000);

@@ -48,7 +48,7 @@ describe('a cluster behind PgBouncer in transaction mode', () => {
     const client = await core.services.clients.create(operator, { type: 'service', name: 'pooled' });
     clientId = client.client.clientId;
     auth = `Basic ${Buffer.from(`${clientId}:${client.clientSecret}`).toString('base64')}`;
-    await core.services.resources.add(operator, { audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
+    await core.services.resources.add(operator, { rbac: false, audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));

@@ -39,7 +39,7 @@ describe('DPoP-bound tokens', () => {
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: { GATEHOUSE_MASTER_KEY: masterKey } });
     tokenUrl = `${gh.issuer}/token`;
-    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
     const made = await gh.createClient({ type: 'service', name: 'DPoP worker', dpopBoundTokens: true });
     bound = { clientId: made.clientId, clientSecret: made.clientSecret! };
     const plain = await gh.createClient({ type: 'service', name: 'Plain worker' });

@@ -27,7 +27,7 @@ describe('the example resource server with DPoP-bound tokens', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: { GATEHOUSE_DPOP_REQUIRE_NONCE: 'false' } });
-    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
     const { clientId, clientSecret } = await gh.createClient({ type: 'service', name: 'worker' });
     const apiCa = await createCertificateAuthority('CN=API CA');
     const apiCert = await issueCertificate({ subject: 'CN=localhost', usage: 'server', issuer: apiCa, altNames: { dns: ['localhost'], ip: ['127.0.0.1'] } });

@@ -171,8 +171,8 @@ describe('GATEHOUSE_PROFILE=fapi2', () => {
   });
 
   it('refuses tokens for a resource server that signs with RS256', async () => {
-    await gh.app.services.resources.add(operator, { audience: 'https://rs256.example.test', name: 'Legacy API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'RS256' });
-    await gh.app.services.resources.add(operator, { audience: 'https://es256.example.test', name: 'API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'ES256' });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: 'https://rs256.example.test', name: 'Legacy API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'RS256' });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: 'https://es256.example.test', name: 'API', scopes: ['read'], accessTokenTtl: 300, signingAlg: 'ES256' });
     const { client, key } = jwtClient;
     const par = (resource: string) => oauth.pushedAuthorizationRequest(as, client, oauth.PrivateKeyJwt(key.keys.privateKey), {
       response_type: 'code', redirect_uri: redirectUri, scope: 'openid read', resource,

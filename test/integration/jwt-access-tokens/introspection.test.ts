@@ -34,8 +34,8 @@ describe('JWT access tokens at the introspection and revocation endpoints', () =
 
   beforeAll(async () => {
     gh = await startTestGatehouse();
-    await gh.app.services.resources.add(operator, { audience: api, name: 'Orders API', scopes: ['read', 'write'], accessTokenTtl: 300 });
-    await gh.app.services.resources.add(operator, { audience: other, name: 'Other API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'Orders API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: other, name: 'Other API', scopes: ['read'], accessTokenTtl: 300 });
     await service('worker');
     await service('bystander');
     await service('orders-api', { introspects: [api] });

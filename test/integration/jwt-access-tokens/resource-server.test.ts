@@ -27,7 +27,7 @@ describe('an API introspecting JWT access tokens, set up with the CLI', () => {
 
   beforeAll(async () => {
     database = await freshDatabase(integrationDbKind());
-    await run(['resources', 'add', '--audience', api, '--name', 'Orders API', '--scope', 'orders:read', '--ttl', '10m']);
+    await run(['resources', 'add', '--audience', api, '--name', 'Orders API', '--scope', 'orders:read', '--ttl', '10m', '--rbac', 'off']);
     made.worker = JSON.parse(await run(['clients', 'add', '--type', 'service', '--name', 'Billing worker', '--default-resource', api, '--json']));
     made.api = JSON.parse(await run(['clients', 'add', '--type', 'service', '--name', 'Orders API', '--introspect', api, '--json']));
   }, 120_000);

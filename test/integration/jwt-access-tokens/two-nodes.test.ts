@@ -37,7 +37,7 @@ describe('JWT access-token revocation across two nodes on PostgreSQL', () => {
     const config = loadConfig({ ...env, NODE_ENV: 'test' });
     core = await openCore(config, createLogger('silent'));
     const { services } = core;
-    await services.resources.add(operator, { audience: api, name: 'Orders API', scopes: ['read'], accessTokenTtl: 300 });
+    await services.resources.add(operator, { rbac: false, audience: api, name: 'Orders API', scopes: ['read'], accessTokenTtl: 300 });
     const w = await services.clients.create(operator, { type: 'service', name: 'worker' });
     worker = { id: w.client.clientId, secret: w.clientSecret! };
     const rs = await services.clients.create(operator, { type: 'service', name: 'orders api' });

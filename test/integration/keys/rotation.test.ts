@@ -28,7 +28,7 @@ describe('signing key rotation', () => {
       // Rate limiting off: this is a load test of rotation, not of the limiter.
       env: { GATEHOUSE_KEY_PUBLISH_DELAY: '3s', GATEHOUSE_JWKS_MAX_AGE: '2s', GATEHOUSE_KEY_ROTATION_INTERVAL: '1h', GATEHOUSE_KEY_CHECK_INTERVAL: '1s', GATEHOUSE_RATE_LIMITING: 'false' },
     });
-    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60 });
     const client = await gh.createClient({ type: 'service', name: 'load' });
     auth = basic(client.clientId, client.clientSecret!);
   });

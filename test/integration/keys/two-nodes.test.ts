@@ -62,7 +62,7 @@ describe('key changes across two nodes on PostgreSQL', () => {
   });
 
   it('signs with a key rotated in with --now on both nodes within 5 s, without a restart', async () => {
-    await services.resources.add(operator, { audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
+    await services.resources.add(operator, { rbac: false, audience: 'https://api.example.test', name: 'API', scopes: [], accessTokenTtl: 60 });
     const mint = async (node: NodeProcess) => {
       const response = await fetch(`${node.url}/token`, {
         method: 'POST',

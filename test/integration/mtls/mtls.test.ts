@@ -81,7 +81,7 @@ async function bootstrap(pki: Pki, env: Record<string, string>): Promise<Setup> 
     expect(body.client_secret).toBeUndefined();
     return String(body.client_id);
   };
-  await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+  await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
   await gh.app.services.registrationPolicies.set(operator, 'mtls', {
     grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
     authMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'none'],

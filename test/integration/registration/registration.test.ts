@@ -30,7 +30,7 @@ describe('dynamic client registration', () => {
 
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: unlimitedRegistration });
-    await gh.app.services.resources.add(operator, { audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { rbac: false, audience: api, name: 'Example API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     await gh.app.services.registrationPolicies.set(operator, 'partners', {
       grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
       authMethods: ['client_secret_basic', 'client_secret_post'],
