@@ -10,6 +10,7 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
+import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
 import { registerClientCommands } from './clients.js';
 import { describeError, isDebug } from './errors.js';
@@ -60,6 +61,7 @@ Examples:
   registerPolicyCommands(program);
   registerResourceCommands(program);
   registerKeyCommands(program);
+  registerApiKeyCommands(program);
   registerAuditCommands(program);
   return program;
 }
