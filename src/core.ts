@@ -89,7 +89,7 @@ export async function openCore(config: Config, log: Logger, options: CoreOptions
       issuer: config.issuer,
       ...(options.auditHooks ? { hooks: options.auditHooks } : {}),
     });
-    const services = createServices(db, config, secrets, trail.audit);
+    const services = createServices(db, config, secrets, trail.audit, counters);
     // The named in-process caches (invariant 2) cache only while they listen for invalidations.
     const caches = [services.clients.cache, services.resources.cache, services.rbac.permissions.cache, services.accessTokenRevocations.cache, services.sessions.cache];
     try {

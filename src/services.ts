@@ -6,12 +6,14 @@
  */
 import { createAccountService, type AccountService } from './accounts/accounts.js';
 import { createLockout, type Lockout } from './accounts/lockout.js';
+import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
 import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
 import { recordAs, type Actor, type Audit } from './audit/events.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createClientSecretService, type ClientSecretService } from './clients/secret-rotation.js';
 import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
+import type { LimiterFactory } from './db/counters.js';
 import type { Db } from './db/index.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
@@ -25,6 +27,7 @@ import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
 import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
+import { createExchangePolicyService, type ExchangePolicyService } from './token-exchange/policies.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
 
 /** Clock skew allowed on top of token lifetimes before a retired key leaves the JWKS. */
@@ -56,6 +59,10 @@ export interface Services {
   setup: SetupService;
   /** A user's sessions and grants; revocation that reaches every session, token and client (issue 18). */
   sessions: SessionService;
+  /** API keys (issue 18): made, rotated and revoked by operators, exchanged at /token for short-lived JWTs. */
+  apiKeys: ApiKeyService;
+  /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
+  exchangePolicies: ExchangePolicyService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -63,7 +70,7 @@ export interface Services {
 export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
-export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
+export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
   const resources = createResourceService(db, audit);
   const sessions = createSessionService(db, audit);
   const clients = createClientService(db, secrets, {
@@ -123,5 +130,20 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
     setup: createSetupService({ db, secrets, audit, accounts, mfa }),
     sessions,
+    apiKeys: createApiKeyService({
+      db,
+      audit,
+      counters,
+      async ownerStands(owner) {
+        if (owner.kind === 'user') return (await accounts.findById(owner.id))?.disabled === false;
+        return (await clients.find(owner.id))?.disabled === false;
+      },
+    }),
+    exchangePolicies: createExchangePolicyService({
+      db,
+      audit,
+      clientExists: async (clientId) => (await clients.find(clientId)) !== undefined,
+      audienceExists: async (audience) => (await resources.find(audience)) !== undefined,
+    }),
   };
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommands } from './admin.js';
+import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
 import { registerClientCommands } from './clients.js';
 import { describeError, isDebug } from './errors.js';
@@ -63,6 +64,7 @@ Examples:
   registerPolicyCommands(program);
   registerResourceCommands(program);
   registerKeyCommands(program);
+  registerApiKeyCommands(program);
   registerAuditCommands(program);
   registerAdminCommands(program);
   return program;

@@ -137,6 +137,8 @@ export const settingTable = {
       'Lifetime of client-credentials access tokens when the resource server sets none.'),
     idToken: setting('GATEHOUSE_ID_TOKEN_TTL', '1h', duration,
       'Lifetime of ID tokens.'),
+    apiKeyToken: setting('GATEHOUSE_API_KEY_TOKEN_TTL', '5m', duration,
+      'Longest lifetime of an access token exchanged for an API key (RFC 8693); the resource server\'s and the client\'s exchange policy may shorten it.'),
     authorizationCode: setting('GATEHOUSE_AUTHORIZATION_CODE_TTL', '60s', duration,
       'Lifetime of authorization codes.'),
     refreshToken: setting('GATEHOUSE_REFRESH_TOKEN_TTL', '14d', duration,

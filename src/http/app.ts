@@ -39,6 +39,8 @@ import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
 import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
 import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
+import { resourceIndicators } from '../oidc/resources.js';
+import { installTokenExchange } from '../oidc/token-exchange.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
 import { rateLimiter, type RateLimits } from './rate-limit.js';
@@ -74,6 +76,19 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const issuerOrigin = new URL(config.issuer).origin;
   pinRequestOrigin(provider, issuerOrigin);
   acceptPreviousSecrets(provider, deps.services.clientSecrets);
+  const introspectionPolicy = createIntrospectionPolicy(deps.services);
+  installTokenExchange(provider, {
+    issuer: config.issuer,
+    keys,
+    policy: introspectionPolicy,
+    introspection: introspectionPolicy,
+    revocations: deps.services.accessTokenRevocations,
+    apiKeys: deps.services.apiKeys,
+    policies: deps.services.exchangePolicies,
+    audit: deps.services.audit,
+    apiKeyTokenTtl: config.ttl.apiKeyToken,
+    resourceServerInfo: resourceIndicators(deps.services.resources, deps.services.clients, deps.services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }).getResourceServerInfo,
+  });
 
   provider.use(
     edge({
@@ -95,7 +110,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   const jwtTokens = jwtAccessTokens({
     issuer: config.issuer,
     keys,
-    policy: createIntrospectionPolicy(deps.services),
+    policy: introspectionPolicy,
     revocations: deps.services.accessTokenRevocations,
   });
   const revocationAudit = auditRevocations(deps.services.audit);

@@ -24,6 +24,7 @@ import { createIntrospectionPolicy, notYourToken, revocationDecision } from './i
 import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from './dpop.js';
 import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
 import { adminTokenClaims } from './admin-token-claims.js';
+import { exchangeTokenClaims } from './token-exchange.js';
 import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
@@ -79,7 +80,11 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     // The admin scopes are known to the library so an operator can grant them in a client's `scope`
     // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
     scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
-    extraTokenClaims: adminTokenClaims,
+    // `act` on exchanged tokens (RFC 8693 §4.1, src/oidc/token-exchange.ts); acr/auth_time on admin tokens.
+    extraTokenClaims: async (ctx, token) => {
+      const claims = { ...(await adminTokenClaims(ctx, token)), ...exchangeTokenClaims(token) };
+      return Object.keys(claims).length ? claims : undefined;
+    },
     responseTypes: ['code'],
     // PKCE for every client, confidential ones too (OAuth 2.1, RFC 9700 §2.1.1); S256 is the only method the library accepts.
     pkce: { required: () => true },

@@ -71,7 +71,7 @@ function refusedStructuredToken(ctx: Context): Refused | undefined {
   return { token, client: oidc.client };
 }
 
-const factsOf = (claims: AccessTokenClaims): TokenFacts => ({
+export const factsOf = (claims: AccessTokenClaims): TokenFacts => ({
   clientId: claims.client_id,
   // lib/models/formats/jwt.js:118 writes `sub: accountId || clientId`: a client-credentials token's subject is its client.
   accountId: claims.sub === claims.client_id ? undefined : claims.sub,
@@ -79,24 +79,27 @@ const factsOf = (claims: AccessTokenClaims): TokenFacts => ({
   issuedAt: claims.iat,
 });
 
+/** A Gatehouse JWT access token's claims if its signature, issuer, `typ` and expiry hold; undefined otherwise. */
+export async function verifyAccessTokenJwt(value: string, jwks: ReturnType<typeof createLocalJWKSet>, issuer: string): Promise<AccessTokenClaims | undefined> {
+  try {
+    const { payload } = await jwtVerify(value, jwks, {
+      issuer,
+      typ: 'at+jwt',
+      algorithms: [...signingAlgorithms],
+      requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
+    });
+    if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return undefined;
+    return payload as AccessTokenClaims;
+  } catch {
+    return undefined;
+  }
+}
+
 export function jwtAccessTokens(deps: JwtAccessTokenDeps) {
   const { policy, revocations } = deps;
   const jwks = createLocalJWKSet(deps.keys.publicJwks);
 
-  async function verified(value: string): Promise<AccessTokenClaims | undefined> {
-    try {
-      const { payload } = await jwtVerify(value, jwks, {
-        issuer: deps.issuer,
-        typ: 'at+jwt',
-        algorithms: [...signingAlgorithms],
-        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
-      });
-      if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return undefined;
-      return payload as AccessTokenClaims;
-    } catch {
-      return undefined;
-    }
-  }
+  const verified = (value: string) => verifyAccessTokenJwt(value, jwks, deps.issuer);
 
   async function isActive(claims: AccessTokenClaims): Promise<boolean> {
     const revoked = revocations.isRevoked(claims.jti);
