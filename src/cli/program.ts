@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 
 import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
+import { registerExchangePolicyCommands } from './exchange-policies.js';
 import { registerClientCommands } from './clients.js';
 import { describeError, isDebug } from './errors.js';
 import { registerIatCommands } from './iat.js';
@@ -62,6 +63,7 @@ Examples:
   registerResourceCommands(program);
   registerKeyCommands(program);
   registerApiKeyCommands(program);
+  registerExchangePolicyCommands(program);
   registerAuditCommands(program);
   return program;
 }
