@@ -13,6 +13,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin.js';
 import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
+import { registerExchangePolicyCommands } from './exchange-policies.js';
 import { registerClientCommands } from './clients.js';
 import { describeError, isDebug } from './errors.js';
 import { registerIatCommands } from './iat.js';
@@ -65,6 +66,7 @@ Examples:
   registerResourceCommands(program);
   registerKeyCommands(program);
   registerApiKeyCommands(program);
+  registerExchangePolicyCommands(program);
   registerAuditCommands(program);
   registerAdminCommands(program);
   return program;

@@ -68,6 +68,20 @@ describe('API key revocation on two nodes', () => {
     expect(again.stderr).toMatch(/already revoked/);
   });
 
+  it('sets, shows and removes a client\'s exchange policy', async () => {
+    const clientId = Buffer.from(auth.slice(6), 'base64').toString().split(':')[0]!;
+    expect((await cli(database, ['exchange-policies', 'set', clientId, '--audience', 'https://unknown.example.test'], { env })).stderr).toMatch(/no such resource server/);
+    const shown = await cli(database, ['exchange-policies', 'show', clientId, '--json'], { env });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ audiences: [api], mayImpersonate: false });
+    expect((await cli(database, ['exchange-policies', 'remove', clientId], { env })).code).toBe(0);
+    const response = await fetch(`${nodes[0]!.url}/token`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token_type: 'urn:gatehouse:params:oauth:token-type:api-key', subject_token: 'ghk_x', audience: api }),
+    });
+    expect(((await response.json()) as { error: string }).error).toBe('unauthorized_client');
+  });
+
   it('explains itself with --help and refuses a malformed owner', async () => {
     const help = await cli(database, ['api-keys', 'create', '--help'], { env });
     expect(help.stdout).toMatch(/subject_token_type/);
