@@ -95,6 +95,8 @@ export const clientSchema = z
     disabled: z.boolean(),
     source: z.enum(['cli', 'registration']),
     registration_policy: z.string().nullable(),
+    dpop_bound_access_tokens: z.boolean().describe('RFC 9449 §5.2: token requests need a DPoP proof and access tokens carry cnf.jkt (GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP may require it of public clients besides).'),
+    security_profile: z.enum(['fapi2']).nullable().describe('fapi2: this client follows the FAPI 2.0 Security Profile on its own.'),
     secret_expires_at: nullableTimestamp,
     created_at: timestamp,
     updated_at: timestamp,
@@ -117,8 +119,15 @@ export const newClientBody = z
     tls_client_auth_san: z.strictObject({ type: z.enum(['dns', 'uri', 'ip', 'email']), value: z.string().min(1).max(1000) }).optional(),
     certificate_pem: z.string().max(20_000).optional(),
     tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    jwks: newClientSchema.shape.jwks.describe('private_key_jwt (RFC 7523): the client\'s public keys.'),
+    dpop_bound_access_tokens: z.boolean().optional(),
+    security_profile: z.enum(['fapi2']).optional(),
   })
   .meta({ id: 'NewClient' });
+
+export const clientPatchBody = z
+  .strictObject({ dpop_bound_access_tokens: z.boolean().optional() })
+  .meta({ id: 'ClientPatch' });
 
 export const createdClientSchema = z
   .strictObject({ client: clientSchema, client_secret: z.string().nullable().describe('Shown once, never again; null for clients without a shared secret.') })

@@ -2,12 +2,14 @@
 import type { ClientSummary } from '../../clients/clients.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
+import { checkIfMatch, etagOf } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
 import {
   clientListQuery,
   clientParams,
+  clientPatchBody,
   clientSchema,
   createdClientSchema,
   newClientBody,
@@ -30,6 +32,8 @@ export function clientJson(c: ClientSummary) {
     disabled: c.disabled,
     source: c.source,
     registration_policy: c.registrationPolicy,
+    dpop_bound_access_tokens: c.dpopBoundTokens,
+    security_profile: c.securityProfile === 'fapi2' ? ('fapi2' as const) : null,
     secret_expires_at: c.secretExpiresAt ? c.secretExpiresAt.toISOString() : null,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -80,6 +84,9 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           ...(body.tls_client_auth_san !== undefined ? { tlsSan: body.tls_client_auth_san } : {}),
           ...(body.certificate_pem !== undefined ? { certificatePem: body.certificate_pem } : {}),
           boundTokens: body.tls_client_certificate_bound_access_tokens ?? false,
+          ...(body.jwks !== undefined ? { jwks: body.jwks } : {}),
+          dpopBoundTokens: body.dpop_bound_access_tokens ?? false,
+          ...(body.security_profile !== undefined ? { securityProfile: body.security_profile } : {}),
         });
         return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
       },
@@ -87,7 +94,21 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
     operation({
       id: 'getClient', method: 'GET', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.read', summary: 'Read a client', params: clientParams, responses: one,
       async handle({ params }) {
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const json = clientJson(await byId(params.clientId));
+        return { status: 200, body: json, etag: etagOf(json) };
+      },
+    }),
+    operation({
+      id: 'updateClient', method: 'PATCH', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.write', summary: 'Require DPoP of the client, or stop requiring it (If-Match required)',
+      params: clientParams, body: clientPatchBody, etag: true, audited: true, responses: one,
+      async handle({ params, body, caller, ifMatch }) {
+        let client = await byId(params.clientId);
+        checkIfMatch(ifMatch, clientJson(client));
+        if (body.dpop_bound_access_tokens !== undefined && body.dpop_bound_access_tokens !== client.dpopBoundTokens) {
+          client = await clients.setDpopBinding(caller.actor, client.clientId, body.dpop_bound_access_tokens);
+        }
+        const json = clientJson(client);
+        return { status: 200, body: json, etag: etagOf(json) };
       },
     }),
     operation({

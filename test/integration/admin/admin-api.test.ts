@@ -11,6 +11,7 @@ import { operator } from '../../../src/audit/events.js';
 import { adminScopes, type AdminScope } from '../../../src/resources/admin-audience.js';
 import { adminOperations } from '../../../src/admin/index.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { basic, fetchNonce, proof, proofKey } from '../dpop/helpers.js';
 import { adminCaller, adminServiceClient, createContract, mintToken, secretLookingValues, type AdminAnswer, type Contract } from './helpers.js';
 
 const mfa = 'urn:gatehouse:acr:mfa';
@@ -196,6 +197,74 @@ describe('admin API v1', () => {
       expect((await call('DELETE', `/clients/${client.client_id}/secrets/${previous.id}`, { token: full })).status).toBe(204);
       expect(await tokenWith(client.client_id, oldSecret)).toBe(401);
       expect((await call('DELETE', `/clients/${client.client_id}/secrets/${previous.id}`, { token: full })).status).toBe(404);
+    });
+  });
+
+  describe('sender constraints and the FAPI 2.0 profile (issue 17)', () => {
+    const clientCredentials = (clientId: string, secret: string, dpop?: string) =>
+      fetch(`${gh.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret), ...(dpop ? { dpop } : {}) },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+    it('creates a client that must use DPoP, and PATCH turns the requirement off and on again (If-Match)', async () => {
+      const created = await call('POST', '/clients', { token: full, body: { type: 'service', name: 'Bound job', dpop_bound_access_tokens: true } });
+      expect(created.status).toBe(201);
+      const { client, client_secret: secret } = created.body as { client: { client_id: string; dpop_bound_access_tokens: boolean; security_profile: null }; client_secret: string };
+      expect(client.dpop_bound_access_tokens).toBe(true);
+      expect(client.security_profile).toBeNull();
+      const id = client.client_id;
+      const key = await proofKey();
+      const tokenUrl = `${gh.issuer}/token`;
+      expect((await clientCredentials(id, secret)).body.error).toBe('invalid_grant');
+      const nonce = await fetchNonce(tokenUrl, basic(id, secret), key);
+      const bound = await clientCredentials(id, secret, await proof(key, { htm: 'POST', htu: tokenUrl, nonce }));
+      expect(bound.status).toBe(200);
+      expect(bound.body.token_type).toBe('DPoP');
+
+      const read = await call('GET', `/clients/${id}`, { token: full });
+      const etag = read.headers.get('etag')!;
+      expect((await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: false } })).status).toBe(428);
+      const off = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: false }, headers: { 'if-match': etag } });
+      expect(off.status).toBe(200);
+      expect((off.body as { dpop_bound_access_tokens: boolean }).dpop_bound_access_tokens).toBe(false);
+      const stale = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': etag } });
+      expect(stale.status).toBe(412);
+      // Every node's client cache was invalidated: the next request is a plain bearer one.
+      const unbound = await clientCredentials(id, secret);
+      expect(unbound.status).toBe(200);
+      expect(unbound.body.token_type).toBe('Bearer');
+      const on = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': off.headers.get('etag')! } });
+      expect((on.body as { dpop_bound_access_tokens: boolean }).dpop_bound_access_tokens).toBe(true);
+      expect((await clientCredentials(id, secret)).body.error).toBe('invalid_grant');
+
+      await gh.app.audit.flush();
+      const events = (await call('GET', `/audit/events?type=client.sender_constraint_changed&limit=50`, { token: full })).body as { items: Array<{ subject: string; actor: string }> };
+      expect(events.items.filter((e) => e.subject === id)).toHaveLength(2);
+    });
+
+    it('refuses DPoP on a certificate-bound client, unknown fields, and a FAPI 2.0 client with a shared secret', async () => {
+      const mtls = await call('POST', '/clients', {
+        token: full,
+        body: { type: 'service', name: 'Bound by certificate', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=job', tls_client_certificate_bound_access_tokens: true },
+      });
+      expect(mtls.status).toBe(201);
+      const mtlsId = (mtls.body as { client: { client_id: string } }).client.client_id;
+      const etag = (await call('GET', `/clients/${mtlsId}`, { token: full })).headers.get('etag')!;
+      const both = await call('PATCH', `/clients/${mtlsId}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': etag } });
+      expect(both.status).toBe(409);
+      expect((both.body as { detail: string }).detail).toMatch(/not both/);
+      const unknown = await call('PATCH', `/clients/${mtlsId}`, { token: full, body: { token_endpoint_auth_method: 'none' }, headers: { 'if-match': etag } });
+      expect(unknown.status).toBe(400);
+      const shared = await call('POST', '/clients', { token: full, body: { type: 'confidential', name: 'Not FAPI', redirect_uris: ['https://rp.example/cb'], security_profile: 'fapi2' } });
+      expect(shared.status).toBe(400);
+      const fapi = await call('POST', '/clients', {
+        token: full,
+        body: { type: 'confidential', name: 'FAPI', redirect_uris: ['https://rp.example/cb'], security_profile: 'fapi2', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=fapi' },
+      });
+      expect(fapi.status).toBe(201);
+      expect((fapi.body as { client: { security_profile: string } }).client.security_profile).toBe('fapi2');
     });
   });
 
