@@ -158,6 +158,17 @@ export const resourceSchema = z
     created_at: timestamp,
   })
   .meta({ id: 'ResourceServer' });
+export const protectedResourceMetadataSchema = z
+  .strictObject({
+    resource: z.string(),
+    authorization_servers: z.array(z.string()),
+    scopes_supported: z.array(z.string()),
+    bearer_methods_supported: z.array(z.string()),
+    resource_name: z.string(),
+    dpop_signing_alg_values_supported: z.array(z.string()),
+    dpop_bound_access_tokens_required: z.boolean(),
+  })
+  .meta({ id: 'ProtectedResourceMetadata', description: 'RFC 9728 metadata for the resource server to publish at /.well-known/oauth-protected-resource (Link header: its location).' });
 export const resourceListQuery = z.strictObject({ limit, cursor });
 export const newResourceBody = z
   .strictObject({

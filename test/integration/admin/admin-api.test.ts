@@ -52,7 +52,7 @@ describe('admin API v1', () => {
         components: { securitySchemes: { gatehouse: { flows: { clientCredentials: { tokenUrl: string } } } } };
       };
       const documented = new Map(Object.entries(document.paths).flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => [`${m.toUpperCase()} ${path}`, op] as const)));
-      for (const op of adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) })) {
+      for (const op of adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer)) {
         const doc = documented.get(`${op.method} ${op.path}`);
         expect(doc, `${op.method} ${op.path}`).toBeDefined();
         expect(doc!.security).toEqual([{ gatehouse: [op.scope] }]);
@@ -287,6 +287,20 @@ describe('admin API v1', () => {
       expect((await call('POST', '/resource-servers', { token: full, body })).status).toBe(409);
       expect((await call('GET', `/resource-servers/${encodeURIComponent(body.audience)}`, { token: full })).status).toBe(200);
       expect((await call('GET', '/resource-servers', { token: full })).status).toBe(200);
+      // RFC 9728: the document the API publishes, and where (§3.1).
+      const metadata = await call('GET', `/resource-servers/${encodeURIComponent(body.audience)}/metadata`, { token: full });
+      expect(metadata.status).toBe(200);
+      expect(metadata.body).toEqual({
+        resource: body.audience,
+        authorization_servers: [gh.issuer],
+        scopes_supported: ['reports:read'],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Reports',
+        dpop_signing_alg_values_supported: ['ES256', 'PS256', 'EdDSA'],
+        dpop_bound_access_tokens_required: false,
+      });
+      expect(metadata.headers.get('link')).toBe('<https://reports.example.test/.well-known/oauth-protected-resource>; rel="describedby"');
+      expect((await call('GET', `/resource-servers/${encodeURIComponent('https://none.example.test')}/metadata`, { token: full })).status).toBe(404);
       expect((await call('POST', '/resource-servers', { token: full, body: { ...body, audience: 'urn:gatehouse:admin' } })).status).toBe(409);
       expect((await call('DELETE', `/resource-servers/${encodeURIComponent(body.audience)}`, { token: full })).status).toBe(204);
     });
@@ -313,7 +327,7 @@ describe('admin API v1', () => {
     const sample = (path: string) => path.replace(/\{[^}]+\}/g, 'x');
 
     it('every operation: its scope passes the token checks; other tokens are refused with the right status and challenge', async () => {
-      const operations = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) });
+      const operations = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer);
       const scopeTokens = new Map<AdminScope, string>();
       for (const scope of adminScopes) scopeTokens.set(scope, await (await adminServiceClient(gh, [scope])).token());
       const admin = await gh.createUser();
@@ -422,7 +436,7 @@ describe('admin API v1', () => {
     });
 
     it('every documented operation was exercised by this suite', () => {
-      const all = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }).map((o) => o.id);
+      const all = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer).map((o) => o.id);
       expect([...contract.seen].sort()).toEqual(expect.arrayContaining(all.sort()));
     });
   });
