@@ -16,6 +16,7 @@ import Koa from 'koa';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
 import { createJtiCache, dpopAlgorithms, dpopProblem } from './dpop.js';
+import { metadataPath, resourceMetadata, resourceMetadataParam } from './metadata.js';
 
 export interface ApiOptions {
   issuer: string;
@@ -27,6 +28,8 @@ export interface ApiOptions {
   publicOrigin?: string;
   /** How old (or how far in the future) a DPoP proof's iat may be, in seconds. */
   dpopWindowSeconds?: number;
+  /** Scopes the API names in its RFC 9728 metadata. */
+  scopes?: string[];
 }
 
 /** RFC 8705 §3.1: base64url SHA-256 of the DER certificate. */
@@ -35,9 +38,11 @@ export function certificateThumbprint(certificate: X509Certificate): string {
 }
 
 function challenge(ctx: Koa.Context, error: string, description: string, scheme: 'Bearer' | 'DPoP' = 'Bearer') {
-  // RFC 6750 §3 and RFC 9449 §7.1: the error travels in WWW-Authenticate, DPoP naming the algorithms it accepts.
+  // RFC 6750 §3 and RFC 9449 §7.1: the error travels in WWW-Authenticate, DPoP naming the algorithms it accepts;
+  // RFC 9728 §5.1: every challenge names the metadata, so a client that has never seen the API finds its authorization server.
   ctx.status = 401;
-  ctx.set('WWW-Authenticate', `${scheme} error="${error}", error_description="${description}"${scheme === 'DPoP' ? `, algs="${dpopAlgorithms.join(' ')}"` : ''}`);
+  const metadata = ctx.state.resourceMetadata as string;
+  ctx.set('WWW-Authenticate', `${scheme} error="${error}", error_description="${description}"${scheme === 'DPoP' ? `, algs="${dpopAlgorithms.join(' ')}"` : ''}, ${metadata}`);
   ctx.body = { error, error_description: description };
 }
 
@@ -46,7 +51,13 @@ export function createApi(options: ApiOptions): Koa {
   const window = options.dpopWindowSeconds ?? 120;
   const jtis = createJtiCache(window * 2);
   const app = new Koa();
+  const metadataDocument = resourceMetadata({ resource: options.audience, issuer: options.issuer, scopes: options.scopes ?? [] });
   app.use(async (ctx) => {
+    if (ctx.method === 'GET' && ctx.path === metadataPath(options.audience)) {
+      ctx.body = metadataDocument;
+      return;
+    }
+    ctx.state.resourceMetadata = resourceMetadataParam(options.publicOrigin ?? `${ctx.protocol}://${ctx.host}`, options.audience);
     const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'));
     if (!match) return challenge(ctx, 'invalid_request', 'a Bearer or DPoP access token is required');
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';

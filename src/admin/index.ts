@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
+import { dpopSigningAlgValues } from '../oidc/dpop.js';
 import type { Services } from '../services.js';
 import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
@@ -31,12 +32,12 @@ export interface AdminApiDeps {
   bodyLimit: number;
 }
 
-export function adminOperations(services: Services, auditReader: AuditReader): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
+export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
-  const operations = adminOperations(deps.services, deps.auditReader);
+  const operations = adminOperations(deps.services, deps.auditReader, deps.config.issuer);
   const document = JSON.stringify(openApiDocument(operations, deps.config.issuer));
   return adminRouter({
     operations,

@@ -128,6 +128,8 @@ export const clientSchema = z
     disabled: z.boolean(),
     source: z.enum(['cli', 'registration']),
     registration_policy: z.string().nullable(),
+    dpop_bound_access_tokens: z.boolean().describe('RFC 9449 §5.2: token requests need a DPoP proof and access tokens carry cnf.jkt (GATEHOUSE_PUBLIC_CLIENTS_REQUIRE_DPOP may require it of public clients besides).'),
+    security_profile: z.enum(['fapi2']).nullable().describe('fapi2: this client follows the FAPI 2.0 Security Profile on its own.'),
     secret_expires_at: nullableTimestamp,
     backchannel_logout_uri: z.string().nullable(),
     backchannel_logout_session_required: z.boolean(),
@@ -154,8 +156,15 @@ export const newClientBody = z
     tls_client_certificate_bound_access_tokens: z.boolean().optional(),
     backchannel_logout_uri: z.string().max(2000).optional().describe('OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.'),
     backchannel_logout_session_required: z.boolean().optional(),
+    jwks: newClientSchema.shape.jwks.describe('private_key_jwt (RFC 7523): the client\'s public keys.'),
+    dpop_bound_access_tokens: z.boolean().optional(),
+    security_profile: z.enum(['fapi2']).optional(),
   })
   .meta({ id: 'NewClient' });
+
+export const clientPatchBody = z
+  .strictObject({ dpop_bound_access_tokens: z.boolean().optional() })
+  .meta({ id: 'ClientPatch' });
 
 export const createdClientSchema = z
   .strictObject({ client: clientSchema, client_secret: z.string().nullable().describe('Shown once, never again; null for clients without a shared secret.') })
@@ -186,6 +195,17 @@ export const resourceSchema = z
     created_at: timestamp,
   })
   .meta({ id: 'ResourceServer' });
+export const protectedResourceMetadataSchema = z
+  .strictObject({
+    resource: z.string(),
+    authorization_servers: z.array(z.string()),
+    scopes_supported: z.array(z.string()),
+    bearer_methods_supported: z.array(z.string()),
+    resource_name: z.string(),
+    dpop_signing_alg_values_supported: z.array(z.string()),
+    dpop_bound_access_tokens_required: z.boolean(),
+  })
+  .meta({ id: 'ProtectedResourceMetadata', description: 'RFC 9728 metadata for the resource server to publish at /.well-known/oauth-protected-resource (Link header: its location).' });
 export const resourceListQuery = z.strictObject({ limit, cursor });
 export const newResourceBody = z
   .strictObject({

@@ -3,10 +3,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { operator } from '../audit/events.js';
 import { parseDuration } from '../config/duration.js';
 import { signingAlgorithms } from '../keys/keystore.js';
+import { dpopSigningAlgValues } from '../oidc/dpop.js';
+import { protectedResourceMetadata, protectedResourceMetadataUrl } from '../resources/protected-resource-metadata.js';
 import { ResourceError, type NewResource, type ResourceServer } from '../resources/resources.js';
 import { withContext } from './context.js';
 import { CliError, withInput } from './errors.js';
-import { isoDate, out, printFields, printJson, printTable } from './output.js';
+import { isoDate, note, out, printFields, printJson, printTable } from './output.js';
 
 export function resourceJson(resource: ResourceServer) {
   return {
@@ -132,6 +134,17 @@ async function list(options: { json?: boolean }): Promise<void> {
   });
 }
 
+/** RFC 9728 metadata for the API to publish at the location printed on stderr. */
+async function metadata(audience: string): Promise<void> {
+  await withContext(async ({ config, services }) => {
+    const resource = await services.resources.find(audience);
+    if (!resource) throw new CliError(`no such resource server: ${audience}`);
+    const location = protectedResourceMetadataUrl(resource.audience);
+    if (location) note(`publish at ${location}`);
+    printJson(protectedResourceMetadata(resource, { issuer: config.issuer, dpopSigningAlgs: dpopSigningAlgValues }));
+  });
+}
+
 async function remove(audience: string): Promise<void> {
   await withContext(async (context) => {
     await context.services.resources.remove(operator, audience).catch((error: unknown) => {
@@ -177,6 +190,12 @@ Example (turning RBAC on for a server registered before roles existed, docs/rbac
     .action(set);
 
   resources.command('list').description('list resource servers').option('--json', 'print a JSON array').action(list);
+
+  resources
+    .command('metadata')
+    .description('print the RFC 9728 protected-resource metadata the API should publish (its location on stderr)')
+    .argument('<audience>', 'its resource indicator')
+    .action(metadata);
 
   resources
     .command('remove')

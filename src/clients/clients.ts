@@ -197,6 +197,22 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
     /** RFC 7592 delete, which the registration service audits as `client.deleted`. */
     removeRegistered: (clientId: string) => removeRow(clientId),
 
+    /**
+     * Requires DPoP (RFC 9449 §5.2 `dpop_bound_access_tokens`) of one client, or
+     * stops requiring it. A certificate-bound client is sender-constrained
+     * already, and the library enforces one mechanism per client.
+     */
+    async setDpopBinding(actor: Actor, clientId: string, required: boolean): Promise<ClientSummary> {
+      const current = await store.findById(clientId);
+      if (!current) throw new ClientError('no such client');
+      if (required && current.metadata.tls_client_certificate_bound_access_tokens === true) throw new ClientError('the client\'s tokens are bound to its certificate; bind them to the certificate or to a DPoP key, not both');
+      const row = await store.setDpopBinding(clientId, required);
+      await cache.invalidate(clientId);
+      if (!row) throw new ClientError('no such client');
+      recordAs(audit, actor, { type: 'client.sender_constraint_changed', subject: clientId, clientId, detail: { dpopBoundTokens: required } });
+      return summarise(row);
+    },
+
     async setDisabled(actor: Actor, clientId: string, disabled: boolean): Promise<void> {
       const changed = await store.setDisabled(clientId, disabled);
       await cache.invalidate(clientId);

@@ -80,6 +80,19 @@ export function createClientStore(db: Db) {
       );
       return rows[0];
     },
+    /**
+     * Sets or clears `dpop_bound_access_tokens` inside the stored metadata in one
+     * statement, so a concurrent change to other fields is not lost.
+     */
+    async setDpopBinding(clientId: string, required: boolean): Promise<ClientRow | undefined> {
+      const { rows } = await db.query<ClientRow>(
+        `UPDATE clients SET metadata = CASE WHEN $2::boolean THEN metadata || '{"dpop_bound_access_tokens": true}'::jsonb ELSE metadata - 'dpop_bound_access_tokens' END,
+           updated_at = now()
+         WHERE client_id = $1 RETURNING *`,
+        [clientId, required],
+      );
+      return rows[0];
+    },
     async setDisabled(clientId: string, disabled: boolean): Promise<boolean> {
       const { rowCount } = await db.query('UPDATE clients SET disabled = $2, updated_at = now() WHERE client_id = $1', [clientId, disabled]);
       return rowCount > 0;

@@ -35,6 +35,7 @@ import { metricsRoute } from '../observability/metrics-route.js';
 import { requestContext } from './request-context.js';
 import { providerConfiguration, type ProviderDeps } from '../oidc/configuration.js';
 import { jwksRoute } from '../oidc/jwks.js';
+import { pathInsertedMetadata } from '../oidc/authorization-server-metadata.js';
 import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
 import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
@@ -120,6 +121,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       readyz: health,
       metrics: metricsRoute(deps.metrics.registry, config.metrics.token),
       jwks: jwksRoute(keys, config.keys.jwksMaxAgeSeconds),
+      oauth_discovery_path: pathInsertedMetadata(config.issuer),
       introspection: jwtTokens.introspection,
       revocation: (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
       static: staticAssets(),

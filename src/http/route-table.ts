@@ -92,6 +92,8 @@ export const routeTable: readonly Route[] = [
   { ...library, ...api, name: 'jwks', path: '/jwks', match: 'exact', libraryRoute: 'jwks', rateLimit: 'other', label: 'jwks' },
   { ...library, ...api, name: 'discovery', path: '/.well-known/openid-configuration', match: 'exact', rateLimit: 'other', label: 'discovery', cacheControl: discoveryCache },
   { ...library, ...api, name: 'oauth_discovery', path: '/.well-known/oauth-authorization-server', match: 'exact', rateLimit: 'other', label: 'discovery', cacheControl: discoveryCache },
+  // RFC 8414 §3.1: the path-inserted form for an issuer with a path (src/oidc/authorization-server-metadata.ts).
+  { ...own, ...api, name: 'oauth_discovery_path', path: '/.well-known/oauth-authorization-server', match: 'under', rateLimit: 'other', label: 'discovery', cacheControl: discoveryCache },
   // Features Gatehouse does not enable yet: their paths are known, so enabling one cannot escape the edge.
   { ...library, ...api, name: 'device_authorization', path: '/device/auth', match: 'exact', libraryRoute: 'device_authorization', feature: 'deviceFlow', rateLimit: 'authorization', label: 'device_authorization', clientInBody: true, mtlsAlias: 'device_authorization_endpoint' },
   { ...library, ...page, name: 'code_verification', path: '/device', match: 'exact', libraryRoute: 'code_verification', feature: 'deviceFlow', rateLimit: 'interaction', label: 'code_verification' },

@@ -31,10 +31,12 @@ export interface TestGatehouse {
 
 let userCounter = 0;
 
-export async function startTestGatehouse(options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase } = {}): Promise<TestGatehouse> {
+export async function startTestGatehouse(
+  options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase; /** An issuer with a path, e.g. `/tenant`. */ issuerPath?: string } = {},
+): Promise<TestGatehouse> {
   const database = options.database ?? (await freshDatabase(options.kind ?? integrationDbKind()));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://127.0.0.1:${port}${options.issuerPath ?? ''}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     GATEHOUSE_HOST: '127.0.0.1',

@@ -2,12 +2,14 @@
 import type { ClientSummary } from '../../clients/clients.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
+import { checkIfMatch, etagOf } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
 import {
   clientListQuery,
   clientParams,
+  clientPatchBody,
   clientSchema,
   createdClientSchema,
   newClientBody,
@@ -32,6 +34,8 @@ export function clientJson(c: ClientSummary) {
     registration_policy: c.registrationPolicy,
     backchannel_logout_uri: c.backchannelLogoutUri,
     backchannel_logout_session_required: c.backchannelLogoutSessionRequired,
+    dpop_bound_access_tokens: c.dpopBoundTokens,
+    security_profile: c.securityProfile === 'fapi2' ? ('fapi2' as const) : null,
     secret_expires_at: c.secretExpiresAt ? c.secretExpiresAt.toISOString() : null,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -84,6 +88,9 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           boundTokens: body.tls_client_certificate_bound_access_tokens ?? false,
           ...(body.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: body.backchannel_logout_uri } : {}),
           backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? false,
+          ...(body.jwks !== undefined ? { jwks: body.jwks } : {}),
+          dpopBoundTokens: body.dpop_bound_access_tokens ?? false,
+          ...(body.security_profile !== undefined ? { securityProfile: body.security_profile } : {}),
         });
         return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
       },
@@ -91,7 +98,21 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
     operation({
       id: 'getClient', method: 'GET', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.read', summary: 'Read a client', params: clientParams, responses: one,
       async handle({ params }) {
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const json = clientJson(await byId(params.clientId));
+        return { status: 200, body: json, etag: etagOf(json) };
+      },
+    }),
+    operation({
+      id: 'updateClient', method: 'PATCH', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.write', summary: 'Require DPoP of the client, or stop requiring it (If-Match required)',
+      params: clientParams, body: clientPatchBody, etag: true, audited: true, responses: one,
+      async handle({ params, body, caller, ifMatch }) {
+        let client = await byId(params.clientId);
+        checkIfMatch(ifMatch, clientJson(client));
+        if (body.dpop_bound_access_tokens !== undefined && body.dpop_bound_access_tokens !== client.dpopBoundTokens) {
+          client = await clients.setDpopBinding(caller.actor, client.clientId, body.dpop_bound_access_tokens);
+        }
+        const json = clientJson(client);
+        return { status: 200, body: json, etag: etagOf(json) };
       },
     }),
     operation({

@@ -1,5 +1,6 @@
 /** /admin/v1/keys, /audit and /resource-servers: thin handlers over their services. */
 import type { AuditReader } from '../../audit/reader.js';
+import { protectedResourceMetadata, protectedResourceMetadataUrl } from '../../resources/protected-resource-metadata.js';
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
 import { decodeCursor, encodeCursor, page } from '../pagination.js';
@@ -13,6 +14,7 @@ import {
   kidParams,
   newResourceBody,
   pageOf,
+  protectedResourceMetadataSchema,
   resourceListQuery,
   resourceSchema,
   rotatedKeySchema,
@@ -124,7 +126,8 @@ export function auditOperations(reader: AuditReader): Operation[] {
   ];
 }
 
-export function resourceOperations(services: Pick<Services, 'resources'>): Operation[] {
+/** `authorisation`: what the metadata says of Gatehouse as the resource server's authorization server. */
+export function resourceOperations(services: Pick<Services, 'resources'>, authorisation: { issuer: string; dpopSigningAlgs: readonly string[] }): Operation[] {
   const { resources } = services;
   return [
     operation({
@@ -156,6 +159,17 @@ export function resourceOperations(services: Pick<Services, 'resources'>): Opera
         const r = await resources.find(params.audience);
         if (!r) throw new AdminProblem(404, 'There is no resource server for this audience.');
         return { status: 200, body: resourceJson(r) };
+      },
+    }),
+    operation({
+      id: 'getProtectedResourceMetadata', method: 'GET', path: '/resource-servers/{audience}/metadata', tag: 'resources', scope: 'admin:resources.read',
+      summary: 'The RFC 9728 protected-resource metadata the resource server should publish', params: audienceParams,
+      responses: { 200: { description: 'The document; Link names where RFC 9728 §3.1 puts it, for an http(s) audience.', schema: protectedResourceMetadataSchema } },
+      async handle({ params }) {
+        const r = await resources.find(params.audience);
+        if (!r) throw new AdminProblem(404, 'There is no resource server for this audience.');
+        const location = protectedResourceMetadataUrl(r.audience);
+        return { status: 200, body: protectedResourceMetadata(r, authorisation), ...(location ? { headers: { Link: `<${location}>; rel="describedby"` } } : {}) };
       },
     }),
     operation({

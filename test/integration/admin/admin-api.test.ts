@@ -11,6 +11,7 @@ import { operator } from '../../../src/audit/events.js';
 import { adminScopes, type AdminScope } from '../../../src/resources/admin-audience.js';
 import { adminOperations } from '../../../src/admin/index.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { basic, fetchNonce, proof, proofKey } from '../dpop/helpers.js';
 import { adminCaller, adminServiceClient, createContract, mintToken, secretLookingValues, type AdminAnswer, type Contract } from './helpers.js';
 
 const mfa = 'urn:gatehouse:acr:mfa';
@@ -51,7 +52,7 @@ describe('admin API v1', () => {
         components: { securitySchemes: { gatehouse: { flows: { clientCredentials: { tokenUrl: string } } } } };
       };
       const documented = new Map(Object.entries(document.paths).flatMap(([path, ops]) => Object.entries(ops).map(([m, op]) => [`${m.toUpperCase()} ${path}`, op] as const)));
-      for (const op of adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) })) {
+      for (const op of adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer)) {
         const doc = documented.get(`${op.method} ${op.path}`);
         expect(doc, `${op.method} ${op.path}`).toBeDefined();
         expect(doc!.security).toEqual([{ gatehouse: [op.scope] }]);
@@ -199,6 +200,74 @@ describe('admin API v1', () => {
     });
   });
 
+  describe('sender constraints and the FAPI 2.0 profile (issue 17)', () => {
+    const clientCredentials = (clientId: string, secret: string, dpop?: string) =>
+      fetch(`${gh.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret), ...(dpop ? { dpop } : {}) },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+    it('creates a client that must use DPoP, and PATCH turns the requirement off and on again (If-Match)', async () => {
+      const created = await call('POST', '/clients', { token: full, body: { type: 'service', name: 'Bound job', dpop_bound_access_tokens: true } });
+      expect(created.status).toBe(201);
+      const { client, client_secret: secret } = created.body as { client: { client_id: string; dpop_bound_access_tokens: boolean; security_profile: null }; client_secret: string };
+      expect(client.dpop_bound_access_tokens).toBe(true);
+      expect(client.security_profile).toBeNull();
+      const id = client.client_id;
+      const key = await proofKey();
+      const tokenUrl = `${gh.issuer}/token`;
+      expect((await clientCredentials(id, secret)).body.error).toBe('invalid_grant');
+      const nonce = await fetchNonce(tokenUrl, basic(id, secret), key);
+      const bound = await clientCredentials(id, secret, await proof(key, { htm: 'POST', htu: tokenUrl, nonce }));
+      expect(bound.status).toBe(200);
+      expect(bound.body.token_type).toBe('DPoP');
+
+      const read = await call('GET', `/clients/${id}`, { token: full });
+      const etag = read.headers.get('etag')!;
+      expect((await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: false } })).status).toBe(428);
+      const off = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: false }, headers: { 'if-match': etag } });
+      expect(off.status).toBe(200);
+      expect((off.body as { dpop_bound_access_tokens: boolean }).dpop_bound_access_tokens).toBe(false);
+      const stale = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': etag } });
+      expect(stale.status).toBe(412);
+      // Every node's client cache was invalidated: the next request is a plain bearer one.
+      const unbound = await clientCredentials(id, secret);
+      expect(unbound.status).toBe(200);
+      expect(unbound.body.token_type).toBe('Bearer');
+      const on = await call('PATCH', `/clients/${id}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': off.headers.get('etag')! } });
+      expect((on.body as { dpop_bound_access_tokens: boolean }).dpop_bound_access_tokens).toBe(true);
+      expect((await clientCredentials(id, secret)).body.error).toBe('invalid_grant');
+
+      await gh.app.audit.flush();
+      const events = (await call('GET', `/audit/events?type=client.sender_constraint_changed&limit=50`, { token: full })).body as { items: Array<{ subject: string; actor: string }> };
+      expect(events.items.filter((e) => e.subject === id)).toHaveLength(2);
+    });
+
+    it('refuses DPoP on a certificate-bound client, unknown fields, and a FAPI 2.0 client with a shared secret', async () => {
+      const mtls = await call('POST', '/clients', {
+        token: full,
+        body: { type: 'service', name: 'Bound by certificate', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=job', tls_client_certificate_bound_access_tokens: true },
+      });
+      expect(mtls.status).toBe(201);
+      const mtlsId = (mtls.body as { client: { client_id: string } }).client.client_id;
+      const etag = (await call('GET', `/clients/${mtlsId}`, { token: full })).headers.get('etag')!;
+      const both = await call('PATCH', `/clients/${mtlsId}`, { token: full, body: { dpop_bound_access_tokens: true }, headers: { 'if-match': etag } });
+      expect(both.status).toBe(409);
+      expect((both.body as { detail: string }).detail).toMatch(/not both/);
+      const unknown = await call('PATCH', `/clients/${mtlsId}`, { token: full, body: { token_endpoint_auth_method: 'none' }, headers: { 'if-match': etag } });
+      expect(unknown.status).toBe(400);
+      const shared = await call('POST', '/clients', { token: full, body: { type: 'confidential', name: 'Not FAPI', redirect_uris: ['https://rp.example/cb'], security_profile: 'fapi2' } });
+      expect(shared.status).toBe(400);
+      const fapi = await call('POST', '/clients', {
+        token: full,
+        body: { type: 'confidential', name: 'FAPI', redirect_uris: ['https://rp.example/cb'], security_profile: 'fapi2', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=fapi' },
+      });
+      expect(fapi.status).toBe(201);
+      expect((fapi.body as { client: { security_profile: string } }).client.security_profile).toBe('fapi2');
+    });
+  });
+
   describe('keys, resource servers and audit', () => {
     it('lists, rotates and retires signing keys', async () => {
       const listed = await call('GET', '/keys', { token: full });
@@ -218,6 +287,20 @@ describe('admin API v1', () => {
       expect((await call('POST', '/resource-servers', { token: full, body })).status).toBe(409);
       expect((await call('GET', `/resource-servers/${encodeURIComponent(body.audience)}`, { token: full })).status).toBe(200);
       expect((await call('GET', '/resource-servers', { token: full })).status).toBe(200);
+      // RFC 9728: the document the API publishes, and where (§3.1).
+      const metadata = await call('GET', `/resource-servers/${encodeURIComponent(body.audience)}/metadata`, { token: full });
+      expect(metadata.status).toBe(200);
+      expect(metadata.body).toEqual({
+        resource: body.audience,
+        authorization_servers: [gh.issuer],
+        scopes_supported: ['reports:read'],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Reports',
+        dpop_signing_alg_values_supported: ['ES256', 'PS256', 'EdDSA'],
+        dpop_bound_access_tokens_required: false,
+      });
+      expect(metadata.headers.get('link')).toBe('<https://reports.example.test/.well-known/oauth-protected-resource>; rel="describedby"');
+      expect((await call('GET', `/resource-servers/${encodeURIComponent('https://none.example.test')}/metadata`, { token: full })).status).toBe(404);
       expect((await call('POST', '/resource-servers', { token: full, body: { ...body, audience: 'urn:gatehouse:admin' } })).status).toBe(409);
       expect((await call('DELETE', `/resource-servers/${encodeURIComponent(body.audience)}`, { token: full })).status).toBe(204);
     });
@@ -244,7 +327,7 @@ describe('admin API v1', () => {
     const sample = (path: string) => path.replace(/\{[^}]+\}/g, 'x');
 
     it('every operation: its scope passes the token checks; other tokens are refused with the right status and challenge', async () => {
-      const operations = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) });
+      const operations = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer);
       const scopeTokens = new Map<AdminScope, string>();
       for (const scope of adminScopes) scopeTokens.set(scope, await (await adminServiceClient(gh, [scope])).token());
       const admin = await gh.createUser();
@@ -353,7 +436,7 @@ describe('admin API v1', () => {
     });
 
     it('every documented operation was exercised by this suite', () => {
-      const all = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }).map((o) => o.id);
+      const all = adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer).map((o) => o.id);
       expect([...contract.seen].sort()).toEqual(expect.arrayContaining(all.sort()));
     });
   });

@@ -163,6 +163,11 @@ describe('gatehouse CLI', () => {
     expect(added.code, added.stderr).toBe(0);
     expect(json(expect, added)).toMatchObject({ audience: 'https://api.example.com', scopes: ['invoices:read', 'invoices:write'], access_token_ttl: 600, token_format: 'jwt', signing_alg: 'ES256' });
     expectCleanFailure(expect, await cli(db, ['resources', 'add', '--audience', 'https://api.example.com', '--name', 'Again', '--ttl', '1h']), /already exists/);
+    const metadata = await cli(db, ['resources', 'metadata', 'https://api.example.com']);
+    expect(metadata.code, metadata.stderr).toBe(0);
+    expect(json(expect, metadata)).toMatchObject({ resource: 'https://api.example.com', scopes_supported: ['invoices:read', 'invoices:write'], bearer_methods_supported: ['header'], resource_name: 'Example API' });
+    expect(metadata.stderr).toContain('publish at https://api.example.com/.well-known/oauth-protected-resource');
+    expectCleanFailure(expect, await cli(db, ['resources', 'metadata', 'https://none.example.com']), /no such resource server/);
     const badTtl = await cli(db, ['resources', 'add', '--audience', 'https://other.example.com', '--name', 'Other', '--ttl', '10 minutes']);
     expect(badTtl.code).toBe(1);
     expect(badTtl.stderr).toMatch(/^gatehouse: .*--ttl.*expected a duration/);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operator } from '../../../src/audit/events.js';
 
 import { listen } from '../../../examples/resource-server/api.js';
+import { protectedResourceMetadata } from '../../../src/resources/protected-resource-metadata.js';
 import { createCertificateAuthority, issueCertificate } from '../../../src/tls/pki.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { asProofKey, proof, proofKey, type ProofKey } from './helpers.js';
@@ -92,5 +93,18 @@ describe('the example resource server with DPoP-bound tokens', () => {
     expect(replay.status).toBe(401);
     expect(replay.challenge).toContain('invalid_dpop_proof');
     expect((await call({ authorization: `Bearer ${bearerToken}` })).status).toBe(200);
+  });
+
+  it('names its RFC 9728 metadata in every 401, and the document there points at Gatehouse as Gatehouse describes it', async () => {
+    const unauthenticated = await call({});
+    expect(unauthenticated.status).toBe(401);
+    const metadataUrl = `${server.url}/.well-known/oauth-protected-resource`;
+    expect(unauthenticated.challenge).toBe(`Bearer error="invalid_request", error_description="a Bearer or DPoP access token is required", resource_metadata="${metadataUrl}"`);
+    expect((await call({ authorization: 'Bearer not-a-token' })).challenge).toContain(`resource_metadata="${metadataUrl}"`);
+    const served = (await (await apiFetch(metadataUrl)).json()) as Record<string, unknown>;
+    expect(served).toMatchObject({ resource: api, authorization_servers: [gh.issuer], bearer_methods_supported: ['header'] });
+    // What the API serves agrees with what Gatehouse produces for it (CLI, admin API).
+    const resource = await gh.app.services.resources.find(api);
+    expect(protectedResourceMetadata(resource!, { issuer: gh.issuer, dpopSigningAlgs: ['ES256', 'PS256', 'EdDSA'] })).toMatchObject({ resource: served.resource, authorization_servers: served.authorization_servers });
   });
 });

@@ -59,6 +59,8 @@ describe('GATEHOUSE_PROFILE=fapi2', () => {
       if (!field.endsWith('_signing_alg_values_supported')) continue;
       for (const alg of value as string[]) expect(['PS256', 'ES256', 'EdDSA'], `${field}: ${alg}`).toContain(alg);
     }
+    // RFC 8414 metadata is the same document, so an OAuth-only client sees the same limits.
+    expect(await (await fetch(`${gh.issuer}/.well-known/oauth-authorization-server`)).json()).toEqual(discovery);
   });
 
   it('PAR + DPoP + private_key_jwt: code, userinfo, introspection and refresh, with oauth4webapi', async () => {
