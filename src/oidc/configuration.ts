@@ -24,6 +24,7 @@ import { createIntrospectionPolicy, notYourToken, revocationDecision } from './i
 import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from './dpop.js';
 import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
 import { adminTokenClaims } from './admin-token-claims.js';
+import { rbacTokenClaims } from './rbac-claims.js';
 import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
@@ -75,7 +76,11 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     // The admin scopes are known to the library so an operator can grant them in a client's `scope`
     // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
     scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
-    extraTokenClaims: adminTokenClaims,
+    async extraTokenClaims(ctx, token) {
+      const admin = await adminTokenClaims(ctx, token);
+      const rbac = await rbacTokenClaims(token, services.resources, services.rbac);
+      return admin || rbac ? { ...rbac, ...admin } : undefined;
+    },
     responseTypes: ['code'],
     // PKCE for every client, confidential ones too (OAuth 2.1, RFC 9700 §2.1.1); S256 is the only method the library accepts.
     pkce: { required: () => true },
