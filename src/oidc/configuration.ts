@@ -25,6 +25,7 @@ import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from '
 import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
 import { adminTokenClaims } from './admin-token-claims.js';
 import { exchangeTokenClaims } from './token-exchange.js';
+import { rbacTokenClaims } from './rbac-claims.js';
 import { adminScopes } from '../resources/admin-audience.js';
 
 export interface ProviderDeps {
@@ -80,9 +81,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     // The admin scopes are known to the library so an operator can grant them in a client's `scope`
     // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
     scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
-    // `act` on exchanged tokens (RFC 8693 §4.1, src/oidc/token-exchange.ts); acr/auth_time on admin tokens.
+    // `act` on exchanged tokens (RFC 8693 §4.1, src/oidc/token-exchange.ts); roles/groups (RFC 9068 §7.2.1.1); acr/auth_time on admin tokens.
     extraTokenClaims: async (ctx, token) => {
-      const claims = { ...(await adminTokenClaims(ctx, token)), ...exchangeTokenClaims(token) };
+      const claims = { ...(await rbacTokenClaims(token, services.resources, services.rbac)), ...(await adminTokenClaims(ctx, token)), ...exchangeTokenClaims(token) };
       return Object.keys(claims).length ? claims : undefined;
     },
     responseTypes: ['code'],
