@@ -109,10 +109,21 @@ describe("admin API: a user's sessions and grants", () => {
     expect((await call('DELETE', `/users/${owner.id}/sessions`, { token: reader })).status).toBe(403);
   });
 
+  it('registers a client with a back-channel logout URI; refuses one that is not https', async () => {
+    const writer = await (await adminServiceClient(gh, ['admin:clients.write'])).token();
+    const body = { type: 'confidential', name: 'Logout RP', redirect_uris: ['https://rp.example.test/cb'], backchannel_logout_uri: 'https://rp.example.test/logout', backchannel_logout_session_required: true };
+    const created = await call('POST', '/clients', { token: writer, body });
+    expect(created.status).toBe(201);
+    expect((created.body as { client: Record<string, unknown> }).client).toMatchObject({ backchannel_logout_uri: 'https://rp.example.test/logout', backchannel_logout_session_required: true });
+    const refused = await call('POST', '/clients', { token: writer, body: { ...body, backchannel_logout_uri: 'http://rp.example.test/logout#x' } });
+    expect(refused.status).toBe(400);
+    expect((refused.body as { fields: string[] }).fields).toEqual(['body.backchannelLogoutUri']);
+  });
+
   it('no answer carries a session cookie, token or other secret-looking value', async () => {
     const cookies = (await gh.app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_models WHERE model = 'Session'")).rows[0]!.n;
     expect(cookies).toBeGreaterThan(0);
     expect(answers.length).toBeGreaterThan(15);
-    for (const answer of answers) expect(secretLookingValues(answer.body, new Set()), answer.text.slice(0, 200)).toEqual([]);
+    for (const answer of answers) expect(secretLookingValues(answer.body, new Set(['client_secret'])), answer.text.slice(0, 200)).toEqual([]);
   });
 });

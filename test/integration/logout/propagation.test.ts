@@ -48,14 +48,14 @@ describe('revocation that propagates, with back-channel logout', () => {
     await receiver?.close();
   });
 
-  async function signIn(user: { username: string; password: string }) {
+  async function signIn(user: { username: string; password: string }, agent = new UserAgent()) {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(rp, {
       redirect_uri: redirectUri, scope: 'openid offline_access read', prompt: 'consent', state,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     });
-    const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, url.href, user));
+    const callback = new URL(await signInThroughPages(agent, gh.issuer, url.href, user));
     const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: state });
     expect(tokens.access_token.split('.')).toHaveLength(3);
     expect((await oidc.tokenIntrospection(resourceServer, tokens.access_token)).active).toBe(true);
@@ -176,6 +176,27 @@ describe('revocation that propagates, with back-channel logout', () => {
     expect(await oidc.tokenIntrospection(resourceServer, signedIn.tokens.access_token)).toEqual({ active: false });
     await expect(oidc.refreshTokenGrant(rp, signedIn.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await gh.app.services.sessions.listGrants(user.id)).toEqual([]);
+  });
+
+  it('RP-initiated logout: the library\'s logout token goes through the queue, off the request path', async () => {
+    // The client's cutoff (the test before disabled it) covers tokens of its second; sign in after it.
+    await new Promise((r) => setTimeout(r, 1100));
+    const user = await gh.createUser();
+    const agent = new UserAgent();
+    const signedIn = await signIn(user, agent);
+    const before = receiver.tokens.length;
+    const page = await agent.request(`${gh.issuer}/session/end?id_token_hint=${signedIn.tokens.id_token!}`);
+    expect(page.status).toBe(200);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
+    // The relying party is not answering: the user's sign-out must not wait for it.
+    receiver.failNext(503);
+    const started = Date.now();
+    const confirmed = await agent.request(`${gh.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } });
+    expect(confirmed.status).toBe(303);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const [token] = (await receiver.waitFor(before + 1)).slice(before);
+    expect(token).toMatchObject({ sub: user.id, sid: signedIn.claims.sid, aud: clientId });
+    expect(await gh.app.services.sessions.logouts.of(user.id)).toEqual([expect.objectContaining({ reason: 'rp_initiated_logout', state: 'delivered', attempts: 2 })]);
   });
 
   it('every logout token this suite received verified', () => {
