@@ -13,6 +13,9 @@ import { createClientSecretService, type ClientSecretService } from './clients/s
 import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { Db } from './db/index.js';
+import { createFederatedSignIns, type FederatedSignIns } from './federation/sign-ins.js';
+import { createUpstreamClient } from './federation/upstream-client.js';
+import { createUpstreamService, type UpstreamService } from './federation/upstreams.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
 import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
@@ -41,6 +44,9 @@ export interface Services {
   initialAccessTokens: IatService;
   registrations: RegistrationService;
   resources: ResourceService;
+  /** Upstream identity providers (issue 20): their configuration, and sign-ins through them. */
+  upstreams: UpstreamService;
+  federatedSignIns: FederatedSignIns;
   keystore: Keystore;
   artifacts: ArtifactStore;
   /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
@@ -51,7 +57,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
@@ -68,12 +74,24 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     retentionSeconds: async () =>
       Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
   });
+  const accounts = createAccountService(db, config.argon2, lockout, audit);
+  const upstreams = createUpstreamService(db, secrets, audit, config.federation);
+  const federatedSignIns = createFederatedSignIns({
+    db,
+    secrets,
+    audit,
+    accounts,
+    upstreams,
+    client: createUpstreamClient(config.federation),
+    redirectUri: `${config.issuer.replace(/\/$/, '')}/federation/callback`,
+  });
   // Every service that stores something sealed under the master secret.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
     'signing keys': (p) => keystore.rewrap(p),
     'second factors': (p) => mfa.rewrap(p),
     'client secrets': (p) => clients.rewrap(p),
     'previous client secrets': (p) => clientSecrets.rewrap(p),
+    'upstream client secrets': (p) => upstreams.rewrap(p),
   };
   return {
     audit,
@@ -83,7 +101,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       recordAs(audit, actor, { type: 'master_key.rewrapped', subject: 'master-key', detail: counts });
       return counts;
     },
-    accounts: createAccountService(db, config.argon2, lockout, audit),
+    accounts,
     lockout,
     mfa,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
@@ -91,6 +109,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     clientSecrets,
     ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
+    upstreams,
+    federatedSignIns,
     keystore,
     artifacts: createArtifactStore(db),
     accessTokenRevocations: createAccessTokenRevocations(db, audit),

@@ -106,6 +106,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       revocation: (ctx, next) => revocationAudit(ctx, () => jwtTokens.revocation(ctx, next)),
       static: staticAssets(),
       interaction: interactions,
+      federation_callback: interactions,
       ...(config.admin.enabled
         ? {
             admin: adminApi({
