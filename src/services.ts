@@ -15,6 +15,9 @@ import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { LimiterFactory } from './db/counters.js';
 import type { Db } from './db/index.js';
+import { createFederatedSignIns, type FederatedSignIns } from './federation/sign-ins.js';
+import { createUpstreamClient } from './federation/upstream-client.js';
+import { createUpstreamService, type UpstreamService } from './federation/upstreams.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
 import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
@@ -49,6 +52,9 @@ export interface Services {
   resources: ResourceService;
   /** Roles, groups and assignments; effective permissions, cached (issue 15). */
   rbac: RbacService;
+  /** Upstream identity providers (issue 20): their configuration, and sign-ins through them. */
+  upstreams: UpstreamService;
+  federatedSignIns: FederatedSignIns;
   keystore: Keystore;
   artifacts: ArtifactStore;
   /** Revoked JWT access token ids, shared by every node (RFC 9068 tokens have no row to delete). */
@@ -67,7 +73,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -98,12 +104,23 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     retentionSeconds: async () =>
       Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
   });
+  const upstreams = createUpstreamService(db, secrets, audit, config.federation);
+  const federatedSignIns = createFederatedSignIns({
+    db,
+    secrets,
+    audit,
+    accounts,
+    upstreams,
+    client: createUpstreamClient(config.federation),
+    redirectUri: `${config.issuer.replace(/\/$/, '')}/federation/callback`,
+  });
   // Every service that stores something sealed under the master secret.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
     'signing keys': (p) => keystore.rewrap(p),
     'second factors': (p) => mfa.rewrap(p),
     'client secrets': (p) => clients.rewrap(p),
     'previous client secrets': (p) => clientSecrets.rewrap(p),
+    'upstream client secrets': (p) => upstreams.rewrap(p),
   };
   return {
     audit,
@@ -122,6 +139,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     clientSecrets,
     ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
+    upstreams,
+    federatedSignIns,
     keystore,
     artifacts: createArtifactStore(db),
     accessTokenRevocations: createAccessTokenRevocations(db, audit),

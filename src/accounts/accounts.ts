@@ -43,6 +43,9 @@ export interface ProfileChanges {
   familyName?: string | null;
 }
 
+/** Not an argon2 hash: argon2.verify refuses it, so no password signs such an account in. */
+const noPassword = '!no-password';
+
 export class AccountError extends Error {
   override name = 'AccountError';
 }
@@ -84,6 +87,12 @@ export interface SignInOrigin extends EventOrigin {
 
 export interface AccountService {
   create(actor: Actor, input: NewAccount): Promise<Account>;
+  /**
+   * An account with no password (created just in time for a user an upstream
+   * identity provider vouches for, src/federation/): the password page can
+   * never sign it in, since the stored value is not an argon2 hash.
+   */
+  createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail?: Record<string, unknown>): Promise<Account>;
   /** The admin marker (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}); RBAC replaces it. */
   setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account>;
   /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
@@ -173,19 +182,28 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return toAccount(row);
     },
 
-    /** Checks a password, outside the lockout (operator tools and tests). */
+    async createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail: Record<string, unknown> = {}): Promise<Account> {
+      const parsed = newAccountSchema.omit({ password: true }).parse(input);
+      if (await store.findByLogin(parsed.username)) throw new AccountError(`an account named ${parsed.username} already exists`);
+      if (parsed.email && (await store.findByLogin(parsed.email))) throw new AccountError('an account with that email already exists');
+      const row = await store.insert({
+        id: randomUUID(),
+        username: parsed.username,
+        email: parsed.email ?? null,
+        emailVerified: parsed.emailVerified,
+        name: parsed.name ?? null,
+        givenName: parsed.givenName ?? null,
+        familyName: parsed.familyName ?? null,
+        passwordHash: noPassword,
+      });
+      recordAs(audit, actor, { type: 'account.created', subject: row.id, detail: { ...detail, username: row.username, password: false } });
+      return toAccount(row);
+    },
+
     async authenticate(login: string, password: string): Promise<AuthenticationResult> {
       return checkPassword(await store.findByLogin(login), password);
     },
 
-    /**
-     * The sign-in page's password check: counted by the lockout before
-     * argon2 runs, so a locked account or address costs no hashing and
-     * parallel guesses cannot overrun the limit. A right password gives its
-     * attempt back but does not reset the account's count: that waits for
-     * the sign-in to complete (see lockout.ts). Failures are audited (the
-     * login name is not: it is often a password typed into the wrong field).
-     */
     async signIn(login: string, password: string, origin: SignInOrigin): Promise<SignInResult> {
       const row = await store.findByLogin(login);
       const failure = (reason: string, accountId: string | undefined) =>
@@ -214,12 +232,6 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return { ...result, lockedNow: { account: locked, address: addressLocked }, accountId: row?.id };
     },
 
-    /**
-     * Ends a sign-in with every factor proven: the account's failure count
-     * starts afresh (only here, see lockout.ts) and `login.success` is
-     * recorded. Undefined when the account was disabled (or removed) while its
-     * second factor was being entered.
-     */
     async completeSignIn(accountId: string, facts: { acr: string; amr: string[] }, origin: EventOrigin = {}): Promise<Account | undefined> {
       const row = await store.findById(accountId);
       if (!row || row.disabled) return undefined;
@@ -233,7 +245,6 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return row ? toAccount(row) : undefined;
     },
 
-    /** Id, username or email: what an operator types on the command line. */
     async find(idOrLogin: string): Promise<Account | undefined> {
       const row = await resolve(idOrLogin);
       return row ? toAccount(row) : undefined;
@@ -261,7 +272,6 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return toAccount(row);
     },
 
-    /** The admin marker (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}); RBAC replaces it. */
     async setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
@@ -270,7 +280,6 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return { ...toAccount(row), admin };
     },
 
-    /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
     async updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account> {
       const row = await store.findById(id);
       if (!row) throw new AccountError('no such account');
@@ -291,10 +300,8 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return toAccount(updated);
     },
 
-    /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
     lockoutStatus: (accountId: string) => lockout.status(accountId),
 
-    /** Clears the account's lockout; returns whether there was anything to clear (only that is audited). */
     async unlock(actor: Actor, idOrLogin: string): Promise<{ account: Account; cleared: boolean }> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');

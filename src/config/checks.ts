@@ -77,6 +77,7 @@ function checkProduction(config: Config, problems: string[]): void {
     problems.push('GATEHOUSE_MTLS_ORIGIN: production requires the public origin of the mTLS listener');
   }
   const issuer = new URL(config.issuer);
+  if (config.federation.allowHttpLoopback) problems.push('GATEHOUSE_FEDERATION_ALLOW_HTTP_LOOPBACK: production reaches upstream identity providers over https only');
   if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
     problems.push('GATEHOUSE_ISSUER: production requires an https issuer (tokens and cookies would travel in clear)');
   }

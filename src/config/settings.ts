@@ -184,6 +184,10 @@ export const settingTable = {
     totpIssuer: setting('GATEHOUSE_TOTP_ISSUER', undefined, z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain a colon (it separates issuer and account in the otpauth label)'),
       'Name authenticator apps show for Gatehouse accounts (the `issuer` of the `otpauth://` URI); unset: the host name of `GATEHOUSE_ISSUER`.'),
   },
+  federation: {
+    allowHttpLoopback: setting('GATEHOUSE_FEDERATION_ALLOW_HTTP_LOOPBACK', 'false', boolean,
+      'Let upstream identity providers (docs/federation.md) be reached over plain http on a loopback address, for development and tests. Refused in production: upstreams are https only.'),
+  },
   profile: setting('GATEHOUSE_PROFILE', 'standard', z.enum(['standard', 'fapi2']),
     '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).'),
   dpop: {

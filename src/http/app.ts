@@ -128,6 +128,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       interaction: interactions,
       setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
       home: homePage({ views: deps.views, issuer: config.issuer }),
+      federation_callback: interactions,
       ...(config.admin.enabled
         ? {
             admin: adminApi({

@@ -6,9 +6,11 @@ import { loginFormSchema } from '../accounts/schemas.js';
 import { acr } from '../oidc/acr.js';
 import { formField, lockedMessage, noStore, PageError, parseForm, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 
-export function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string } = {}, status = 200) {
+/** The password form, the upstream providers' buttons, and a note when an upstream identity waits to be linked. */
+export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string; notice?: string } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error }, status);
+  const choices = await pages.upstreamChoices(details);
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams }, status, choices.formTargets);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */
@@ -16,13 +18,18 @@ export interface SecondFactorStep {
   begin(ctx: Context, details: Details, client: PageClient, accountId: string, amr: string[]): Promise<boolean>;
 }
 
-export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactorStep) {
+/** Home-realm discovery (src/interactions/federation.ts): true when it sent the browser upstream. */
+export type HomeRealm = (ctx: Context, details: Details, login: string) => Promise<boolean>;
+
+export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactorStep, homeRealm: HomeRealm) {
   const { accounts, pendingSignIns } = deps.services;
 
   router.post('/interaction/:uid/login', noStore, requireFormBody, parseForm, async (ctx) => {
     const details = await pages.loadForm(ctx);
     if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
     const client = await pages.clientOf(ctx, details);
+    // An email whose domain an upstream claims goes there, password or not.
+    if (await homeRealm(ctx, details, formField(ctx, 'login', 254).trim())) return;
     const form = loginFormSchema.safeParse(ctx.request.body);
     if (!form.success) {
       return renderLoginPage(pages, ctx, details, client, { login: formField(ctx, 'login', 254), error: form.error.issues[0]?.message ?? 'Check the form and try again.' }, 400);
@@ -43,6 +50,7 @@ export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps,
 
     // A password typed again (back button, another account) replaces any second-factor step begun before it.
     await pendingSignIns.cancel(details.uid);
+    // An upstream identity waiting for this password sign-in (`link-after-sign-in`) is linked when it completes.
     if (await secondFactor.begin(ctx, details, client, result.account.id, ['pwd'])) return;
     await pages.finishLogin(ctx, details, { accountId: result.account.id, acr: acr.password, amr: ['pwd'] });
   });

@@ -17,7 +17,7 @@ import type { Csrf } from './csrf.js';
 import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
-  services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns'>;
+  services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns'>;
   views: Views;
   csrf: Csrf;
   /** GATEHOUSE_MFA_REQUIRED. */
@@ -115,6 +115,8 @@ export function createPages(deps: InteractionDeps) {
       // The account may have been disabled (or removed) while its second factor was being entered.
       const account = await services.accounts.completeSignIn(login.accountId, { acr: login.acr, amr: login.amr }, originOf(details));
       if (!account) throw new PageError(403, 'This account cannot sign in. Contact your administrator.');
+      // Only a password proves the account an upstream identity waits to be linked to (`link-after-sign-in`).
+      if (login.amr.includes('pwd')) await services.federatedSignIns.linkPending(details.uid, login.accountId, originOf(details));
       ctx.state.loginOutcome = 'success';
       await finish(ctx, { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: true } });
     },
@@ -127,10 +129,11 @@ export function createPages(deps: InteractionDeps) {
       return details;
     },
 
-    render(ctx: Context, details: Details, template: string, data: Record<string, unknown>, status = 200) {
+    /** `formTargets`: more origins a form may lead to (an upstream home-realm discovery sends the login form to). */
+    render(ctx: Context, details: Details, template: string, data: Record<string, unknown>, status = 200, formTargets: readonly string[] = []) {
       ctx.status = status;
       ctx.type = 'html';
-      ctx.set('Content-Security-Policy', contentSecurityPolicy(formTargetFor(details.params.redirect_uri)));
+      ctx.set('Content-Security-Policy', contentSecurityPolicy([...formTargetFor(details.params.redirect_uri), ...formTargets]));
       ctx.body = views.render(template, { uid: details.uid, csrf: csrf.tokenFor(details.uid), ...data });
     },
 
@@ -138,6 +141,18 @@ export function createPages(deps: InteractionDeps) {
       const id = String(details.params.client_id);
       const client = await providerOf(ctx).Client.find(id);
       return { id, name: client?.clientName ?? id, requiresMfa: clientRequiresMfa(client as { [key: string]: unknown } | undefined) };
+    },
+
+    /** The enabled upstreams for the login page, the origins home-realm discovery may send its form to, and a pending link's note. */
+    async upstreamChoices(details: Details): Promise<{ upstreams: Array<{ name: string; displayName: string }>; formTargets: string[]; notice: string | undefined }> {
+      const enabled = (await services.upstreams.list()).filter((u) => u.enabled);
+      const origins = enabled.filter((u) => u.domains.length > 0).flatMap((u) => [new URL(u.issuer).origin, ...(u.endpoints ? [new URL(u.endpoints.authorization).origin] : [])]);
+      const waiting = await services.federatedSignIns.pendingLink(details.uid);
+      return {
+        upstreams: enabled.map((u) => ({ name: u.name, displayName: u.displayName })),
+        formTargets: [...new Set(origins)],
+        notice: waiting ? `Sign in with your password to link your ${waiting.displayName} account to it.` : undefined,
+      };
     },
 
     /** Back to the interaction's own URL, which shows whatever step the sign-in is at. */

@@ -8,6 +8,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 
 import { consentRoutes, renderConsentPage } from './consent.js';
+import { federationRoutes } from './federation.js';
 import { loginRoutes, renderLoginPage } from './login.js';
 import { createPages, noStore, PageError, parseForm, requireFormBody, type InteractionDeps } from './pages.js';
 import { createSecondFactor } from './second-factor.js';
@@ -30,7 +31,8 @@ function interactionRouter(deps: InteractionDeps): Router {
     throw new PageError(400, 'This sign-in step is not supported.');
   });
 
-  loginRoutes(router, pages, deps, secondFactor);
+  const { homeRealm } = federationRoutes(router, pages, deps, secondFactor);
+  loginRoutes(router, pages, deps, secondFactor, homeRealm);
   secondFactor.routes(router);
   consentRoutes(router, pages);
 

@@ -81,7 +81,7 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
     if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
     const pending = await pendingSignIns.find(details.uid);
     if (!pending) {
-      renderLoginPage(pages, ctx, details, client, { error: 'Sign in with your password first.' }, 400);
+      await renderLoginPage(pages, ctx, details, client, { error: 'Sign in with your password first.' }, 400);
       return undefined;
     }
     if (!stages.includes(pending.stage)) {

@@ -1,0 +1,255 @@
+/**
+ * Sign-in through an upstream OpenID provider (issue 20), driven over HTTP
+ * through the real pages: a programmable upstream on loopback
+ * (test/support/upstream.ts) answers for the user each test names, and an
+ * openid-client relying party redeems the Gatehouse code at the end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { operator } from '../../../src/audit/events.js';
+import { createSecretBox } from '../../../src/crypto/secret-box.js';
+import type { NewUpstream } from '../../../src/federation/schemas.js';
+import { SignIn, startTestBed, type TestBed } from '../mfa/sign-in-flow.js';
+import { startTestUpstream, type Misbehaviour, type TestUpstream, type UpstreamUser } from '../../support/upstream.js';
+
+let bed: TestBed;
+let upstream: TestUpstream;
+let counter = 0;
+
+beforeAll(async () => {
+  bed = await startTestBed({ GATEHOUSE_FEDERATION_ALLOW_HTTP_LOOPBACK: 'true' });
+  upstream = await startTestUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+  await bed?.gh.close();
+});
+
+async function addUpstream(overrides: Partial<NewUpstream> = {}) {
+  counter += 1;
+  return bed.gh.app.services.upstreams.create(operator, {
+    name: `corp${counter}`,
+    displayName: `Corp ${counter}`,
+    issuer: upstream.issuer,
+    clientId: upstream.clientId,
+    clientSecret: upstream.clientSecret,
+    linking: 'jit-create',
+    ...overrides,
+  });
+}
+
+const uniqueUser = (extra: Partial<UpstreamUser> = {}): UpstreamUser => {
+  counter += 1;
+  return { sub: `upstream-${counter}-${Math.random().toString(36).slice(2)}`, email: `person${counter}@corp.example`, email_verified: true, name: `Person ${counter}`, ...extra };
+};
+
+/** Opens a Gatehouse sign-in, clicks the upstream's button, lets the upstream answer; returns the sign-in and the callback URL the upstream sent the browser to. */
+async function throughUpstream(name: string, user: UpstreamUser, misbehave: Misbehaviour = {}) {
+  const signIn = await SignIn.begin(bed);
+  const href = new RegExp(`href="(/interaction/[^"]+/upstream/${name})"`).exec(signIn.html)?.[1];
+  if (!href) throw new Error(`no button for ${name} on the login page`);
+  const toUpstream = await signIn.agent.request(new URL(href, bed.gh.issuer).href);
+  expect(toUpstream.status).toBe(303);
+  expect(toUpstream.location!.startsWith(`${upstream.issuer}/authorize?`)).toBe(true);
+  upstream.next(user, misbehave);
+  const atUpstream = await signIn.agent.request(toUpstream.location!);
+  expect(atUpstream.location!.startsWith(`${bed.gh.issuer}/federation/callback?`)).toBe(true);
+  return { signIn, callback: atUpstream.location! };
+}
+
+/** Follows the callback through Gatehouse: to the relying party, or to the page Gatehouse answers with. */
+async function arrive(signIn: SignIn, callback: string) {
+  const { step, url } = await signIn.agent.follow(callback, bed.gh.issuer);
+  if (url.startsWith(bed.gh.issuer)) signIn.page = step;
+  else signIn.callback = new URL(url);
+  return step;
+}
+
+async function linksOf(accountId: string) {
+  const { rows } = await bed.gh.app.db.query<{ issuer: string; subject: string }>('SELECT issuer, subject FROM federation_links WHERE account_id = $1', [accountId]);
+  return rows;
+}
+
+async function auditTypes(type: string) {
+  await bed.gh.app.audit.flush();
+  const { rows } = await bed.gh.app.db.query<{ detail: Record<string, unknown> }>('SELECT detail FROM audit_events WHERE type = $1', [type]);
+  return rows.map((r) => r.detail);
+}
+
+describe('sign-in through an upstream OpenID provider', () => {
+  it('creates an account just in time, hands the RP a Gatehouse ID token with amr fed, and reuses the link next time', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const first = await throughUpstream(corp.name, user);
+    await arrive(first.signIn, first.callback);
+    const tokens = await first.signIn.tokens();
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(bed.gh.issuer);
+    expect(claims.amr).toEqual(['fed']);
+    const account = await bed.gh.app.services.accounts.findById(claims.sub);
+    expect(account?.email).toBe(user.email);
+    expect(account?.emailVerified).toBe(true);
+    expect(await linksOf(claims.sub)).toEqual([{ issuer: upstream.issuer, subject: user.sub }]);
+    // The upstream got PKCE S256, a state and a nonce.
+    const asked = upstream.authorizations.at(-1)!;
+    expect(asked.get('code_challenge_method')).toBe('S256');
+    expect(asked.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(asked.get('redirect_uri')).toBe(`${bed.gh.issuer}/federation/callback`);
+
+    const again = await throughUpstream(corp.name, user);
+    await arrive(again.signIn, again.callback);
+    expect((await again.signIn.tokens()).claims()!.sub).toBe(claims.sub);
+    // No password signs a just-in-time account in.
+    expect((await bed.gh.app.services.accounts.authenticate(account!.username, '!no-password')).ok).toBe(false);
+  });
+
+  it('refuses an authorization response whose iss names another issuer (RFC 9207)', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corp.name, user, { iss: 'https://evil.example' });
+    const page = await arrive(signIn, callback);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('Signing in with that provider did not work');
+    expect(signIn.callback).toBeUndefined();
+    expect(await bed.gh.app.services.accounts.find(user.email!)).toBeUndefined();
+  });
+
+  it('refuses an ID token whose nonce is not the one sent', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corp.name, user, { nonce: 'another-nonce' });
+    expect((await arrive(signIn, callback)).status).toBe(400);
+    expect(await bed.gh.app.services.accounts.find(user.email!)).toBeUndefined();
+  });
+
+  it('refuses an ID token issued to another client', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corp.name, user, { aud: 'some-other-client' });
+    expect((await arrive(signIn, callback)).status).toBe(400);
+    expect(await bed.gh.app.services.accounts.find(user.email!)).toBeUndefined();
+    const failures = await auditTypes('login.failure');
+    expect(failures.some((d) => d.factor === 'upstream' && d.upstream === corp.name && d.reason === 'upstream_response_rejected')).toBe(true);
+  });
+
+  it('uses a state once: the same callback replayed is refused', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corp.name, user);
+    await arrive(signIn, callback);
+    expect(signIn.callback).toBeDefined();
+    const replay = await signIn.agent.request(callback);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toContain('expired or was already used');
+    // A state made up is refused the same way, and a callback without one.
+    expect((await signIn.agent.request(`${bed.gh.issuer}/federation/callback?state=made-up&code=x`)).status).toBe(400);
+    expect((await signIn.agent.request(`${bed.gh.issuer}/federation/callback`)).status).toBe(400);
+  });
+
+  it('refuses the callback in another browser (the interaction cookie is not there)', async () => {
+    const corp = await addUpstream();
+    const { signIn, callback } = await throughUpstream(corp.name, uniqueUser());
+    const bounced = await new (signIn.agent.constructor as new () => typeof signIn.agent)().request(callback);
+    expect(bounced.status).toBe(303);
+    const other = await new (signIn.agent.constructor as new () => typeof signIn.agent)().request(bounced.location!);
+    expect(other.status).toBe(400);
+  });
+
+  it('does not link an existing account by an unverified email, even where verified emails are trusted', async () => {
+    const corp = await addUpstream({ linking: 'link-by-verified-email-when-trusted' });
+    const local = await bed.gh.createUser();
+    const email = `${local.username}@example.test`;
+    const { signIn, callback } = await throughUpstream(corp.name, uniqueUser({ email, email_verified: false }));
+    const page = await arrive(signIn, callback);
+    expect(page.status).toBe(403);
+    expect(await linksOf(local.id)).toEqual([]);
+
+    // The same address, verified by the upstream, links (both sides call it verified).
+    const verified = uniqueUser({ email, email_verified: true });
+    const second = await throughUpstream(corp.name, verified);
+    await arrive(second.signIn, second.callback);
+    expect((await second.signIn.tokens()).claims()!.sub).toBe(local.id);
+    expect(await linksOf(local.id)).toEqual([{ issuer: upstream.issuer, subject: verified.sub }]);
+  });
+
+  it('never links by email under jit-create: an address already taken is refused', async () => {
+    const corp = await addUpstream({ linking: 'jit-create' });
+    const local = await bed.gh.createUser();
+    const { signIn, callback } = await throughUpstream(corp.name, uniqueUser({ email: `${local.username}@example.test` }));
+    expect((await arrive(signIn, callback)).status).toBe(403);
+    expect(await linksOf(local.id)).toEqual([]);
+  });
+
+  it('refuses a linked user who was disabled locally', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const first = await throughUpstream(corp.name, user);
+    await arrive(first.signIn, first.callback);
+    const sub = (await first.signIn.tokens()).claims()!.sub;
+    await bed.gh.app.services.accounts.setDisabled(operator, sub, true);
+    const again = await throughUpstream(corp.name, user);
+    const page = await arrive(again.signIn, again.callback);
+    expect(page.status).toBe(403);
+    expect(page.body).toContain('This account cannot sign in');
+    expect(again.signIn.callback).toBeUndefined();
+  });
+
+  it('refuses unknown users under refuse', async () => {
+    const corp = await addUpstream({ linking: 'refuse' });
+    const { signIn, callback } = await throughUpstream(corp.name, uniqueUser());
+    const page = await arrive(signIn, callback);
+    expect(page.status).toBe(403);
+    expect(page.body).toContain('There is no account for you here yet');
+  });
+
+  it('links after the account signs in with its password (link-after-sign-in)', async () => {
+    const corp = await addUpstream({ linking: 'link-after-sign-in' });
+    const local = await bed.gh.createUser();
+    const user = uniqueUser({ email: `${local.username}@example.test` });
+    const { signIn, callback } = await throughUpstream(corp.name, user);
+    const page = await arrive(signIn, callback);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(`Sign in with your password to link your ${corp.displayName} account`);
+    expect(await linksOf(local.id)).toEqual([]);
+    await signIn.password(local);
+    expect((await signIn.tokens()).claims()!.sub).toBe(local.id);
+    expect(await linksOf(local.id)).toEqual([{ issuer: upstream.issuer, subject: user.sub }]);
+    const linked = await auditTypes('federation.linked');
+    expect(linked.some((d) => d.upstream === corp.name && d.how === 'link-after-sign-in')).toBe(true);
+
+    const next = await throughUpstream(corp.name, user);
+    await arrive(next.signIn, next.callback);
+    expect((await next.signIn.tokens()).claims()!.sub).toBe(local.id);
+  });
+
+  it('sends an email in a claimed domain straight to its upstream (home-realm discovery)', async () => {
+    const domain = `realm${counter}.example`;
+    const corp = await addUpstream({ domains: [domain] });
+    const signIn = await SignIn.begin(bed);
+    const posted = await signIn.submit('login', { login: `someone@${domain}`, password: '' });
+    expect(posted.status).toBe(303);
+    expect(posted.location!.startsWith(`${upstream.issuer}/authorize?`)).toBe(true);
+    expect(corp.domains).toEqual([domain]);
+  });
+
+  it('does not offer or start a disabled upstream', async () => {
+    const corp = await addUpstream({ enabled: false });
+    const signIn = await SignIn.begin(bed);
+    expect(signIn.html).not.toContain(`/upstream/${corp.name}"`);
+    const started = await signIn.agent.request(new URL(`${signIn.interactionUrl}/upstream/${corp.name}`).href);
+    expect(started.status).toBe(404);
+  });
+});
+
+describe('the upstream client secret at rest', () => {
+  it('is sealed: the row holds neither the secret nor anything another master secret opens', async () => {
+    const corp = await addUpstream();
+    const { rows } = await bed.gh.app.db.query<{ client_secret_ciphertext: string }>('SELECT client_secret_ciphertext FROM federation_upstreams WHERE id = $1', [corp.id]);
+    const sealed = rows[0]!.client_secret_ciphertext;
+    expect(sealed).not.toContain(upstream.clientSecret);
+    expect(JSON.stringify(rows)).not.toContain(upstream.clientSecret);
+    expect(() => createSecretBox(Buffer.alloc(32, 7)).open('upstream-client-secret', corp.id, sealed)).toThrow();
+    expect(corp).not.toHaveProperty('clientSecret');
+    expect(corp.hasClientSecret).toBe(true);
+  });
+});

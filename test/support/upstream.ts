@@ -1,0 +1,145 @@
+/**
+ * A small programmable OpenID provider on loopback, the upstream Gatehouse
+ * federates to in tests: discovery, JWKS, an authorization endpoint that
+ * answers at once for the user the test names, a token endpoint that checks
+ * the client secret and the PKCE verifier, userinfo. Each authorization can be
+ * told to misbehave (another `iss`, another audience, another nonce), so the
+ * negative paths run against real signed answers.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+
+export interface UpstreamUser {
+  sub: string;
+  email?: string;
+  email_verified?: boolean;
+  name?: string;
+  groups?: string[];
+  amr?: string[];
+}
+
+export interface Misbehaviour {
+  iss?: string;
+  aud?: string;
+  nonce?: string;
+}
+
+export interface TestUpstream {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Who the next authorization signs in, and how it misbehaves. */
+  next(user: UpstreamUser, misbehave?: Misbehaviour): void;
+  /** Every authorization request received. */
+  readonly authorizations: URLSearchParams[];
+  close(): Promise<void>;
+}
+
+interface Grant {
+  user: UpstreamUser;
+  misbehave: Misbehaviour;
+  clientId: string;
+  redirectUri: string;
+  challenge: string;
+  nonce: string;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) body += String(chunk);
+  return body;
+}
+
+export async function startTestUpstream(): Promise<TestUpstream> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  const clientId = `gatehouse-${randomBytes(4).toString('hex')}`;
+  const clientSecret = randomBytes(24).toString('base64url');
+  const codes = new Map<string, Grant>();
+  const tokens = new Map<string, UpstreamUser>();
+  const authorizations: URLSearchParams[] = [];
+  let pending: { user: UpstreamUser; misbehave: Misbehaviour } = { user: { sub: 'default-user' }, misbehave: {} };
+  let issuer = '';
+
+  const sign = (claims: Record<string, unknown>, key: CryptoKey) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setExpirationTime('5m').sign(key);
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', issuer);
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (url.pathname === '/.well-known/openid-configuration') {
+        return json(200, {
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          userinfo_endpoint: `${issuer}/userinfo`,
+          jwks_uri: `${issuer}/jwks`,
+          end_session_endpoint: `${issuer}/logout`,
+          response_types_supported: ['code'],
+          code_challenge_methods_supported: ['S256'],
+          id_token_signing_alg_values_supported: ['ES256'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic'],
+          authorization_response_iss_parameter_supported: true,
+        });
+      }
+      if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+      if (url.pathname === '/authorize') {
+        authorizations.push(url.searchParams);
+        const p = url.searchParams;
+        if (p.get('client_id') !== clientId || p.get('code_challenge_method') !== 'S256' || !p.get('redirect_uri')) return json(400, { error: 'invalid_request' });
+        const code = randomBytes(16).toString('base64url');
+        codes.set(code, { ...pending, clientId, redirectUri: p.get('redirect_uri')!, challenge: p.get('code_challenge')!, nonce: p.get('nonce') ?? '' });
+        const back = new URL(p.get('redirect_uri')!);
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', p.get('state') ?? '');
+        back.searchParams.set('iss', pending.misbehave.iss ?? issuer);
+        res.writeHead(302, { location: back.href });
+        return res.end();
+      }
+      if (url.pathname === '/token' && req.method === 'POST') {
+        const form = new URLSearchParams(await readBody(req));
+        const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
+        if (id !== clientId || secret !== clientSecret) return json(401, { error: 'invalid_client' });
+        const grant = codes.get(form.get('code') ?? '');
+        codes.delete(form.get('code') ?? '');
+        const verifier = form.get('code_verifier') ?? '';
+        if (!grant || grant.redirectUri !== form.get('redirect_uri') || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return json(400, { error: 'invalid_grant' });
+        const accessToken = randomBytes(16).toString('base64url');
+        tokens.set(accessToken, grant.user);
+        const { amr, ...profile } = grant.user;
+        const idToken = await sign({ iss: issuer, aud: grant.misbehave.aud ?? clientId, nonce: grant.misbehave.nonce ?? grant.nonce, ...profile, ...(amr ? { amr } : {}) }, privateKey);
+        return json(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+      }
+      if (url.pathname === '/userinfo') {
+        const user = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+        if (!user) return json(401, { error: 'invalid_token' });
+        const { amr: _amr, ...profile } = user;
+        return json(200, profile);
+      }
+      json(404, { error: 'not_found' });
+    })().catch(() => {
+      res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    authorizations,
+    next(user, misbehave = {}) {
+      pending = { user, misbehave };
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
