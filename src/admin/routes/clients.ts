@@ -1,5 +1,6 @@
 /** /admin/v1/clients: thin handlers over the client and client-secret services. */
 import type { ClientSummary } from '../../clients/clients.js';
+import { matchedVersion, staleWrite, versionTag } from '../etag.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
@@ -8,6 +9,7 @@ import { AdminProblem } from '../problem.js';
 import {
   clientListQuery,
   clientParams,
+  clientPatchBody,
   clientSchema,
   createdClientSchema,
   newClientBody,
@@ -81,13 +83,27 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           ...(body.certificate_pem !== undefined ? { certificatePem: body.certificate_pem } : {}),
           boundTokens: body.tls_client_certificate_bound_access_tokens ?? false,
         });
-        return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
+        return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, etag: versionTag(client), headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
       },
     }),
     operation({
       id: 'getClient', method: 'GET', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.read', summary: 'Read a client', params: clientParams, responses: one,
       async handle({ params }) {
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
+      },
+    }),
+    operation({
+      id: 'updateClient', method: 'PATCH', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.write',
+      summary: 'Change name, redirect URIs, first-party marker or scopes (If-Match required; type and authentication are read-only)',
+      params: clientParams, body: clientPatchBody, etag: true, audited: true, responses: one,
+      async handle({ params, body, caller, ifMatch }) {
+        const expected = matchedVersion(ifMatch, await byId(params.clientId));
+        const { name, redirect_uris: redirectUris, post_logout_redirect_uris: postLogoutRedirectUris, first_party: firstParty, scope } = body;
+        const change = Object.fromEntries(Object.entries({ name, redirectUris, postLogoutRedirectUris, firstParty, scope }).filter(([, v]) => v !== undefined));
+        const client = await clients.update(caller.actor, params.clientId, change, expected);
+        if (client === 'stale') throw staleWrite();
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({
@@ -102,14 +118,16 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
       id: 'disableClient', method: 'POST', path: '/clients/{clientId}/disable', tag: 'clients', scope: 'admin:clients.write', summary: 'Disable a client', params: clientParams, audited: true, responses: one,
       async handle({ params, caller }) {
         await clients.setDisabled(caller.actor, (await byId(params.clientId)).clientId, true);
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({
       id: 'enableClient', method: 'POST', path: '/clients/{clientId}/enable', tag: 'clients', scope: 'admin:clients.write', summary: 'Enable a client', params: clientParams, audited: true, responses: one,
       async handle({ params, caller }) {
         await clients.setDisabled(caller.actor, (await byId(params.clientId)).clientId, false);
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({

@@ -1,0 +1,81 @@
+/** /admin/v1/resource-servers: thin handlers over the resource service. */
+import type { ResourceServer } from '../../resources/resources.js';
+import type { Services } from '../../services.js';
+import { matchedVersion, staleWrite, versionTag } from '../etag.js';
+import { operation, type Operation } from '../operation.js';
+import { page } from '../pagination.js';
+import { AdminProblem } from '../problem.js';
+import { audienceParams, newResourceBody, pageOf, resourceListQuery, resourcePatchBody, resourceSchema } from '../schemas.js';
+
+const resourceJson = (r: ResourceServer) => ({
+  audience: r.audience,
+  name: r.name,
+  scopes: r.scopes,
+  access_token_ttl: r.accessTokenTtl,
+  token_format: r.tokenFormat,
+  signing_alg: r.signingAlg,
+  created_at: r.createdAt.toISOString(),
+});
+
+export function resourceOperations(services: Pick<Services, 'resources'>): Operation[] {
+  const { resources } = services;
+  const byAudience = async (audience: string) => {
+    const r = await resources.find(audience);
+    if (!r) throw new AdminProblem(404, 'There is no resource server for this audience.');
+    return r;
+  };
+  const one = { 200: { description: 'The resource server.', schema: resourceSchema } };
+  return [
+    operation({
+      id: 'listResourceServers', method: 'GET', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.read', summary: 'List resource servers', query: resourceListQuery,
+      responses: { 200: { description: 'A page of resource servers.', schema: pageOf(resourceSchema, 'ResourceServerPage') } },
+      async handle({ query }) {
+        return { status: 200, body: page(await resources.list(), (r) => r.audience, query.cursor, query.limit, resourceJson) };
+      },
+    }),
+    operation({
+      id: 'createResourceServer', method: 'POST', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.write', summary: 'Register a resource server and its scopes', body: newResourceBody, audited: true,
+      responses: { 201: { description: 'The resource server.', schema: resourceSchema } },
+      async handle({ body, caller }) {
+        const r = await resources.add(caller.actor, {
+          audience: body.audience,
+          name: body.name,
+          scopes: body.scopes ?? [],
+          accessTokenTtl: body.access_token_ttl,
+          ...(body.token_format ? { tokenFormat: body.token_format } : {}),
+          ...(body.signing_alg ? { signingAlg: body.signing_alg } : {}),
+        });
+        return { status: 201, body: resourceJson(r), etag: versionTag(r), headers: { Location: `/admin/v1/resource-servers/${encodeURIComponent(r.audience)}` } };
+      },
+    }),
+    operation({
+      id: 'getResourceServer', method: 'GET', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.read', summary: 'Read a resource server (audience percent-encoded)', params: audienceParams,
+      responses: one,
+      async handle({ params }) {
+        const r = await byAudience(params.audience);
+        return { status: 200, body: resourceJson(r), etag: versionTag(r) };
+      },
+    }),
+    operation({
+      id: 'updateResourceServer', method: 'PATCH', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.write',
+      summary: 'Change name, scopes, token lifetime, format or algorithm (If-Match required; the audience is read-only)',
+      params: audienceParams, body: resourcePatchBody, etag: true, audited: true, responses: one,
+      async handle({ params, body, caller, ifMatch }) {
+        const expected = matchedVersion(ifMatch, await byAudience(params.audience));
+        const { name, scopes, access_token_ttl: accessTokenTtl, token_format: tokenFormat, signing_alg: signingAlg } = body;
+        const change = Object.fromEntries(Object.entries({ name, scopes, accessTokenTtl, tokenFormat, signingAlg }).filter(([, v]) => v !== undefined));
+        const r = await resources.update(caller.actor, params.audience, change, expected);
+        if (r === 'stale') throw staleWrite();
+        return { status: 200, body: resourceJson(r), etag: versionTag(r) };
+      },
+    }),
+    operation({
+      id: 'deleteResourceServer', method: 'DELETE', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.write', summary: 'Remove a resource server', params: audienceParams, audited: true,
+      responses: { 204: { description: 'Removed.' } },
+      async handle({ params, caller }) {
+        await resources.remove(caller.actor, params.audience);
+        return { status: 204 };
+      },
+    }),
+  ];
+}
