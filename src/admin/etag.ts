@@ -34,3 +34,10 @@ export function matchedVersion(ifMatch: string | undefined, current: { version: 
   if (listed.includes('*') || listed.includes(versionTag(current))) return current.version;
   throw staleWrite();
 }
+
+/** A PATCH of a versioned row: If-Match against the current tag, then the service's compare-and-set (`stale`: lost the race). */
+export async function updateIfMatch<T extends { version: number; createdAt: Date }>(ifMatch: string | undefined, current: T, write: (expected: number) => Promise<T | 'stale'>): Promise<T> {
+  const result = await write(matchedVersion(ifMatch, current));
+  if (result === 'stale') throw staleWrite();
+  return result;
+}

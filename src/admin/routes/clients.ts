@@ -1,6 +1,6 @@
 /** /admin/v1/clients: thin handlers over the client and client-secret services. */
 import type { ClientSummary } from '../../clients/clients.js';
-import { matchedVersion, staleWrite, versionTag } from '../etag.js';
+import { updateIfMatch, versionTag } from '../etag.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
@@ -98,11 +98,9 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
       summary: 'Change name, redirect URIs, first-party marker or scopes (If-Match required; type and authentication are read-only)',
       params: clientParams, body: clientPatchBody, etag: true, audited: true, responses: one,
       async handle({ params, body, caller, ifMatch }) {
-        const expected = matchedVersion(ifMatch, await byId(params.clientId));
         const { name, redirect_uris: redirectUris, post_logout_redirect_uris: postLogoutRedirectUris, first_party: firstParty, scope } = body;
         const change = Object.fromEntries(Object.entries({ name, redirectUris, postLogoutRedirectUris, firstParty, scope }).filter(([, v]) => v !== undefined));
-        const client = await clients.update(caller.actor, params.clientId, change, expected);
-        if (client === 'stale') throw staleWrite();
+        const client = await updateIfMatch(ifMatch, await byId(params.clientId), (expected) => clients.update(caller.actor, params.clientId, change, expected));
         return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),

@@ -1,7 +1,7 @@
 /** /admin/v1/resource-servers: thin handlers over the resource service. */
 import type { ResourceServer } from '../../resources/resources.js';
 import type { Services } from '../../services.js';
-import { matchedVersion, staleWrite, versionTag } from '../etag.js';
+import { updateIfMatch, versionTag } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
@@ -61,11 +61,9 @@ export function resourceOperations(services: Pick<Services, 'resources'>): Opera
       summary: 'Change name, scopes, token lifetime, format or algorithm (If-Match required; the audience is read-only)',
       params: audienceParams, body: resourcePatchBody, etag: true, audited: true, responses: one,
       async handle({ params, body, caller, ifMatch }) {
-        const expected = matchedVersion(ifMatch, await byAudience(params.audience));
         const { name, scopes, access_token_ttl: accessTokenTtl, token_format: tokenFormat, signing_alg: signingAlg } = body;
         const change = Object.fromEntries(Object.entries({ name, scopes, accessTokenTtl, tokenFormat, signingAlg }).filter(([, v]) => v !== undefined));
-        const r = await resources.update(caller.actor, params.audience, change, expected);
-        if (r === 'stale') throw staleWrite();
+        const r = await updateIfMatch(ifMatch, await byAudience(params.audience), (expected) => resources.update(caller.actor, params.audience, change, expected));
         return { status: 200, body: resourceJson(r), etag: versionTag(r) };
       },
     }),
