@@ -18,7 +18,8 @@ import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
 import { adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
-import { auditOperations, keyOperations, resourceOperations } from './routes/operations.js';
+import { auditOperations, keyOperations } from './routes/operations.js';
+import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
 

@@ -163,7 +163,14 @@ export const newClientBody = z
   .meta({ id: 'NewClient' });
 
 export const clientPatchBody = z
-  .strictObject({ dpop_bound_access_tokens: z.boolean().optional() })
+  .strictObject({
+    name: newClientSchema.shape.name.optional(),
+    redirect_uris: z.array(z.string().max(2000)).max(20).optional(),
+    post_logout_redirect_uris: z.array(z.string().max(2000)).max(20).optional(),
+    first_party: z.boolean().optional(),
+    scope: newClientSchema.shape.scope.unwrap().nullable().optional().describe('Space-separated scopes the client may be granted; null: any its resource servers offer.'),
+    dpop_bound_access_tokens: z.boolean().optional().describe('RFC 9449 §5.2: require DPoP-bound access tokens of this client.'),
+  })
   .meta({ id: 'ClientPatch' });
 
 export const createdClientSchema = z
@@ -217,6 +224,16 @@ export const newResourceBody = z
     signing_alg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).optional(),
   })
   .meta({ id: 'NewResourceServer' });
+
+export const resourcePatchBody = z
+  .strictObject({
+    name: newResourceSchema.shape.name.optional(),
+    scopes: newResourceBody.shape.scopes,
+    access_token_ttl: newResourceBody.shape.access_token_ttl.optional(),
+    token_format: newResourceBody.shape.token_format,
+    signing_alg: newResourceBody.shape.signing_alg,
+  })
+  .meta({ id: 'ResourceServerPatch' });
 
 // Signing keys
 

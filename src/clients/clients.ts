@@ -1,14 +1,14 @@
 import { recordAs, system, type Actor, type Audit } from '../audit/events.js';
-import { createNamedCache } from '../db/cache.js';
+import { createNamedCache, type NamedCache } from '../db/cache.js';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { clientAccessSchema, type ClientAccess, type ClientAccessChange } from './access.js';
 import { ClientError, generateClientId, generateClientSecret, metadataFor, splitSecret, summarise, type ClientSummary, type RegisteredClient } from './metadata.js';
-import { newClientSchema, secretAuthMethods, type NewClient } from './schemas.js';
+import { changedMetadata } from './change.js';
+import { newClientSchema, secretAuthMethods, type ClientChange, type NewClient } from './schemas.js';
 import { createClientStore } from './store.js';
 
 export { ClientError, generateClientId, generateClientSecret, type ClientSummary, type RegisteredClient };
-
 
 /**
  * How long a node may serve a client's metadata without re-reading it when an
@@ -18,9 +18,48 @@ export { ClientError, generateClientId, generateClientSecret, type ClientSummary
 export const clientCacheTtlMs = 5_000;
 
 /** A live client as the provider and the access checks read it. */
-interface CachedClient {
+export interface CachedClient {
   metadata: Record<string, unknown>;
   access: ClientAccess;
+}
+
+/** The client service's contract: what the server, the CLI, the registration glue and the admin API call. */
+export interface ClientService {
+  /** Creates a client; the secret (if any) is returned once and stored only encrypted. */
+  create(actor: Actor, input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }>;
+  /** Metadata oidc-provider needs for a live client, secret decrypted in memory only; undefined for disabled or unknown clients. */
+  metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined>;
+  /** What the operator lets a live client do beyond its metadata; undefined for a disabled or unknown client. */
+  accessOf(clientId: string): ClientAccess | undefined | Promise<ClientAccess | undefined>;
+  /** Changes which audiences' tokens a client may introspect and its default resource. */
+  setAccess(actor: Actor, clientId: string, change: ClientAccessChange): Promise<ClientSummary>;
+  /**
+   * Changes an operator-made client's metadata if it is still at `expectedVersion`
+   * (compare-and-set in one UPDATE): `stale` when someone changed it since.
+   */
+  update(actor: Actor, clientId: string, change: ClientChange, expectedVersion: number): Promise<ClientSummary | 'stale'>;
+  /** Requires DPoP-bound access tokens (RFC 9449 §5.2) of the client, or stops requiring it; refused for a certificate-bound client. */
+  setDpopBinding(actor: Actor, clientId: string, required: boolean): Promise<ClientSummary>;
+  /** The client cache, which the server starts (listening for invalidations) and stops. */
+  cache: NamedCache<CachedClient>;
+  /** Stores a client that registered itself (RFC 7591), inside the caller's registration transaction. */
+  insertRegistered(tx: Queryable, client: RegisteredClient): Promise<ClientSummary>;
+  /** The registration record of a client, locked for the caller's update transaction. */
+  lockRegistered(tx: Queryable, clientId: string): Promise<{ policy: string | null } | undefined>;
+  /** The policy a registered client answers to; undefined for unknown and operator-made clients. */
+  registrationOf(clientId: string): Promise<{ policy: string | null } | undefined>;
+  /** Replaces a registered client's metadata (RFC 7592 update); says whether its secret changed. */
+  replaceRegistered(tx: Queryable, clientId: string, metadata: Record<string, unknown>): Promise<{ secretRotated: boolean }>;
+  /** Live clients one initial access token has registered (the policy's per-token cap). */
+  countRegisteredBy(tx: Queryable, iatId: string): Promise<number>;
+  /** Re-seals every client secret still under a previous master secret; returns how many. */
+  rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
+  list(): Promise<ClientSummary[]>;
+  find(clientId: string): Promise<ClientSummary | undefined>;
+  remove(actor: Actor, clientId: string): Promise<void>;
+  /** RFC 7592 delete, which the registration service audits as `client.deleted`. */
+  removeRegistered(clientId: string): Promise<void>;
+  setDisabled(actor: Actor, clientId: string, disabled: boolean): Promise<void>;
 }
 
 export interface ClientServiceDeps {
@@ -32,7 +71,7 @@ export interface ClientServiceDeps {
   revokeTokens?: (actor: Actor, clientId: string) => Promise<void>;
 }
 
-export function createClientService(db: Db, secrets: SecretBox, deps: ClientServiceDeps) {
+export function createClientService(db: Db, secrets: SecretBox, deps: ClientServiceDeps): ClientService {
   const store = createClientStore(db);
   const { audit } = deps;
   /**
@@ -112,7 +151,23 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
       return summarise(row);
     },
 
-    /** The client cache, which the server starts (listening for invalidations) and stops. */
+    async update(actor: Actor, clientId: string, change: ClientChange, expectedVersion: number): Promise<ClientSummary | 'stale'> {
+      const current = await store.findById(clientId);
+      if (!current) throw new ClientError('no such client');
+      if (Number(current.version) !== expectedVersion) return 'stale';
+      const metadata = changedMetadata(current, change);
+      if (Object.keys(change).length === 0) return summarise(current);
+      const row = await store.updateMetadataIfVersion(clientId, metadata, expectedVersion);
+      if (!row) {
+        // Lost the race: someone's UPDATE committed between the read and this one (or the client went).
+        if (!(await store.findById(clientId))) throw new ClientError('no such client');
+        return 'stale';
+      }
+      await cache.invalidate(clientId);
+      recordAs(audit, actor, { type: 'client.updated', subject: clientId, clientId, detail: { fields: Object.keys(change).sort() } });
+      return summarise(row);
+    },
+
     cache,
 
     /** Stores a client that registered itself (RFC 7591), inside the caller's registration transaction. */
@@ -222,5 +277,3 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
     },
   };
 }
-
-export type ClientService = ReturnType<typeof createClientService>;

@@ -56,6 +56,8 @@ export interface ClientSummary {
   secretExpiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Bumped by every UPDATE of the row (migration 0009's trigger): the admin API's ETag. */
+  version: number;
 }
 
 /** What storing a registered client needs beyond its metadata. */
@@ -98,7 +100,7 @@ function mtlsMetadata(input: ReturnType<typeof newClientSchema.parse>): Record<s
 }
 
 /** The operator's scopes as the library reads them (see oidcScopes), and in full for Gatehouse. */
-function scopeMetadata(scope: string | undefined): Record<string, string> {
+export function scopeMetadata(scope: string | undefined): Record<string, string> {
   if (!scope) return {};
   const scopes = [...new Set(scope.split(' '))];
   // The admin API's scopes are the provider's own too (src/oidc/configuration.ts `scopes`), so the library checks them against `scope`.
@@ -173,6 +175,7 @@ export function summarise(row: ClientRow): ClientSummary {
     secretExpiresAt: typeof m.client_secret_expires_at === 'number' && m.client_secret_expires_at > 0 ? new Date(m.client_secret_expires_at * 1000) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    version: Number(row.version),
   };
 }
 

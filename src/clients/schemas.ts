@@ -123,3 +123,22 @@ export const newClientSchema = z
   });
 
 export type NewClient = z.input<typeof newClientSchema>;
+
+/**
+ * What an operator may change on a client after creating it (the admin API's
+ * PATCH): its name, redirect URIs, first-party marker and scopes. The type,
+ * authentication method and certificate binding are what the client *is*:
+ * changing them means a new client (and a new secret), so they are read-only.
+ */
+export const clientChangeSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    redirectUris: z.array(redirectUriSchema).max(20).optional(),
+    postLogoutRedirectUris: z.array(redirectUriSchema).max(20).optional(),
+    firstParty: z.boolean().optional(),
+    /** null: no scope list (any its resource servers offer). */
+    scope: newClientSchema.shape.scope.unwrap().nullable().optional(),
+  })
+  .strict();
+
+export type ClientChange = z.input<typeof clientChangeSchema>;

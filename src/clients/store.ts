@@ -16,6 +16,8 @@ export interface ClientRow {
   default_resource: string | null;
   created_at: Date;
   updated_at: Date;
+  /** Bumped by a trigger on every UPDATE (migration 0009); bigint, so pg may hand it over as a string. */
+  version: number | string;
 }
 
 export type NewClientRow = Pick<ClientRow, 'client_id' | 'metadata' | 'secret_ciphertext' | 'source'> &
@@ -50,6 +52,20 @@ export function createClientStore(db: Db) {
         JSON.stringify(metadata),
         secretCiphertext,
       ]);
+    },
+    /**
+     * Compare-and-set: writes only if the row is still at `expectedVersion`.
+     * Two racing writers with the same version both reach this UPDATE; the
+     * second waits for the first's row lock, then re-checks the WHERE against
+     * the committed row (version bumped by the trigger) and matches nothing.
+     */
+    async updateMetadataIfVersion(clientId: string, metadata: Record<string, unknown>, expectedVersion: number): Promise<ClientRow | undefined> {
+      const { rows } = await db.query<ClientRow>('UPDATE clients SET metadata = $2::jsonb, updated_at = now() WHERE client_id = $1 AND version = $3 RETURNING *', [
+        clientId,
+        JSON.stringify(metadata),
+        expectedVersion,
+      ]);
+      return rows[0];
     },
     async listSealed(): Promise<Array<Pick<ClientRow, 'client_id' | 'secret_ciphertext'>>> {
       const { rows } = await db.query<Pick<ClientRow, 'client_id' | 'secret_ciphertext'>>('SELECT client_id, secret_ciphertext FROM clients WHERE secret_ciphertext IS NOT NULL');

@@ -16,7 +16,22 @@ export interface IatRow {
 const columns = 'id, policy, description, max_uses, uses, expires_at, revoked_at, last_used_at, created_at';
 const usable = 'revoked_at IS NULL AND expires_at > now() AND uses < max_uses';
 
-export function createIatStore(db: Db) {
+/** The initial_access_tokens table's contract; tokens are found by the SHA-256 of their value only. */
+export interface IatStore {
+  insert(row: { id: string; tokenHash: Buffer; policy: string | null; description: string | null; maxUses: number; expiresInSeconds: number }): Promise<IatRow>;
+  /** The token row if it may register a client right now; undefined for unknown, expired, revoked or used up. */
+  findUsable(tokenHash: Buffer): Promise<IatRow | undefined>;
+  /** Any token row, usable or not. */
+  findByHash(tokenHash: Buffer): Promise<IatRow | undefined>;
+  /** Counts one use if the token is still usable, in one conditional UPDATE. */
+  consumeUse(tx: Queryable, tokenHash: Buffer): Promise<IatRow | undefined>;
+  findById(id: string): Promise<IatRow | undefined>;
+  list(): Promise<IatRow[]>;
+  /** false when there is no such token or it was already revoked. */
+  revoke(id: string): Promise<boolean>;
+}
+
+export function createIatStore(db: Db): IatStore {
   return {
     async insert(row: { id: string; tokenHash: Buffer; policy: string | null; description: string | null; maxUses: number; expiresInSeconds: number }): Promise<IatRow> {
       const { rows } = await db.query<IatRow>(
@@ -70,5 +85,3 @@ export function createIatStore(db: Db) {
     },
   };
 }
-
-export type IatStore = ReturnType<typeof createIatStore>;

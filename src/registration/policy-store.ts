@@ -11,7 +11,16 @@ export interface PolicyRow {
 /** restrict_violation (ON DELETE RESTRICT) and foreign_key_violation, as pg and PGlite both report them. */
 const stillReferenced = new Set(['23001', '23503']);
 
-export function createPolicyStore(db: Db) {
+/** The registration_policies table's contract. */
+export interface PolicyStore {
+  upsert(row: Pick<PolicyRow, 'name' | 'rules' | 'description'>): Promise<PolicyRow>;
+  find(name: string, executor?: Queryable): Promise<PolicyRow | undefined>;
+  list(): Promise<PolicyRow[]>;
+  /** false when no such policy; 'in-use' while a token or a client still refers to it. */
+  remove(name: string): Promise<boolean | 'in-use'>;
+}
+
+export function createPolicyStore(db: Db): PolicyStore {
   return {
     async upsert(row: Pick<PolicyRow, 'name' | 'rules' | 'description'>): Promise<PolicyRow> {
       const { rows } = await db.query<PolicyRow>(
@@ -42,5 +51,3 @@ export function createPolicyStore(db: Db) {
     },
   };
 }
-
-export type PolicyStore = ReturnType<typeof createPolicyStore>;

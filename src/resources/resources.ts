@@ -56,7 +56,24 @@ export interface ResourceServer {
   unheldScopes: 'drop' | 'refuse';
   tokenClaims: TokenClaim[];
   createdAt: Date;
+  updatedAt: Date;
+  /** Bumped by every UPDATE of the row: the admin API's ETag. */
+  version: number;
 }
+
+/** What PATCH may change: everything but the audience, which is the resource server's identity. */
+// Spelled out: `.partial()` would keep the creation defaults, and a PATCH of the name would reset the scopes.
+const shape = newResourceSchema.shape;
+export const resourceChangeSchema = z
+  .object({
+    name: shape.name.optional(),
+    scopes: shape.scopes.removeDefault().optional(),
+    accessTokenTtl: shape.accessTokenTtl.optional(),
+    tokenFormat: shape.tokenFormat.removeDefault().optional(),
+    signingAlg: shape.signingAlg.removeDefault().optional(),
+  })
+  .strict();
+export type ResourceChange = z.input<typeof resourceChangeSchema>;
 
 const toResource = (row: ResourceRow): ResourceServer => ({
   audience: row.audience,
@@ -69,6 +86,8 @@ const toResource = (row: ResourceRow): ResourceServer => ({
   unheldScopes: row.unheld_scopes,
   tokenClaims: row.token_claims,
   createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  version: Number(row.version),
 });
 
 export class ResourceError extends Error {
@@ -91,6 +110,8 @@ export interface ResourceService {
   remove(actor: Actor, audience: string): Promise<void>;
   /** Changes RBAC on or off, the unheld-scope rule and the token claims; undefined fields stay. */
   setAccessControl(actor: Actor, audience: string, change: AccessControlChange): Promise<ResourceServer>;
+  /** Changes a resource server if it is still at `expectedVersion`; `stale` when someone changed it since. */
+  update(actor: Actor, audience: string, change: ResourceChange, expectedVersion: number): Promise<ResourceServer | 'stale'>;
 }
 
 export function createResourceService(db: Db, audit: Audit): ResourceService {
@@ -128,6 +149,33 @@ export function createResourceService(db: Db, audit: Audit): ResourceService {
       return (await store.list()).map(toResource);
     },
     maxAccessTokenTtl: () => store.maxAccessTokenTtl(),
+    async update(actor: Actor, audience: string, input: ResourceChange, expectedVersion: number): Promise<ResourceServer | 'stale'> {
+      const parsed = resourceChangeSchema.safeParse(input);
+      if (!parsed.success) throw new ResourceError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const current = await store.find(audience);
+      if (!current) throw new ResourceError('no such resource server');
+      if (Number(current.version) !== expectedVersion) return 'stale';
+      const c = parsed.data;
+      if (Object.keys(c).length === 0) return toResource(current);
+      const row = await store.updateIfVersion(
+        audience,
+        {
+          name: c.name ?? current.name,
+          scopes: c.scopes ?? current.scopes,
+          access_token_ttl: c.accessTokenTtl ?? current.access_token_ttl,
+          token_format: c.tokenFormat ?? current.token_format,
+          signing_alg: c.signingAlg ?? current.signing_alg,
+        },
+        expectedVersion,
+      );
+      await cache.invalidate(audience);
+      if (!row) {
+        if (!(await store.find(audience))) throw new ResourceError('no such resource server');
+        return 'stale';
+      }
+      recordAs(audit, actor, { type: 'resource.updated', subject: audience, detail: { fields: Object.keys(c).sort(), scopes: row.scopes, accessTokenTtl: row.access_token_ttl } });
+      return toResource(row);
+    },
     async remove(actor: Actor, audience: string): Promise<void> {
       const removed = await store.remove(audience);
       await cache.invalidate(audience);

@@ -12,12 +12,31 @@ export interface ResourceRow {
   unheld_scopes: 'drop' | 'refuse';
   token_claims: Array<'roles' | 'groups'>;
   created_at: Date;
+  updated_at: Date;
+  /** Bumped by a trigger on every UPDATE (migration 0009); bigint, so pg may hand it over as a string. */
+  version: number | string;
 }
 
-export function createResourceStore(db: Db) {
+export type ResourceSettings = Pick<ResourceRow, 'name' | 'scopes' | 'access_token_ttl' | 'token_format' | 'signing_alg'>;
+
+/** The resource_servers table's contract. */
+export interface ResourceStore {
+  /** Undefined when the audience is already registered. */
+  insert(row: ResourceSettings & Pick<ResourceRow, 'audience' | 'rbac' | 'unheld_scopes' | 'token_claims'>): Promise<ResourceRow | undefined>;
+  find(audience: string): Promise<ResourceRow | undefined>;
+  list(): Promise<ResourceRow[]>;
+  maxAccessTokenTtl(): Promise<number>;
+  /** Compare-and-set on the version: undefined when the row is gone or was changed since `expectedVersion`. */
+  updateIfVersion(audience: string, settings: ResourceSettings, expectedVersion: number): Promise<ResourceRow | undefined>;
+  /** RBAC settings (issue 15); null leaves a column as it is; undefined when no such row. */
+  setAccessControl(audience: string, change: { rbac: boolean | null; unheld_scopes: string | null; token_claims: string[] | null }): Promise<ResourceRow | undefined>;
+  /** Whether a row was deleted. */
+  remove(audience: string): Promise<boolean>;
+}
+
+export function createResourceStore(db: Db): ResourceStore {
   return {
-    /** Undefined when the audience is already registered. */
-    async insert(row: Omit<ResourceRow, 'created_at'>): Promise<ResourceRow | undefined> {
+    async insert(row) {
       const { rows } = await db.query<ResourceRow>(
         `INSERT INTO resource_servers (audience, name, scopes, access_token_ttl, token_format, signing_alg, rbac, unheld_scopes, token_claims)
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (audience) DO NOTHING RETURNING *`,
@@ -37,8 +56,7 @@ export function createResourceStore(db: Db) {
       const { rows } = await db.query<{ max: number | null }>('SELECT max(access_token_ttl) AS max FROM resource_servers');
       return rows[0]?.max ?? 0;
     },
-    /** Null leaves a column as it is; undefined when no such row. */
-    async setAccessControl(audience: string, change: { rbac: boolean | null; unheld_scopes: string | null; token_claims: string[] | null }): Promise<ResourceRow | undefined> {
+    async setAccessControl(audience, change) {
       const { rows } = await db.query<ResourceRow>(
         `UPDATE resource_servers SET rbac = COALESCE($2, rbac), unheld_scopes = COALESCE($3, unheld_scopes), token_claims = COALESCE($4::jsonb, token_claims)
          WHERE audience = $1 RETURNING *`,
@@ -46,12 +64,18 @@ export function createResourceStore(db: Db) {
       );
       return rows[0];
     },
-    /** Whether a row was deleted. */
+    // The second of two racing writers re-checks `version = $7` after the first commits, and matches nothing.
+    async updateIfVersion(audience, settings, expectedVersion) {
+      const { rows } = await db.query<ResourceRow>(
+        `UPDATE resource_servers SET name = $2, scopes = $3::jsonb, access_token_ttl = $4, token_format = $5, signing_alg = $6, updated_at = now()
+         WHERE audience = $1 AND version = $7 RETURNING *`,
+        [audience, settings.name, JSON.stringify(settings.scopes), settings.access_token_ttl, settings.token_format, settings.signing_alg, expectedVersion],
+      );
+      return rows[0];
+    },
     async remove(audience: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM resource_servers WHERE audience = $1', [audience]);
       return rowCount > 0;
     },
   };
 }
-
-export type ResourceStore = ReturnType<typeof createResourceStore>;

@@ -1,5 +1,6 @@
 /** /admin/v1/clients: thin handlers over the client and client-secret services. */
 import type { ClientSummary } from '../../clients/clients.js';
+import { updateIfMatch, versionTag } from '../etag.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
 import { checkIfMatch, etagOf } from '../etag.js';
@@ -92,27 +93,27 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           dpopBoundTokens: body.dpop_bound_access_tokens ?? false,
           ...(body.security_profile !== undefined ? { securityProfile: body.security_profile } : {}),
         });
-        return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
+        return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, etag: versionTag(client), headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };
       },
     }),
     operation({
       id: 'getClient', method: 'GET', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.read', summary: 'Read a client', params: clientParams, responses: one,
       async handle({ params }) {
-        const json = clientJson(await byId(params.clientId));
-        return { status: 200, body: json, etag: etagOf(json) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({
-      id: 'updateClient', method: 'PATCH', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.write', summary: 'Require DPoP of the client, or stop requiring it (If-Match required)',
+      id: 'updateClient', method: 'PATCH', path: '/clients/{clientId}', tag: 'clients', scope: 'admin:clients.write',
+      summary: 'Change name, redirect URIs, first-party marker, scopes or the DPoP requirement (If-Match required; type and authentication are read-only)',
       params: clientParams, body: clientPatchBody, etag: true, audited: true, responses: one,
       async handle({ params, body, caller, ifMatch }) {
-        let client = await byId(params.clientId);
-        checkIfMatch(ifMatch, clientJson(client));
-        if (body.dpop_bound_access_tokens !== undefined && body.dpop_bound_access_tokens !== client.dpopBoundTokens) {
-          client = await clients.setDpopBinding(caller.actor, client.clientId, body.dpop_bound_access_tokens);
-        }
-        const json = clientJson(client);
-        return { status: 200, body: json, etag: etagOf(json) };
+        const { name, redirect_uris: redirectUris, post_logout_redirect_uris: postLogoutRedirectUris, first_party: firstParty, scope, dpop_bound_access_tokens: dpop } = body;
+        const change = Object.fromEntries(Object.entries({ name, redirectUris, postLogoutRedirectUris, firstParty, scope }).filter(([, v]) => v !== undefined));
+        let client = await updateIfMatch(ifMatch, await byId(params.clientId), (expected) => clients.update(caller.actor, params.clientId, change, expected));
+        // RFC 9449 §5.2's flag has its own audited service method (it also checks mTLS binding); the If-Match above already held.
+        if (dpop !== undefined && dpop !== client.dpopBoundTokens) client = await clients.setDpopBinding(caller.actor, client.clientId, dpop);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({
@@ -127,14 +128,16 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
       id: 'disableClient', method: 'POST', path: '/clients/{clientId}/disable', tag: 'clients', scope: 'admin:clients.write', summary: 'Disable a client', params: clientParams, audited: true, responses: one,
       async handle({ params, caller }) {
         await clients.setDisabled(caller.actor, (await byId(params.clientId)).clientId, true);
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({
       id: 'enableClient', method: 'POST', path: '/clients/{clientId}/enable', tag: 'clients', scope: 'admin:clients.write', summary: 'Enable a client', params: clientParams, audited: true, responses: one,
       async handle({ params, caller }) {
         await clients.setDisabled(caller.actor, (await byId(params.clientId)).clientId, false);
-        return { status: 200, body: clientJson(await byId(params.clientId)) };
+        const client = await byId(params.clientId);
+        return { status: 200, body: clientJson(client), etag: versionTag(client) };
       },
     }),
     operation({

@@ -1,39 +1,22 @@
-/** /admin/v1/keys, /audit and /resource-servers: thin handlers over their services. */
+/** /admin/v1/keys and /audit: thin handlers over their services. */
 import type { AuditReader } from '../../audit/reader.js';
-import { protectedResourceMetadata, protectedResourceMetadataUrl } from '../../resources/protected-resource-metadata.js';
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
-import { decodeCursor, encodeCursor, page } from '../pagination.js';
+import { decodeCursor, encodeCursor } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
 import {
-  audienceParams,
   auditEventSchema,
   auditQuery,
   chainReportSchema,
   keyListSchema,
   kidParams,
-  newResourceBody,
   pageOf,
-  protectedResourceMetadataSchema,
-  resourceListQuery,
-  resourceSchema,
   rotatedKeySchema,
   rotateKeyBody,
   withdrawnKeySchema,
 } from '../schemas.js';
-import type { ResourceServer } from '../../resources/resources.js';
 
 const iso = (d: Date | undefined | null) => (d ? d.toISOString() : null);
-
-const resourceJson = (r: ResourceServer) => ({
-  audience: r.audience,
-  name: r.name,
-  scopes: r.scopes,
-  access_token_ttl: r.accessTokenTtl,
-  token_format: r.tokenFormat,
-  signing_alg: r.signingAlg,
-  created_at: r.createdAt.toISOString(),
-});
 
 export function keyOperations(services: Pick<Services, 'keystore'>): Operation[] {
   const { keystore } = services;
@@ -121,63 +104,6 @@ export function auditOperations(reader: AuditReader): Operation[] {
       async handle() {
         const report = await reader.verify();
         return { status: 200, body: { ok: report.ok, rows: report.rows, head: report.head, problems: report.problems } };
-      },
-    }),
-  ];
-}
-
-/** `authorisation`: what the metadata says of Gatehouse as the resource server's authorization server. */
-export function resourceOperations(services: Pick<Services, 'resources'>, authorisation: { issuer: string; dpopSigningAlgs: readonly string[] }): Operation[] {
-  const { resources } = services;
-  return [
-    operation({
-      id: 'listResourceServers', method: 'GET', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.read', summary: 'List resource servers', query: resourceListQuery,
-      responses: { 200: { description: 'A page of resource servers.', schema: pageOf(resourceSchema, 'ResourceServerPage') } },
-      async handle({ query }) {
-        return { status: 200, body: page(await resources.list(), (r) => r.audience, query.cursor, query.limit, resourceJson) };
-      },
-    }),
-    operation({
-      id: 'createResourceServer', method: 'POST', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.write', summary: 'Register a resource server and its scopes', body: newResourceBody, audited: true,
-      responses: { 201: { description: 'The resource server.', schema: resourceSchema } },
-      async handle({ body, caller }) {
-        const r = await resources.add(caller.actor, {
-          audience: body.audience,
-          name: body.name,
-          scopes: body.scopes ?? [],
-          accessTokenTtl: body.access_token_ttl,
-          ...(body.token_format ? { tokenFormat: body.token_format } : {}),
-          ...(body.signing_alg ? { signingAlg: body.signing_alg } : {}),
-        });
-        return { status: 201, body: resourceJson(r) };
-      },
-    }),
-    operation({
-      id: 'getResourceServer', method: 'GET', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.read', summary: 'Read a resource server (audience percent-encoded)', params: audienceParams,
-      responses: { 200: { description: 'The resource server.', schema: resourceSchema } },
-      async handle({ params }) {
-        const r = await resources.find(params.audience);
-        if (!r) throw new AdminProblem(404, 'There is no resource server for this audience.');
-        return { status: 200, body: resourceJson(r) };
-      },
-    }),
-    operation({
-      id: 'getProtectedResourceMetadata', method: 'GET', path: '/resource-servers/{audience}/metadata', tag: 'resources', scope: 'admin:resources.read',
-      summary: 'The RFC 9728 protected-resource metadata the resource server should publish', params: audienceParams,
-      responses: { 200: { description: 'The document; Link names where RFC 9728 §3.1 puts it, for an http(s) audience.', schema: protectedResourceMetadataSchema } },
-      async handle({ params }) {
-        const r = await resources.find(params.audience);
-        if (!r) throw new AdminProblem(404, 'There is no resource server for this audience.');
-        const location = protectedResourceMetadataUrl(r.audience);
-        return { status: 200, body: protectedResourceMetadata(r, authorisation), ...(location ? { headers: { Link: `<${location}>; rel="describedby"` } } : {}) };
-      },
-    }),
-    operation({
-      id: 'deleteResourceServer', method: 'DELETE', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.write', summary: 'Remove a resource server', params: audienceParams, audited: true,
-      responses: { 204: { description: 'Removed.' } },
-      async handle({ params, caller }) {
-        await resources.remove(caller.actor, params.audience);
-        return { status: 204 };
       },
     }),
   ];
