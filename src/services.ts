@@ -16,6 +16,7 @@ import type { Db } from './db/index.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
 import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
+import { createPasskeyService, type PasskeyService } from './passkeys/passkeys.js';
 import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
@@ -33,6 +34,8 @@ export interface Services {
   accounts: AccountService;
   lockout: Lockout;
   mfa: MfaService;
+  /** WebAuthn credentials: a second factor, or a sign-in without a password. */
+  passkeys: PasskeyService;
   pendingSignIns: PendingSignIns;
   clients: ClientService;
   /** Secret rotation with overlap (issue 14). */
@@ -51,7 +54,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit): Services {
@@ -59,7 +62,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const clients = createClientService(db, secrets, { audit, resourceExists: async (audience) => (await resources.find(audience)) !== undefined });
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
-  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer });
+  const passkeys = createPasskeyService({ db, lockout, audit, settings: config.passkeys });
+  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, hasPasskey: passkeys.hasPasskey });
   const keystore = createKeystore({
     db,
     secrets,
@@ -86,6 +90,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     accounts: createAccountService(db, config.argon2, lockout, audit),
     lockout,
     mfa,
+    passkeys,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
     clientSecrets,

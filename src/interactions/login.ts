@@ -6,9 +6,14 @@ import { loginFormSchema } from '../accounts/schemas.js';
 import { acr } from '../oidc/acr.js';
 import { formField, lockedMessage, noStore, PageError, parseForm, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 
-export function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string } = {}, status = 200) {
+/** The passkey ceremony of the login page (a passkey alone, src/interactions/passkey.ts). */
+export const passwordlessCeremony = (uid: string) => `passwordless:${uid}`;
+
+/** The login page, with a fresh challenge for signing in with a passkey instead of the password. */
+export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error }, status);
+  const options = await pages.services.passkeys.authenticationOptions(passwordlessCeremony(details.uid), undefined, new Date(details.exp * 1000));
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, passkeyOptions: JSON.stringify(options) }, status);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */

@@ -49,6 +49,8 @@ export interface MfaDeps {
   /** Issuer name in authenticator apps (config.mfa.totpIssuer). */
   totpIssuer: string;
   audit: Audit;
+  /** Whether the account has a passkey (src/passkeys/), the other second factor. */
+  hasPasskey(accountId: string): Promise<boolean>;
 }
 
 // The recovery-code key is sealed under the seed's purpose but its own context,
@@ -56,7 +58,9 @@ export interface MfaDeps {
 const recoveryKeyContext = (accountId: string) => `${accountId}:recovery-codes`;
 
 export interface MfaService {
+  /** An active second factor of either kind: TOTP or a passkey. */
   hasFactor: (accountId: string) => Promise<boolean>;
+  hasTotp: (accountId: string) => Promise<boolean>;
   status(accountId: string): Promise<MfaStatus>;
   /** A fresh seed. Nothing is stored: the caller keeps it (sealed) until the user confirms a code. */
   newSeed: typeof newSeed;
@@ -84,7 +88,7 @@ export interface MfaService {
   rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
 }
 
-export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: MfaDeps): MfaService {
+export function createMfaService({ db, secrets, lockout, totpIssuer, audit, hasPasskey }: MfaDeps): MfaService {
   const factors = createFactorStore(db);
   const signIns = createSignInStore(db);
 
@@ -150,7 +154,8 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit }: Mf
   }
 
   return {
-    hasFactor: (accountId: string) => factors.exists(accountId),
+    hasFactor: async (accountId: string) => (await factors.exists(accountId)) || (await hasPasskey(accountId)),
+    hasTotp: (accountId: string) => factors.exists(accountId),
 
     async status(accountId: string): Promise<MfaStatus> {
       const factor = await factors.find(accountId);

@@ -31,10 +31,11 @@ export interface TestGatehouse {
 
 let userCounter = 0;
 
-export async function startTestGatehouse(options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase } = {}): Promise<TestGatehouse> {
+/** `issuerHost: 'localhost'` for WebAuthn, which refuses an IP address as its RP ID (§5.1.3). */
+export async function startTestGatehouse(options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase; issuerHost?: string } = {}): Promise<TestGatehouse> {
   const database = options.database ?? (await freshDatabase(options.kind ?? integrationDbKind()));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.issuerHost ?? '127.0.0.1'}:${port}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     GATEHOUSE_HOST: '127.0.0.1',
