@@ -21,6 +21,7 @@ import { createUpstreamService, type UpstreamService } from './federation/upstre
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
 import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
+import { createPasskeyService, type PasskeyService } from './passkeys/passkeys.js';
 import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
@@ -42,6 +43,8 @@ export interface Services {
   accounts: AccountService;
   lockout: Lockout;
   mfa: MfaService;
+  /** WebAuthn credentials: a second factor, or a sign-in without a password. */
+  passkeys: PasskeyService;
   pendingSignIns: PendingSignIns;
   clients: ClientService;
   /** Secret rotation with overlap (issue 14). */
@@ -73,7 +76,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -87,7 +90,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
-  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut });
+  const passkeys = createPasskeyService({ db, lockout, audit, settings: config.passkeys });
+  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut, hasPasskey: passkeys.hasPasskey });
   const accounts = createAccountService(db, config.argon2, lockout, audit, signOut);
   const rbac = createRbacService(db, {
     audit,
@@ -134,6 +138,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     rbac,
     lockout,
     mfa,
+    passkeys,
     pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
     clientSecrets,

@@ -6,7 +6,7 @@
  * `insufficient_user_authentication`, naming acr_values and max_age.
  */
 import type { Account } from '../accounts/accounts.js';
-import { acr } from '../oidc/acr.js';
+import { acr, acrMeets } from '../oidc/acr.js';
 import { bearerChallenge, type AdminCaller } from './bearer.js';
 import { isWrite, type Operation } from './operation.js';
 import { AdminProblem, problemTypes } from './problem.js';
@@ -38,7 +38,7 @@ export async function authorise(op: Pick<Operation, 'scope' | 'method'>, caller:
   if (!isWrite(op)) return;
   const now = Math.floor((deps.now ?? Date.now)() / 1000);
   const recent = caller.user.authTime !== undefined && now - caller.user.authTime <= deps.maxAuthAgeSeconds;
-  if (caller.user.acr !== mfaAcr || !recent) {
+  if (!acrMeets(caller.user.acr, mfaAcr) || !recent) {
     throw new AdminProblem(401, 'Writes need a second factor and a recent sign-in: sign in again with both.', {
       type: problemTypes.stepUp,
       challenge: bearerChallenge({

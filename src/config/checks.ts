@@ -24,6 +24,11 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   pairs(s, problems);
   const issuer = new URL(config.issuer);
   if (issuer.search || issuer.hash) problems.push('GATEHOUSE_ISSUER: must not carry a query or fragment');
+  // WebAuthn §5.1.3 step 8: the RP ID is the page's host or a suffix of it at a label boundary.
+  const rpId = config.passkeys.rpId;
+  if (issuer.hostname !== rpId && !issuer.hostname.endsWith(`.${rpId}`)) {
+    problems.push(`GATEHOUSE_PASSKEY_RP_ID: must be the issuer's host name (${issuer.hostname}) or a suffix of it`);
+  }
   if (config.previousMasterKey && !config.masterKey) {
     problems.push('GATEHOUSE_MASTER_KEY_PREVIOUS: only meaningful with GATEHOUSE_MASTER_KEY (the new secret) set');
   }

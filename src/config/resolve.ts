@@ -38,6 +38,12 @@ export function resolveConfig(s: SettingValues) {
       // The host name without the port: a colon would split the otpauth label (Key Uri Format).
       totpIssuer: s.mfa.totpIssuer ?? new URL(issuer).hostname,
     },
+    passkeys: {
+      ...s.passkeys,
+      rpId: s.passkeys.rpId ?? new URL(issuer).hostname,
+      // WebAuthn compares the origin of the page (§7.1 step 9), not the issuer's path.
+      origin: new URL(issuer).origin,
+    },
     admin: {
       ...s.admin,
       requireBoundTokens: s.admin.requireBoundTokens === 'auto' ? s.env === 'production' : s.admin.requireBoundTokens === 'true',

@@ -188,6 +188,14 @@ export const settingTable = {
     allowHttpLoopback: setting('GATEHOUSE_FEDERATION_ALLOW_HTTP_LOOPBACK', 'false', boolean,
       'Let upstream identity providers (docs/federation.md) be reached over plain http on a loopback address, for development and tests. Refused in production: upstreams are https only.'),
   },
+  passkeys: {
+    rpId: setting('GATEHOUSE_PASSKEY_RP_ID', undefined, z.string().trim().toLowerCase().min(1).max(253).regex(/^[a-z0-9.-]+$/, 'must be a host name (no scheme, port or path)'),
+      'WebAuthn relying party ID passkeys are bound to (a registrable suffix of the issuer\'s host, e.g. `example.com` for `https://id.example.com`); unset: the host name of `GATEHOUSE_ISSUER`. Changing it orphans every registered passkey.'),
+    rpName: setting('GATEHOUSE_PASSKEY_RP_NAME', 'Gatehouse', z.string().trim().min(1).max(64),
+      'Name the browser and authenticator show when a passkey is created.'),
+    attestation: setting('GATEHOUSE_PASSKEY_ATTESTATION', 'none', z.enum(['none', 'direct']),
+      'Attestation asked for when a passkey is registered: `none` (any authenticator, no attestation statement kept), or `direct` (the authenticator\'s attestation statement is requested and verified, and a registration without one is refused).'),
+  },
   profile: setting('GATEHOUSE_PROFILE', 'standard', z.enum(['standard', 'fapi2']),
     '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).'),
   dpop: {

@@ -6,11 +6,19 @@ import { loginFormSchema } from '../accounts/schemas.js';
 import { acr } from '../oidc/acr.js';
 import { formField, lockedMessage, noStore, PageError, parseForm, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 
-/** The password form, the upstream providers' buttons, and a note when an upstream identity waits to be linked. */
+/** The passkey ceremony of the login page (a passkey alone, src/interactions/passkey.ts). */
+export const passwordlessCeremony = (uid: string) => `passwordless:${uid}`;
+
+/**
+ * The password form, the upstream providers' buttons, a note when an upstream
+ * identity waits to be linked, and a fresh challenge for signing in with a
+ * passkey instead of the password.
+ */
 export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string; notice?: string } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
   const choices = await pages.upstreamChoices(details);
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams }, status, choices.formTargets);
+  const options = await pages.services.passkeys.authenticationOptions(passwordlessCeremony(details.uid), undefined, new Date(details.exp * 1000));
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeyOptions: JSON.stringify(options) }, status, choices.formTargets);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */

@@ -17,7 +17,7 @@ import type { Csrf } from './csrf.js';
 import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
-  services: Pick<Services, 'accounts' | 'mfa' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns'>;
+  services: Pick<Services, 'accounts' | 'mfa' | 'passkeys' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns'>;
   views: Views;
   csrf: Csrf;
   /** GATEHOUSE_MFA_REQUIRED. */
@@ -105,6 +105,8 @@ export function createPages(deps: InteractionDeps) {
     load,
     finish,
     originOf,
+    /** The services a page renders from (the login page's passkey challenge). */
+    services,
 
     /**
      * Ends the login step with every factor proven: the account service resets

@@ -14,8 +14,9 @@ import { recoveryCodeMessage, recoveryFormSchema, totpCodeMessage, totpFormSchem
 import type { PendingSignIn, SignInStage } from '../mfa/sign-ins.js';
 import type { SecondFactorResult } from '../mfa/mfa.js';
 import { acr } from '../oidc/acr.js';
-import { mfaDemanded, mfaRequiredReason } from '../oidc/second-factor-prompt.js';
+import { acrDemanded, mfaRequiredReason } from '../oidc/second-factor-prompt.js';
 import { renderLoginPage } from './login.js';
+import { createPasskeyPages } from './passkey.js';
 import { lockedMessage, noStore, PageError, parseForm, providerOf, requireFormBody, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 
 type Method = 'totp' | 'recovery_code';
@@ -37,7 +38,8 @@ const withMethod = (amr: readonly string[], method: string) => [...new Set([...a
 const expiryOf = (details: Details) => new Date(details.exp * 1000);
 
 export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
-  const { accounts, mfa, pendingSignIns } = deps.services;
+  const { accounts, mfa, passkeys, pendingSignIns } = deps.services;
+  const passkeyPages = createPasskeyPages(pages, deps);
 
   function renderCodePage(ctx: Context, details: Details, client: PageClient, error?: string, status = 200) {
     pages.render(ctx, details, 'mfa-totp.njk', { client: client.name, error }, status);
@@ -109,10 +111,13 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
      */
     async begin(ctx: Context, details: Details, client: PageClient, accountId: string, amr: string[]): Promise<boolean> {
       const hasFactor = await mfa.hasFactor(accountId);
-      const demanded = mfaDemanded({ acrValues: details.params.acr_values, clientRequiresMfa: client.requiresMfa, requiredForAll: deps.mfaRequiredForAll });
-      if (!hasFactor && !demanded) return false;
-      if (hasFactor) await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr }, pages.originOf(details));
-      else await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'enrol', amr, enrolmentSeed: mfa.newSeed() }, pages.originOf(details));
+      const demanded = acrDemanded({ acrValues: details.params.acr_values, clientRequiresMfa: client.requiresMfa, requiredForAll: deps.mfaRequiredForAll });
+      if (!hasFactor && demanded === acr.password) return false;
+      const origin = pages.originOf(details);
+      if (hasFactor) await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'totp', amr }, origin);
+      // Only a passkey is phishing-resistant; for a plain second factor the account may pick either (the TOTP page offers a passkey).
+      else if (demanded === acr.phishingResistant) await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'passkey_enrol', amr }, origin);
+      else await pendingSignIns.start(details.uid, expiryOf(details), { accountId, stage: 'enrol', amr, enrolmentSeed: mfa.newSeed() }, origin);
       pages.redirectToInteraction(ctx, details);
       return true;
     },
@@ -127,13 +132,17 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
         await pendingSignIns.startStepUp(details.uid, expiryOf(details), { accountId, amr, fromAcr: details.session?.acr }, pages.originOf(details));
         pending = { accountId, stage: 'totp', amr, enrolmentSeed: undefined };
       }
-      if (pending.stage === 'totp') renderCodePage(ctx, details, client);
+      // A passkey is the stronger of the two, so an account that has one is asked for it first.
+      if (pending.stage === 'totp' && (await passkeys.hasPasskey(pending.accountId))) await passkeyPages.renderAssertPage(ctx, details, client, pending);
+      else if (pending.stage === 'totp') renderCodePage(ctx, details, client);
       else if (pending.stage === 'enrol') await renderEnrolPage(ctx, details, client, pending);
+      else if (pending.stage === 'passkey_enrol') await passkeyPages.renderRegisterPage(ctx, details, client, pending);
       else await renderDonePage(ctx, details, client, pending);
       return true;
     },
 
     routes(router: Router) {
+      passkeyPages.routes(router, pendingAt);
       router.post('/interaction/:uid/totp', noStore, requireFormBody, parseForm, async (ctx) => {
         const details = await pages.loadForm(ctx);
         const client = await pages.clientOf(ctx, details);
@@ -147,6 +156,11 @@ export function createSecondFactor(pages: Pages, deps: InteractionDeps) {
           return renderCodePage(ctx, details, client, error, status);
         }
         // Two different valid codes sent at once can both pass; only one request finishes the login.
+        // A request for a phishing-resistant sign-in from an account with only a code: the code proves it is them, then a passkey is created.
+        if (await passkeyPages.needsPasskeyAfterCode(details, client, pending.accountId)) {
+          await pendingSignIns.advance(details.uid, 'totp', 'passkey_enrol', withMethod(pending.amr, amrOf.totp));
+          return pages.redirectToInteraction(ctx, details);
+        }
         const taken = await pendingSignIns.take(details.uid, ['totp']);
         if (!taken) return pages.redirectToInteraction(ctx, details);
         await pages.finishLogin(ctx, details, { accountId: taken.accountId, acr: acr.multiFactor, amr: withMethod(taken.amr, amrOf.totp) });

@@ -51,6 +51,8 @@ export interface MfaDeps {
   audit: Audit;
   /** Ends the account's sessions and tokens once its second factor is reset (src/sessions/). */
   signOut?: (actor: Actor, accountId: string, reason: 'second_factor_reset') => Promise<unknown>;
+  /** Whether the account has a passkey (src/passkeys/), the other second factor. */
+  hasPasskey(accountId: string): Promise<boolean>;
 }
 
 // The recovery-code key is sealed under the seed's purpose but its own context,
@@ -58,7 +60,9 @@ export interface MfaDeps {
 const recoveryKeyContext = (accountId: string) => `${accountId}:recovery-codes`;
 
 export interface MfaService {
+  /** An active second factor of either kind: TOTP or a passkey. */
   hasFactor: (accountId: string) => Promise<boolean>;
+  hasTotp: (accountId: string) => Promise<boolean>;
   status(accountId: string): Promise<MfaStatus>;
   /** A fresh seed. Nothing is stored: the caller keeps it (sealed) until the user confirms a code. */
   newSeed: typeof newSeed;
@@ -86,7 +90,7 @@ export interface MfaService {
   rewrap(onProgress?: (done: number, total: number) => void): Promise<number>;
 }
 
-export function createMfaService({ db, secrets, lockout, totpIssuer, audit, signOut }: MfaDeps): MfaService {
+export function createMfaService({ db, secrets, lockout, totpIssuer, audit, signOut, hasPasskey }: MfaDeps): MfaService {
   const factors = createFactorStore(db);
   const signIns = createSignInStore(db);
 
@@ -152,7 +156,8 @@ export function createMfaService({ db, secrets, lockout, totpIssuer, audit, sign
   }
 
   return {
-    hasFactor: (accountId: string) => factors.exists(accountId),
+    hasFactor: async (accountId: string) => (await factors.exists(accountId)) || (await hasPasskey(accountId)),
+    hasTotp: (accountId: string) => factors.exists(accountId),
 
     async status(accountId: string): Promise<MfaStatus> {
       const factor = await factors.find(accountId);

@@ -1,6 +1,7 @@
 import type { Db } from '../db/index.js';
 
-export type SignInStage = 'totp' | 'enrol' | 'enrolled' | 'recovered';
+/** `totp`: a second factor (TOTP or passkey) is due; `enrol`, `passkey_enrol`: one is being set up. */
+export type SignInStage = 'totp' | 'enrol' | 'enrolled' | 'recovered' | 'passkey_enrol';
 
 export interface SignInRow {
   account_id: string;

@@ -18,9 +18,10 @@ export type { SignInStage } from './sign-in-store.js';
 export interface PendingSignIn {
   accountId: string;
   /**
-   * `totp`: waiting for a code or a recovery code; `enrol`: showing a new
-   * seed, waiting for its first code; `enrolled` / `recovered`: the second
-   * factor is proven, waiting for the user to continue.
+   * `totp`: waiting for a second factor (a code, a recovery code or a
+   * passkey); `enrol`: showing a new seed, waiting for its first code;
+   * `passkey_enrol`: waiting for a passkey to be created; `enrolled` /
+   * `recovered`: the second factor is proven, waiting for the user to continue.
    */
   stage: SignInStage;
   /** RFC 8176 methods proven so far in this sign-in. */
@@ -29,7 +30,7 @@ export interface PendingSignIn {
   enrolmentSeed: string | undefined;
 }
 
-type NewSignIn = { accountId: string; stage: 'totp' | 'enrol'; amr: string[]; enrolmentSeed?: string };
+type NewSignIn = { accountId: string; stage: 'totp' | 'enrol' | 'passkey_enrol'; amr: string[]; enrolmentSeed?: string };
 
 export interface PendingSignIns {
   /** Records (or replaces) the state for this interaction after a right password, expiring with it; an enrolment's start is audited. */
@@ -42,7 +43,7 @@ export interface PendingSignIns {
   }, origin?: EventOrigin): Promise<void>;
   find(interactionUid: string): Promise<PendingSignIn | undefined>;
   /** Records that the second factor passed; false when a parallel request already moved this sign-in on. */
-  advance: (interactionUid: string, from: SignInStage, to: "enrolled" | "recovered", amr: string[]) => Promise<boolean>;
+  advance: (interactionUid: string, from: SignInStage, to: 'enrolled' | 'recovered' | 'passkey_enrol', amr: string[]) => Promise<boolean>;
   /** Ends the state if it is at one of `stages`, returning it: exactly one request gets to finish the login with it. */
   take(interactionUid: string, stages: readonly SignInStage[]): Promise<{
     accountId: string;
@@ -71,7 +72,10 @@ export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit): 
     /** Records (or replaces) the state for this interaction after a right password, expiring with it; an enrolment's start is audited. */
     async start(interactionUid: string, expiresAt: Date, state: NewSignIn, origin: EventOrigin = {}): Promise<void> {
       await save(interactionUid, expiresAt, state);
-      if (state.stage === 'enrol') audit.record({ type: 'mfa.enrolment_started', actor: state.accountId, subject: state.accountId, clientId: origin.clientId, detail: { via: 'sign-in' } });
+      if (state.stage !== 'totp') {
+        const factor = state.stage === 'enrol' ? 'totp' : 'passkey';
+        audit.record({ type: 'mfa.enrolment_started', actor: state.accountId, subject: state.accountId, clientId: origin.clientId, detail: { via: 'sign-in', factor } });
+      }
     },
 
     /** A signed-in session that only lacks the second factor asks for the code alone (audited as `mfa.step_up`). */
@@ -92,7 +96,7 @@ export function createPendingSignIns(db: Db, secrets: SecretBox, audit: Audit): 
     },
 
     /** Records that the second factor passed; false when a parallel request already moved this sign-in on. */
-    advance: (interactionUid: string, from: SignInStage, to: 'enrolled' | 'recovered', amr: string[]) => store.advance(keyOf(interactionUid), from, to, amr),
+    advance: (interactionUid: string, from: SignInStage, to: 'enrolled' | 'recovered' | 'passkey_enrol', amr: string[]) => store.advance(keyOf(interactionUid), from, to, amr),
 
     /** Ends the state if it is at one of `stages`, returning it: exactly one request gets to finish the login with it. */
     async take(interactionUid: string, stages: readonly SignInStage[]): Promise<{ accountId: string; amr: string[] } | undefined> {

@@ -9,7 +9,7 @@
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 
-import { acr, acrValues } from './acr.js';
+import { acr, acrMeets, acrValues, type AcrValue } from './acr.js';
 
 /** The check's reason, as it appears in an interaction's `prompt.reasons`. */
 export const mfaRequiredReason = 'mfa_required';
@@ -24,15 +24,22 @@ export interface MfaDemand {
 }
 
 /**
- * Whether this request, whoever signs in, needs a second factor. `acr_values`
- * lists values in order of preference (OIDC Core §3.1.2.1); Gatehouse can
- * always meet the multi-factor one, so the first value it knows decides.
+ * The strongest sign-in this request needs, whoever signs in: a password
+ * alone, a second factor, or a phishing-resistant one (a passkey).
+ * `acr_values` lists values in order of preference (OIDC Core §3.1.2.1);
+ * Gatehouse can always meet each of its own values (an account without the
+ * factor enrols one), so the first value it knows decides.
  */
-export function mfaDemanded({ acrValues: requested, clientRequiresMfa, requiredForAll }: MfaDemand): boolean {
-  if (requiredForAll || clientRequiresMfa) return true;
-  if (typeof requested !== 'string') return false;
-  const preferred = requested.split(' ').find((value) => (acrValues as readonly string[]).includes(value));
-  return preferred === acr.multiFactor;
+export function acrDemanded({ acrValues: requested, clientRequiresMfa, requiredForAll }: MfaDemand): AcrValue {
+  const preferred = typeof requested === 'string' ? requested.split(' ').find((value): value is AcrValue => (acrValues as readonly string[]).includes(value)) : undefined;
+  if (preferred === acr.phishingResistant) return preferred;
+  if (requiredForAll || clientRequiresMfa || preferred === acr.multiFactor) return acr.multiFactor;
+  return acr.password;
+}
+
+/** Whether this request, whoever signs in, needs a second factor (of either kind). */
+export function mfaDemanded(demand: MfaDemand): boolean {
+  return acrDemanded(demand) !== acr.password;
 }
 
 export function clientRequiresMfa(client: { [key: string]: unknown } | undefined): boolean {
@@ -53,8 +60,10 @@ export function interactionPolicyFor({ requiredForAll, hasFactor }: PolicyDeps):
     new Check(mfaRequiredReason, 'multi-factor authentication is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
       const { session, params, client } = ctx.oidc;
       // No session: the library's own no_session check already asks for a login.
-      if (!session?.accountId || session.acr === acr.multiFactor) return Check.NO_NEED_TO_PROMPT;
-      if (mfaDemanded({ acrValues: params?.acr_values, clientRequiresMfa: clientRequiresMfa(client), requiredForAll })) return Check.REQUEST_PROMPT;
+      if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      const demanded = acrDemanded({ acrValues: params?.acr_values, clientRequiresMfa: clientRequiresMfa(client), requiredForAll });
+      if (!acrMeets(session.acr, demanded)) return Check.REQUEST_PROMPT;
+      if (acrMeets(session.acr, acr.multiFactor)) return Check.NO_NEED_TO_PROMPT;
       // A session from before the account enrolled (or an operator's enrolment) must not keep skipping the factor.
       return (await hasFactor(session.accountId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),

@@ -31,12 +31,13 @@ export interface TestGatehouse {
 
 let userCounter = 0;
 
+/** `issuerHost: 'localhost'` for WebAuthn, which refuses an IP address as its RP ID (§5.1.3); `issuerPath` for an issuer with a path, e.g. `/tenant`. */
 export async function startTestGatehouse(
-  options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase; /** An issuer with a path, e.g. `/tenant`. */ issuerPath?: string } = {},
+  options: { env?: Record<string, string>; kind?: TestDbKind; database?: TestDatabase; issuerPath?: string; issuerHost?: string } = {},
 ): Promise<TestGatehouse> {
   const database = options.database ?? (await freshDatabase(options.kind ?? integrationDbKind()));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}${options.issuerPath ?? ''}`;
+  const issuer = `http://${options.issuerHost ?? '127.0.0.1'}:${port}${options.issuerPath ?? ''}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     GATEHOUSE_HOST: '127.0.0.1',

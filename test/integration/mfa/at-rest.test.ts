@@ -89,7 +89,7 @@ describe('second-factor secrets at rest', () => {
     const settings = { maxFailures: 5, maxFailuresPerIp: 100, windowSeconds: 900 };
     const mfaUnder = (current: Buffer, previous: Buffer[] = []) => {
       const secrets = createSecretBox(current, previous);
-      return createMfaService({ db, secrets, audit: noAudit, lockout: createLockout(db, settings, secrets.deriveKey('lockout-login-bucket')), totpIssuer: 'x' });
+      return createMfaService({ db, secrets, audit: noAudit, lockout: createLockout(db, settings, secrets.deriveKey('lockout-login-bucket')), totpIssuer: 'x', hasPasskey: async () => false });
     };
 
     const rotating = mfaUnder(newKey, [oldKey]);
