@@ -31,7 +31,7 @@ describe('revocation that propagates, with back-channel logout', () => {
   beforeAll(async () => {
     gh = await startTestGatehouse({ env: { GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY: '1s', GATEHOUSE_BACKCHANNEL_LOGOUT_POLL: '1s', GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS: '3', GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' } });
     receiver = await startReceiver(gh.issuer, () => clientId);
-    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300 });
+    await gh.app.services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 300, rbac: false });
     const created = await gh.createClient({
       type: 'public', name: 'RP', redirectUris: [redirectUri], scope: 'openid offline_access read',
       backchannelLogoutUri: receiver.uri, backchannelLogoutSessionRequired: true,

@@ -42,8 +42,8 @@ describe('token exchange (RFC 8693) and API keys', () => {
   beforeAll(async () => {
     gh = await startTestGatehouse();
     const { services } = gh.app;
-    await services.resources.add(operator, { audience: apiA, name: 'A', scopes: ['read', 'write'], accessTokenTtl: 600 });
-    await services.resources.add(operator, { audience: apiB, name: 'B', scopes: ['read', 'write'], accessTokenTtl: 600 });
+    await services.resources.add(operator, { audience: apiA, name: 'A', scopes: ['read', 'write'], accessTokenTtl: 600, rbac: false });
+    await services.resources.add(operator, { audience: apiB, name: 'B', scopes: ['read', 'write'], accessTokenTtl: 600, rbac: false });
     subjectClient = await gh.createClient({ type: 'service', name: 'caller' });
     gateway = await gh.createClient({ type: 'service', name: 'gateway' });
     second = await gh.createClient({ type: 'service', name: 'second hop' });

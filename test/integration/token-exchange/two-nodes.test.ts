@@ -26,7 +26,7 @@ describe('API key revocation on two nodes', () => {
     database = await freshDatabase('postgres');
     Object.assign(env, { DATABASE_URL: database.databaseUrl!, GATEHOUSE_DATA_DIR: database.dataDir, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64url') });
     await withServices(database, async (services) => {
-      await services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60 });
+      await services.resources.add(operator, { audience: api, name: 'API', scopes: ['read'], accessTokenTtl: 60, rbac: false });
       const client = await services.clients.create(operator, { type: 'service', name: 'exchanger' });
       await services.exchangePolicies.set(operator, client.client.clientId, { audiences: [api] });
       auth = `Basic ${Buffer.from(`${client.client.clientId}:${client.clientSecret}`).toString('base64')}`;
