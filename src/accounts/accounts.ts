@@ -114,10 +114,7 @@ export interface AccountService {
   * recorded. Undefined when the account was disabled (or removed) while its
   * second factor was being entered.
   */
-  completeSignIn(accountId: string, facts: {
-    acr: string;
-    amr: string[];
-  }, origin?: EventOrigin): Promise<Account | undefined>;
+  completeSignIn(accountId: string, facts: { acr: string; amr: string[] }, origin?: EventOrigin): Promise<Account | undefined>;
   findById(id: string): Promise<Account | undefined>;
   /** Id, username or email: what an operator types on the command line. */
   find(idOrLogin: string): Promise<Account | undefined>;

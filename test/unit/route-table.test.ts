@@ -49,7 +49,7 @@ describe('the route table', () => {
     // Gatehouse's own paths are exact: the library would not serve /HEALTHZ either.
     expect(routes.resolve('/HEALTHZ').name).toBe('unmatched');
     expect(routes.resolve('/to\u212aen').name).toBe('unmatched');
-    expect(routes.resolve('/').name).toBe('unmatched');
+    expect(routes.resolve('/').name).toBe('home');
     expect(routes.resolve('').name).toBe('unmatched');
     expect(routeTable.filter((r) => r.reserved).map((r) => r.name)).toEqual(['account', 'console']);
     expect(routes.byName('admin').token).toEqual({ required: true, scopes: [] });
