@@ -76,10 +76,16 @@ export function defaultAlertRules(config: { loginFailures: Threshold; invalidCli
       name: 'admin_action',
       severity: 'warning',
       // The operator's terminal and admin API callers (`admin:<client>[/<user>]`, see actorLabel).
-      matches: (e) => isAdminActor(e) || changesAdminPermission(e),
+      // A sign-out that follows from another change (disabling the account, a password or factor reset) is part of
+      // that change's one alert; only "sign out everywhere" itself is the operator's own action.
+      matches: (e) => (isAdminActor(e) && !isConsequentSignOut(e)) || changesAdminPermission(e),
       summary: (e) => `${e.actor === 'operator' ? 'operator' : `admin ${e.actor?.slice('admin:'.length) ?? ''}`} action ${e.type}${e.subject ? ` on ${e.subject}` : ''}`,
     },
   ];
+}
+
+function isConsequentSignOut(e: RecordedEvent): boolean {
+  return e.type === 'sessions.revoked' && e.detail?.reason !== undefined && e.detail.reason !== 'sign_out_everywhere';
 }
 
 export interface Alerts {

@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { operator } from '../audit/events.js';
 import { parseDuration } from '../config/duration.js';
 import { signingAlgorithms } from '../keys/keystore.js';
-import { dpopSigningAlgValues } from '../oidc/dpop.js';
+import { dpopSigningAlgValues } from '../oidc/dpop-algorithms.js';
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from '../resources/protected-resource-metadata.js';
 import { ResourceError, type NewResource, type ResourceServer } from '../resources/resources.js';
 import { withContext } from './context.js';

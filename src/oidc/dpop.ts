@@ -20,9 +20,10 @@ import Provider, { errors } from 'oidc-provider';
 import type { Audit } from '../audit/events.js';
 import type { Config } from '../config/index.js';
 import type { ReplayService } from '../replay/replay.js';
+import { dpopSigningAlgValues } from './dpop-algorithms.js';
 
-/** Proof algorithms accepted: the FAPI 2.0 set, which RFC 9449 §5.1's asymmetric-only rule also allows. */
-export const dpopSigningAlgValues = ['ES256', 'PS256', 'EdDSA'];
+export { dpopSigningAlgValues };
+
 
 export function dpopFeature(settings: Config['dpop'], nonceSecret: Buffer) {
   return {

@@ -235,6 +235,8 @@ describe('dynamic client registration', () => {
       'client.updated:success',
       'client.secret_rotated:success',
       'client.update_rejected:failure',
+      // Deleting a client ends its grants and tokens first (issue 18 §5, src/sessions/).
+      'client.tokens_revoked:success',
       'client.deleted:success',
       'iat.rejected:failure',
     ]);
