@@ -1,3 +1,4 @@
+/* global window, document */
 // Passkey forms (views/mfa-passkey.njk, passkey-register.njk, login.njk): the
 // server renders the ceremony's options into `data-options`; this script asks
 // the browser for the credential through @simplewebauthn/browser and submits

@@ -3,7 +3,6 @@ import type { ClientSummary } from '../../clients/clients.js';
 import { updateIfMatch, versionTag } from '../etag.js';
 import type { SecretMetadata } from '../../clients/secret-rotation.js';
 import type { Services } from '../../services.js';
-import { checkIfMatch, etagOf } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
