@@ -10,7 +10,7 @@ export interface AccountRow {
   family_name: string | null;
   password_hash: string;
   disabled: boolean;
-  /** The admin marker (migrations/0010) until RBAC lands. */
+  /** The admin marker (migrations/0008); RBAC (migration 0011) gives its holders the administrator role. */
   admin: boolean;
   created_at: Date;
   updated_at: Date;

@@ -56,7 +56,7 @@ export interface ClientSummary {
   secretExpiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
-  /** Bumped by every UPDATE of the row (migration 0009's trigger): the admin API's ETag. */
+  /** Bumped by every UPDATE of the row (migration 0014's trigger): the admin API's ETag. */
   version: number;
 }
 

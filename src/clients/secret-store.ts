@@ -1,6 +1,6 @@
 /**
  * client_previous_secrets and the current secret's column on clients: the SQL
- * behind secret rotation with overlap (migrations/0010_admin_api.sql).
+ * behind secret rotation with overlap (migrations/0008_admin_api.sql).
  */
 import type { Db, Queryable } from '../db/index.js';
 

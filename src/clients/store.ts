@@ -16,7 +16,7 @@ export interface ClientRow {
   default_resource: string | null;
   created_at: Date;
   updated_at: Date;
-  /** Bumped by a trigger on every UPDATE (migration 0009); bigint, so pg may hand it over as a string. */
+  /** Bumped by a trigger on every UPDATE (migration 0014); bigint, so pg may hand it over as a string. */
   version: number | string;
 }
 

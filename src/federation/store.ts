@@ -1,4 +1,4 @@
-/** The `federation_upstreams` and `federation_links` tables (migrations/0009_federation.sql). */
+/** The `federation_upstreams` and `federation_links` tables (migrations/0013_federation.sql). */
 import type { SqlValue } from '../db/db.js';
 import type { Db } from '../db/index.js';
 import type { ClaimMapping, LinkingPolicy, OAuthEndpoints, SecondFactorPolicy, UpstreamClientAuth } from './schemas.js';

@@ -1,7 +1,7 @@
 /**
  * The admin plane's built-in roles (issue 15 §4): the admin API's scopes are
  * permissions of the admin resource server, urn:gatehouse:admin, and these
- * roles grant them. Migration 0009 creates the same rows; the service refuses
+ * roles grant them. Migration 0011 creates the same rows; the service refuses
  * to change or remove them.
  */
 import { adminAudience, adminScopes, type AdminScope } from '../resources/admin-audience.js';

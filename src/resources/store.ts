@@ -13,7 +13,7 @@ export interface ResourceRow {
   token_claims: Array<'roles' | 'groups'>;
   created_at: Date;
   updated_at: Date;
-  /** Bumped by a trigger on every UPDATE (migration 0009); bigint, so pg may hand it over as a string. */
+  /** Bumped by a trigger on every UPDATE (migration 0014); bigint, so pg may hand it over as a string. */
   version: number | string;
 }
 
