@@ -168,7 +168,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
         // Who may learn about an opaque token, and whether its client and user still stand:
         // src/oidc/introspection-policy.ts (JWT access tokens get the same, src/oidc/jwt-access-tokens.ts).
         async allowedPolicy(_ctx, client, token) {
-          const facts = { clientId: token.clientId!, accountId: (token as { accountId?: string }).accountId, aud: (token as { aud?: unknown }).aud, issuedAt: token.iat };
+          const facts = { clientId: token.clientId!, accountId: (token as { accountId?: string }).accountId, aud: (token as { aud?: unknown }).aud, issuedAt: token.iat, stored: true };
           return (await introspectionPolicy.mayIntrospect(client, facts)) && introspectionPolicy.stillStands(facts);
         },
       },

@@ -27,6 +27,13 @@ export interface TokenFacts {
   aud?: unknown;
   /** `iat`, epoch seconds: a token issued at or before a cutoff of its account or client is inactive (src/sessions/). */
   issuedAt?: number | undefined;
+  /**
+   * Whether the token is a stored (opaque) artifact. Every cutoff deletes the
+   * stored artifacts it covers in the same transaction (src/sessions/), so a
+   * stored token issued in the cutoff's own second survived it and was issued
+   * after it; only an unstored JWT has nothing but its one-second `iat`.
+   */
+  stored?: boolean | undefined;
 }
 
 export interface IntrospectionPolicy {
@@ -57,7 +64,7 @@ export function createIntrospectionPolicy(services: { clients: ClientService; ac
     async stillStands(token) {
       if ((await clients.accessOf(token.clientId)) === undefined) return false;
       // A token without iat cannot be placed against a cutoff: it does not stand.
-      if (await sessions.isCutOff({ accountId: token.accountId, clientId: token.clientId, issuedAt: token.issuedAt ?? 0 })) return false;
+      if (await sessions.isCutOff({ accountId: token.accountId, clientId: token.clientId, issuedAt: token.issuedAt ?? 0, stored: token.stored === true })) return false;
       if (token.accountId === undefined) return true;
       const account = await accounts.findById(token.accountId);
       return account !== undefined && !account.disabled;

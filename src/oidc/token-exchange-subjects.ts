@@ -98,7 +98,7 @@ export function createSubjectReader(deps: SubjectDeps) {
     const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
     if (!token?.isValid || token.exp === undefined) throw invalid(which);
     const accountId = (token as { accountId?: string }).accountId;
-    const facts: TokenFacts = { clientId: token.clientId!, accountId, aud: (token as { aud?: unknown }).aud };
+    const facts: TokenFacts = { clientId: token.clientId!, accountId, aud: (token as { aud?: unknown }).aud, issuedAt: token.iat, stored: true };
     if (!(await standing(facts))) throw invalid(which);
     const act = (token as { extra?: { act?: unknown } }).extra?.act;
     return {

@@ -65,7 +65,7 @@ export interface SessionService {
   /** Every grant and token of a client ends (the client was disabled or deleted). */
   revokeClientTokens(actor: Actor, clientId: string): Promise<void>;
   /** Whether a token issued at `issuedAt` (epoch seconds) is past a cutoff that applies to it. */
-  isCutOff(token: { accountId?: string | undefined; clientId: string; issuedAt: number }): Promise<boolean>;
+  isCutOff(token: { accountId?: string | undefined; clientId: string; issuedAt: number; stored?: boolean }): Promise<boolean>;
   /** The back-channel logout queue, for the server's worker. */
   logouts: LogoutQueue;
   /** The cutoff cache, which the server starts (listening for invalidations) and stops. */
@@ -247,9 +247,10 @@ export function createSessionService(db: Db, audit: Audit): SessionService {
       recordAs(audit, actor, { type: 'client.tokens_revoked', subject: clientId, clientId, detail: { artifacts: removed } });
     },
 
-    async isCutOff({ accountId, clientId, issuedAt }) {
-      // iat has a resolution of one second: a token issued in the second of a cutoff counts as before it (fail closed).
-      const past = (cutoff: number | undefined) => cutoff !== undefined && issuedAt <= cutoff;
+    async isCutOff({ accountId, clientId, issuedAt, stored = false }) {
+      // iat has a resolution of one second. An unstored (JWT) token issued in the second of a cutoff counts as
+      // before it (fail closed); a stored one issued then survived the cutoff's deletion, so it came after it.
+      const past = (cutoff: number | undefined) => cutoff !== undefined && (stored ? issuedAt < cutoff : issuedAt <= cutoff);
       const ofClient = await cutoffs(`c:${clientId}`, async (): Promise<Record<string, number>> => {
         const cutoff = await store.cutoffOf('', clientId);
         return cutoff ? { '': epoch(cutoff) } : {};

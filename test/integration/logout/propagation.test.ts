@@ -136,6 +136,19 @@ describe('revocation that propagates, with back-channel logout', () => {
     expect((await oidc.tokenIntrospection(resourceServer, again.tokens.access_token)).active).toBe(true);
   });
 
+  it('a cutoff\'s own second: a stored (opaque) token issued then stands, an unstored JWT does not', async () => {
+    const user = await gh.createUser();
+    await gh.app.services.sessions.signOutEverywhere(operator, user.id, 'sign_out_everywhere');
+    const { rows } = await gh.app.db.query<{ not_before: Date }>("SELECT not_before FROM token_cutoffs WHERE account_id = $1 AND client_id = ''", [user.id]);
+    const second = Math.floor(rows[0]!.not_before.getTime() / 1000);
+    const cutOff = (issuedAt: number, stored: boolean) => gh.app.services.sessions.isCutOff({ accountId: user.id, clientId, issuedAt, stored });
+    // Every cutoff deletes the stored artifacts it covers: one found afterwards, from that second, came after it.
+    expect(await cutOff(second, true)).toBe(false);
+    expect(await cutOff(second - 1, true)).toBe(true);
+    expect(await cutOff(second, false)).toBe(true);
+    expect(await cutOff(second + 1, false)).toBe(false);
+  });
+
   it('retries a failed delivery with backoff, and gives up visibly after the last attempt', async () => {
     const user = await gh.createUser();
     const signedIn = await signIn(user);
