@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import type { z } from 'zod';
+
 import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import type { Lockout, LockoutStatus } from './lockout.js';
@@ -159,42 +161,32 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
     return { ok: true, account: toAccount(row) };
   }
 
+  /** One place that checks a new account's names are free, stores it and audits it. */
+  async function insertAccount(actor: Actor, parsed: Omit<z.output<typeof newAccountSchema>, 'password'>, passwordHash: string, detail: Record<string, unknown>): Promise<Account> {
+    if (await store.findByLogin(parsed.username)) throw new AccountError(`an account named ${parsed.username} already exists`);
+    if (parsed.email && (await store.findByLogin(parsed.email))) throw new AccountError('an account with that email already exists');
+    const row = await store.insert({
+      id: randomUUID(),
+      username: parsed.username,
+      email: parsed.email ?? null,
+      emailVerified: parsed.emailVerified,
+      name: parsed.name ?? null,
+      givenName: parsed.givenName ?? null,
+      familyName: parsed.familyName ?? null,
+      passwordHash,
+    });
+    recordAs(audit, actor, { type: 'account.created', subject: row.id, detail: { ...detail, username: row.username } });
+    return toAccount(row);
+  }
+
   return {
     async create(actor: Actor, input: NewAccount): Promise<Account> {
       const parsed = newAccountSchema.parse(input);
-      const existing = await store.findByLogin(parsed.username);
-      if (existing) throw new AccountError(`an account named ${parsed.username} already exists`);
-      if (parsed.email && (await store.findByLogin(parsed.email))) throw new AccountError('an account with that email already exists');
-      const row = await store.insert({
-        id: randomUUID(),
-        username: parsed.username,
-        email: parsed.email ?? null,
-        emailVerified: parsed.emailVerified,
-        name: parsed.name ?? null,
-        givenName: parsed.givenName ?? null,
-        familyName: parsed.familyName ?? null,
-        passwordHash: await passwords.hash(parsed.password),
-      });
-      recordAs(audit, actor, { type: 'account.created', subject: row.id, detail: { username: row.username } });
-      return toAccount(row);
+      return insertAccount(actor, parsed, await passwords.hash(parsed.password), {});
     },
 
     async createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail: Record<string, unknown> = {}): Promise<Account> {
-      const parsed = newAccountSchema.omit({ password: true }).parse(input);
-      if (await store.findByLogin(parsed.username)) throw new AccountError(`an account named ${parsed.username} already exists`);
-      if (parsed.email && (await store.findByLogin(parsed.email))) throw new AccountError('an account with that email already exists');
-      const row = await store.insert({
-        id: randomUUID(),
-        username: parsed.username,
-        email: parsed.email ?? null,
-        emailVerified: parsed.emailVerified,
-        name: parsed.name ?? null,
-        givenName: parsed.givenName ?? null,
-        familyName: parsed.familyName ?? null,
-        passwordHash: noPassword,
-      });
-      recordAs(audit, actor, { type: 'account.created', subject: row.id, detail: { ...detail, username: row.username, password: false } });
-      return toAccount(row);
+      return insertAccount(actor, newAccountSchema.omit({ password: true }).parse(input), noPassword, { ...detail, password: false });
     },
 
     async authenticate(login: string, password: string): Promise<AuthenticationResult> {
