@@ -19,6 +19,7 @@ import { openApiDocument } from './openapi.js';
 import { adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
+import { registrationOperations } from './routes/registration.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
@@ -31,15 +32,17 @@ export interface AdminApiDeps {
   certificate(ctx: Context): X509Certificate | undefined;
   log: Logger;
   bodyLimit: number;
+  /** Where the API is served when not under the issuer (a separate admin listener). */
+  serverUrl?: string | undefined;
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
   const operations = adminOperations(deps.services, deps.auditReader, deps.config.issuer);
-  const document = JSON.stringify(openApiDocument(operations, deps.config.issuer));
+  const document = JSON.stringify(openApiDocument(operations, deps.config.issuer, deps.serverUrl));
   return adminRouter({
     operations,
     verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens }),
@@ -49,6 +52,7 @@ export function adminApi(deps: AdminApiDeps) {
     bodyLimit: deps.bodyLimit,
     findAccount: (id) => deps.services.accounts.findById(id),
     maxAuthAgeSeconds: deps.config.admin.maxAuthAgeSeconds,
+    idempotency: { store: deps.services.adminIdempotency, ttlSeconds: deps.config.admin.idempotencyTtlSeconds },
     publicRoutes: {
       '/openapi.json': (ctx) => {
         ctx.type = 'application/json';
