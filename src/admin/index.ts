@@ -11,12 +11,14 @@ import type { Logger } from 'pino';
 
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
+import type { Views } from '../http/views.js';
 import { dpopSigningAlgValues } from '../oidc/dpop.js';
 import type { Services } from '../services.js';
 import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
-import { adminRouter } from './router.js';
+import { referenceModel } from './reference.js';
+import { adminPrefix, adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { registrationOperations } from './routes/registration.js';
@@ -32,6 +34,8 @@ export interface AdminApiDeps {
   certificate(ctx: Context): X509Certificate | undefined;
   log: Logger;
   bodyLimit: number;
+  /** Renders the served reference page (views/admin-reference.njk). */
+  views: Views;
   /** Where the API is served when not under the issuer (a separate admin listener). */
   serverUrl?: string | undefined;
 }
@@ -42,7 +46,11 @@ export function adminOperations(services: Services, auditReader: AuditReader, is
 
 export function adminApi(deps: AdminApiDeps) {
   const operations = adminOperations(deps.services, deps.auditReader, deps.config.issuer);
-  const document = JSON.stringify(openApiDocument(operations, deps.config.issuer, deps.serverUrl));
+  const described = openApiDocument(operations, deps.config.issuer, deps.serverUrl);
+  const document = JSON.stringify(described);
+  const server = (described.servers as Array<{ url: string }>)[0]!.url;
+  // Rendered once: the operations are fixed for this provider's life. Local stylesheet only, the strict CSP holds.
+  const reference = deps.views.render('admin-reference.njk', { ...referenceModel(described), server, openapi: `${adminPrefix}/openapi.json` });
   return adminRouter({
     operations,
     verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens }),
@@ -58,6 +66,11 @@ export function adminApi(deps: AdminApiDeps) {
         ctx.type = 'application/json';
         ctx.set('Cache-Control', 'public, max-age=300');
         ctx.body = document;
+      },
+      '/reference': (ctx) => {
+        ctx.type = 'html';
+        ctx.set('Cache-Control', 'public, max-age=300');
+        ctx.body = reference;
       },
     },
   });

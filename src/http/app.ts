@@ -143,6 +143,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
               log,
               bodyLimit: routes.byName('admin').bodyLimit,
               serverUrl: deps.adminUrl,
+              views: deps.views,
             }),
           }
         : {}),

@@ -46,7 +46,7 @@ export function edge({ routes, context, boundary, origins, rateLimiter, separate
   async function guarded(ctx: Context, next: Next): Promise<void> {
     try {
       setSecurityHeaders(ctx);
-      if (refuseOffListener(ctx, separateAdmin, (ctx.state.route as Route).name === 'admin')) return;
+      if (refuseOffListener(ctx, separateAdmin, (ctx.state.route as Route).name)) return;
       ctx.state.origin = origins.of(ctx);
       checkRequestLimits(ctx);
       await checkRequestText(ctx);

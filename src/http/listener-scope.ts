@@ -21,9 +21,14 @@ export function onAdminListener(handler: Handler): Handler {
   };
 }
 
+/** Served on both: the stylesheet of the admin API's reference page. */
+const shared = new Set(['static']);
+
 /** true when the request was answered here (404): it came to the wrong listener for its route. */
-export function refuseOffListener(ctx: Context, separateAdmin: boolean, isAdminRoute: boolean): boolean {
-  if (!separateAdmin || fromAdminListener.has(ctx.req) === isAdminRoute) return false;
+export function refuseOffListener(ctx: Context, separateAdmin: boolean, routeName: string): boolean {
+  if (!separateAdmin || shared.has(routeName)) return false;
+  const isAdminRoute = routeName === 'admin';
+  if (fromAdminListener.has(ctx.req) === isAdminRoute) return false;
   ctx.status = 404;
   ctx.type = 'application/problem+json';
   ctx.set('Cache-Control', 'no-store');

@@ -126,11 +126,11 @@ describe('Deprecation and Sunset on operations marked deprecated', () => {
 describe('the generated API reference', () => {
   it('docs/admin-api.md holds the reference of every operation as generated now (run `npm run docs:admin-api`)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { referenceEnd, referenceMarkdown, referenceStart } = await import('../../src/admin/reference.js');
+    const { referenceEnd, generatedReference, referenceStart } = await import('../../src/admin/reference-doc.js');
     const { adminOperations } = await import('../../src/admin/index.js');
     const markdown = await readFile(new URL('../../docs/admin-api.md', import.meta.url), 'utf8');
     const section = markdown.slice(markdown.indexOf(referenceStart) + referenceStart.length, markdown.indexOf(referenceEnd)).trim();
-    expect(section).toBe(referenceMarkdown());
+    expect(section).toBe(generatedReference());
     for (const op of adminOperations({} as never, {} as never, 'https://id.example.com')) expect(section, op.id).toContain(`| \`${op.id}\` | \`${op.method} ${op.path}\` | \`${op.scope}\` |`);
   });
 });

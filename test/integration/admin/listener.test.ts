@@ -3,13 +3,14 @@
  * nothing else, the main listener then answers 404 under /admin/v1, the
  * OpenAPI document names the admin listener as its server, the start-up log
  * says where each listens, and with GATEHOUSE_TLS_* it speaks TLS like the
- * main listener.
+ * main listener. The browsable reference page is served there too.
  */
 import { request } from 'node:https';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { adminOperations } from '../../../src/admin/index.js';
 import { developmentTls } from '../../../src/tls/development.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
@@ -47,7 +48,7 @@ describe('a separate admin listener', () => {
   });
 
   it('serves nothing but /admin/v1: the protocol endpoints, pages and health stay on the main listener', async () => {
-    for (const path of ['/.well-known/openid-configuration', '/token', '/healthz', '/jwks', '/', '/admin', '/admin/v2/users']) {
+    for (const path of ['/.well-known/openid-configuration', '/token', '/healthz', '/jwks', '/', '/admin', '/admin/v2/users', '/setup', '/interaction/x']) {
       const answer = await fetch(`${admin}${path}`);
       expect(answer.status, path).toBe(404);
       expect(((await answer.json()) as { detail: string }).detail).toBe('This listener serves only the admin API, under /admin/v1.');
@@ -55,6 +56,26 @@ describe('a separate admin listener', () => {
     expect((await fetch(`${gh.issuer}/.well-known/openid-configuration`)).status).toBe(200);
     const token = await fetch(`${admin}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
     expect(token.status).toBe(404);
+  });
+
+  it('serves the browsable reference there: every operation, local assets only, under the strict CSP', async () => {
+    const page = await fetch(`${admin}/admin/v1/reference`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await page.text();
+    for (const op of adminOperations(gh.app.services, { search: async () => [], verify: async () => ({ ok: true, rows: 0, head: { seq: 0, hash: '' }, problems: [] }) }, gh.issuer)) {
+      expect(html, op.id).toContain(`<code>${op.id}</code>`);
+    }
+    expect(html).toContain('<h3 id="schema-NewInitialAccessToken">');
+    // No inline script or style, no third-party asset: the page's one stylesheet is local, and served on this listener.
+    expect(html).not.toMatch(/<script|style=|<style/);
+    expect([...html.matchAll(/(?:href|src)="([^"#]+)"/g)].map((m) => m[1])).toEqual(['data:,', '/static/gatehouse.css', '/admin/v1/openapi.json']);
+    const css = await fetch(`${admin}/static/gatehouse.css`);
+    expect(css.status).toBe(200);
+    expect((await fetch(`${admin}/admin/v1/reference`, { method: 'POST' })).status).toBe(405);
   });
 
   it('the OpenAPI document names the admin listener as its server; the start-up log says what listens where', async () => {
