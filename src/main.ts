@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       issuer: config.issuer,
       discovery: `${config.issuer}/.well-known/openid-configuration`,
       environment: config.env,
+      adminApi: config.admin.enabled ? `${gatehouse.adminUrl ?? config.issuer}/admin/v1` : 'off',
     },
     `Gatehouse listening on ${gatehouse.url}; discovery at ${config.issuer}/.well-known/openid-configuration`,
   );

@@ -38,6 +38,8 @@ export interface Gatehouse {
   server: Server;
   /** The mutual-TLS listener's own URL, when it runs. */
   mtlsUrl: string | undefined;
+  /** The separate admin listener's URL (GATEHOUSE_ADMIN_PORT), when it runs. */
+  adminUrl: string | undefined;
   handle: ProviderHandle;
   keys: KeyWatcher;
   db: Db;
@@ -133,6 +135,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       metrics,
       mtls,
       auditReader: createAuditReader(db, secrets),
+      adminUrl: listeners.adminUrl,
     };
     handle = new ProviderHandle(buildProvider(deps, keys));
     const current = handle;
@@ -152,7 +155,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       settings: config.backchannelLogout,
       onOutcome: metrics.backchannelLogout,
     });
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })
@@ -161,12 +164,14 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     // The embedded database serves this process only: the CLI reaches it through this socket (issue 14 §3).
     const adminSocket: AdminSocket | undefined =
       db.kind === 'embedded' ? await serveAdminSocket(adminSocketPath(config.dataDir), { config, log, db, services, schema: core.schema, secrets }, log) : undefined;
+    if (listeners.adminUrl) log.info({ listening: listeners.adminUrl, serves: '/admin/v1' }, `admin API listening on ${listeners.adminUrl}/admin/v1 (not on the main listener)`);
     if (listeners.mtlsUrl) log.info({ listening: listeners.mtlsUrl, advertised: mtls?.origin }, `mTLS endpoint aliases listening on ${listeners.mtlsUrl}`);
     return {
       url: listeners.url,
       issuer: config.issuer,
       server: listeners.main,
       mtlsUrl: listeners.mtlsUrl,
+      adminUrl: listeners.adminUrl,
       handle: current,
       keys: keyWatcher,
       db,

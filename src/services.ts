@@ -7,6 +7,7 @@
 import { createAccountService, type AccountService } from './accounts/accounts.js';
 import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
+import { createIdempotencyStore, type IdempotencyStore } from './artifacts/idempotency-store.js';
 import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
 import { recordAs, type Actor, type Audit } from './audit/events.js';
 import { createClientService, type ClientService } from './clients/clients.js';
@@ -72,6 +73,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
   exchangePolicies: ExchangePolicyService;
+  /** Responses of admin API creates sent with Idempotency-Key (src/admin/idempotency.ts). */
+  adminIdempotency: IdempotencyStore;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
@@ -151,6 +154,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
     /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
     replay: createReplayService(db),
+    adminIdempotency: createIdempotencyStore(db),
     // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
     setup: createSetupService({ db, secrets, audit, accounts, mfa }),
     sessions,

@@ -11,14 +11,17 @@ import type { Logger } from 'pino';
 
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
+import type { Views } from '../http/views.js';
 import { dpopSigningAlgValues } from '../oidc/dpop.js';
 import type { Services } from '../services.js';
 import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
-import { adminRouter } from './router.js';
+import { referenceModel } from './reference.js';
+import { adminPrefix, adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
+import { registrationOperations } from './routes/registration.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
@@ -31,15 +34,23 @@ export interface AdminApiDeps {
   certificate(ctx: Context): X509Certificate | undefined;
   log: Logger;
   bodyLimit: number;
+  /** Renders the served reference page (views/admin-reference.njk). */
+  views: Views;
+  /** Where the API is served when not under the issuer (a separate admin listener). */
+  serverUrl?: string | undefined;
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
   const operations = adminOperations(deps.services, deps.auditReader, deps.config.issuer);
-  const document = JSON.stringify(openApiDocument(operations, deps.config.issuer));
+  const described = openApiDocument(operations, deps.config.issuer, deps.serverUrl);
+  const document = JSON.stringify(described);
+  const server = (described.servers as Array<{ url: string }>)[0]!.url;
+  // Rendered once: the operations are fixed for this provider's life. Local stylesheet only, the strict CSP holds.
+  const reference = deps.views.render('admin-reference.njk', { ...referenceModel(described), server, openapi: `${adminPrefix}/openapi.json` });
   return adminRouter({
     operations,
     verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens }),
@@ -49,11 +60,17 @@ export function adminApi(deps: AdminApiDeps) {
     bodyLimit: deps.bodyLimit,
     findAccount: (id) => deps.services.accounts.findById(id),
     maxAuthAgeSeconds: deps.config.admin.maxAuthAgeSeconds,
+    idempotency: { store: deps.services.adminIdempotency, ttlSeconds: deps.config.admin.idempotencyTtlSeconds },
     publicRoutes: {
       '/openapi.json': (ctx) => {
         ctx.type = 'application/json';
         ctx.set('Cache-Control', 'public, max-age=300');
         ctx.body = document;
+      },
+      '/reference': (ctx) => {
+        ctx.type = 'html';
+        ctx.set('Cache-Control', 'public, max-age=300');
+        ctx.body = reference;
       },
     },
   });

@@ -20,7 +20,7 @@ const scopeDescriptions: Record<string, string> = Object.fromEntries(
   }),
 );
 
-export function openApiDocument(operations: readonly Operation[], issuer: string): Json {
+export function openApiDocument(operations: readonly Operation[], issuer: string, serverUrl?: string): Json {
   const components: Record<string, Json> = {};
 
   function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Json {
@@ -77,7 +77,26 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
       responses[412] = problem('If-Match does not match the current representation (a stale write).');
       responses[428] = problem('If-Match is missing.');
     }
-    const headerParams = op.etag ? [{ name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The ETag from the last read.' }] : [];
+    if (op.idempotent) {
+      responses[409] = problem('The change conflicts with the current state; or a request with this Idempotency-Key is still in progress; or it succeeded and showed a value once, which is not shown again (Location names the resource).');
+      responses[422] = problem('This Idempotency-Key was used with a different request.');
+    }
+    const headerParams = [
+      ...(op.etag ? [{ name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The ETag from the last read.' }] : []),
+      ...(op.idempotent
+        ? [{
+            name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 257 },
+            description: `A quoted string (RFC 8941 sf-string) naming this create (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and body within GATEHOUSE_ADMIN_IDEMPOTENCY_TTL gets the first response again (\`Idempotency-Replayed: true\`).`,
+          }]
+        : []),
+    ];
+    const deprecation = op.deprecated
+      ? {
+          deprecated: true,
+          'x-deprecated-since': op.deprecated.since.toISOString(),
+          ...(op.deprecated.sunset ? { 'x-sunset': op.deprecated.sunset.toISOString() } : {}),
+        }
+      : {};
     (paths[op.path] ??= {})[op.method.toLowerCase()] = {
       operationId: op.id,
       summary: op.summary,
@@ -87,6 +106,7 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
       parameters: [...parameters(op.params, 'path'), ...parameters(op.query, 'query'), ...headerParams],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body, 'input') } } } } : {}),
       responses,
+      ...deprecation,
     };
   }
 
@@ -99,7 +119,7 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
         `Authorised by Gatehouse's own access tokens for audience \`${adminAudience}\` (request it with the RFC 8707 \`resource\` parameter). ` +
         'Errors are RFC 9457 problem details. Conventions and the versioning policy: docs/admin-api.md.',
     },
-    servers: [{ url: `${issuer}/admin/v1` }],
+    servers: [{ url: `${serverUrl ?? issuer}/admin/v1` }],
     paths,
     components: {
       schemas: components,

@@ -49,6 +49,16 @@ export interface Operation<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
   audited?: boolean;
   /** Updates that need `If-Match` (428 without, 412 when stale). */
   etag?: boolean;
+  /** A create: accepts `Idempotency-Key` (src/admin/idempotency.ts). */
+  idempotent?: boolean;
+  /** Response fields holding a value shown once: never stored for an Idempotency-Key replay. */
+  secretFields?: readonly string[];
+  /**
+   * Announced for retirement (docs/admin-api.md, versioning policy): every answer carries
+   * `Deprecation` (RFC 9745) and, with `sunset`, `Sunset` (RFC 8594); `link` is the
+   * documentation of the replacement (`Link: <…>; rel="deprecation"`). OpenAPI marks it `deprecated`.
+   */
+  deprecated?: { since: Date; sunset?: Date; link?: string };
   handle(input: OperationInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 

@@ -42,6 +42,8 @@ export const problemTypes = {
   conflict: 'urn:gatehouse:problem:conflict',
   staleWrite: 'urn:gatehouse:problem:stale-write',
   idempotency: 'urn:gatehouse:problem:idempotency-key-reused',
+  idempotencyPending: 'urn:gatehouse:problem:idempotency-key-in-use',
+  idempotencyWithheld: 'urn:gatehouse:problem:idempotency-secret-not-replayed',
   token: 'urn:gatehouse:problem:invalid-token',
   scope: 'urn:gatehouse:problem:insufficient-scope',
   stepUp: 'urn:gatehouse:problem:insufficient-user-authentication',

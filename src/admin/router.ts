@@ -19,8 +19,10 @@ import { KeystoreError } from '../keys/keystore.js';
 import { ResourceError } from '../resources/resources.js';
 import { authorise, type AuthoriseDeps } from './authorise.js';
 import type { BearerVerifier } from './bearer.js';
-import type { Operation } from './operation.js';
+import { idempotencyKeyHash, idempotencyProblems, parseIdempotencyKey, requestFingerprint, storable, type IdempotencyStore } from './idempotency.js';
+import type { Operation, Reply } from './operation.js';
 import { AdminProblem, problemTypes, sendProblem } from './problem.js';
+import { RegistrationAdminError } from '../registration/errors.js';
 
 export const adminPrefix = '/admin/v1';
 
@@ -93,7 +95,7 @@ function decodeParam(value: string): string {
 /** Service refusals carry sentences written for operators (the CLI prints them): safe to show. */
 function serviceProblem(error: unknown): AdminProblem | undefined {
   if (error instanceof AdminProblem) return error;
-  if (error instanceof AccountError || error instanceof ClientError || error instanceof KeystoreError || error instanceof ResourceError) {
+  if (error instanceof AccountError || error instanceof ClientError || error instanceof KeystoreError || error instanceof ResourceError || error instanceof RegistrationAdminError) {
     // `no such …` (accounts, clients, resources) and `no key <kid>` (keystore) name a missing object.
     const missing = /^no (such|key) /.test(error.message);
     return new AdminProblem(missing ? 404 : 409, error.message, { type: missing ? problemTypes.notFound : problemTypes.conflict });
@@ -111,6 +113,28 @@ export interface AdminRouterDeps extends AuthoriseDeps {
   bodyLimit: number;
   /** Served without a token: the OpenAPI document (public by design, like discovery). */
   publicRoutes: Record<string, (ctx: Context) => void>;
+  /** Where creates keep their Idempotency-Key responses, and for how long. */
+  idempotency: { store: IdempotencyStore; ttlSeconds: number };
+}
+
+/** RFC 9745 `Deprecation` (an sf-date), RFC 8594 `Sunset` (an HTTP-date) and their links. */
+export function deprecationHeaders(deprecated: NonNullable<Operation['deprecated']>): Record<string, string> {
+  const links = [
+    ...(deprecated.link ? [`<${deprecated.link}>; rel="deprecation"; type="text/html"`] : []),
+    ...(deprecated.sunset && deprecated.link ? [`<${deprecated.link}>; rel="sunset"; type="text/html"`] : []),
+  ];
+  return {
+    Deprecation: `@${Math.floor(deprecated.since.getTime() / 1000)}`,
+    ...(deprecated.sunset ? { Sunset: deprecated.sunset.toUTCString() } : {}),
+    ...(links.length ? { Link: links.join(', ') } : {}),
+  };
+}
+
+function answer(ctx: Context, reply: Reply): void {
+  ctx.status = reply.status;
+  if (reply.etag) ctx.set('ETag', reply.etag);
+  for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
+  if (reply.body !== undefined) ctx.body = reply.body;
 }
 
 export function adminRouter(deps: AdminRouterDeps) {
@@ -133,6 +157,7 @@ export function adminRouter(deps: AdminRouterDeps) {
     const path = ctx.path.slice(adminPrefix.length) || '/';
     ctx.set('Cache-Control', 'no-store');
     const requestId = String(ctx.state.requestId ?? '');
+    let keyHash: Buffer | undefined;
     try {
       const publicRoute = deps.publicRoutes[path];
       if (publicRoute) {
@@ -149,6 +174,8 @@ export function adminRouter(deps: AdminRouterDeps) {
       if (!found) throw new AdminProblem(404, 'There is no such admin API resource.');
       const { op } = found.route;
       (ctx as { _matchedRoute?: string })._matchedRoute = `admin.${op.id}`;
+      // On every answer of a deprecated operation, refusals included: a caller learns of it before it matters.
+      if (op.deprecated) for (const [name, value] of Object.entries(deprecationHeaders(op.deprecated))) ctx.set(name, value);
       const certificate = deps.certificate(ctx);
       const caller = await deps.verify(ctx.get('Authorization') || undefined, certificate);
       await authorise(op, caller, deps);
@@ -157,14 +184,34 @@ export function adminRouter(deps: AdminRouterDeps) {
       const raw = op.body ? await readJson(ctx, deps.bodyLimit) : undefined;
       const body = parse(op.body, raw ?? {}, 'body.');
       if (op.etag && !ctx.get('If-Match')) throw new AdminProblem(428, 'Send If-Match with the ETag of the representation you are changing.');
+      const keyHeader = op.idempotent ? ctx.get('Idempotency-Key') : '';
+      if (keyHeader) {
+        keyHash = idempotencyKeyHash(caller, parseIdempotencyKey(keyHeader));
+        const begun = await deps.idempotency.store.begin(keyHash, requestFingerprint(op.method, ctx.path, raw));
+        if (begun.kind !== 'started') {
+          keyHash = undefined;
+          if (begun.kind === 'mismatch') throw idempotencyProblems.mismatch();
+          if (begun.kind === 'pending') throw idempotencyProblems.pending();
+          recordAs(deps.audit, caller.actor, { type: 'admin.call', subject: op.id, detail: { method: op.method, path: ctx.path, status: begun.response.status, replayed: true } });
+          if (begun.withheld) throw idempotencyProblems.withheld(begun.response.headers.Location);
+          answer(ctx, { ...begun.response, headers: { ...begun.response.headers, 'Idempotency-Replayed': 'true' } });
+          return;
+        }
+      }
       const reply = await op.handle({ params, query, body, caller, ifMatch: ctx.get('If-Match') || undefined, requestId, certificate });
+      if (keyHash) {
+        const headers: Record<string, string> = { ...(reply.headers ?? {}), ...(reply.etag ? { ETag: reply.etag } : {}) };
+        const kept = storable({ status: reply.status, body: reply.body, headers }, op.secretFields ?? []);
+        if (reply.status < 300) await deps.idempotency.store.complete(keyHash, kept.response, kept.withheld, deps.idempotency.ttlSeconds);
+        else await deps.idempotency.store.release(keyHash);
+        keyHash = undefined;
+      }
       // Every call is audited (issue 14): writes by their service, with this actor; reads here, as admin.call.
       if (!op.audited) recordAs(deps.audit, caller.actor, { type: 'admin.call', subject: op.id, detail: { method: op.method, path: ctx.path, status: reply.status } });
-      ctx.status = reply.status;
-      if (reply.etag) ctx.set('ETag', reply.etag);
-      for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value);
-      if (reply.body !== undefined) ctx.body = reply.body;
+      answer(ctx, reply);
     } catch (error) {
+      // A failed first request gives its key back: the caller may retry with it.
+      if (keyHash) await deps.idempotency.store.release(keyHash).catch((err: unknown) => deps.log.warn({ requestId, err }, 'releasing an idempotency key failed'));
       const problem = serviceProblem(error);
       if (problem) return sendProblem(ctx, problem);
       deps.log.error({ requestId, err: error, path: ctx.path }, 'admin API call failed');

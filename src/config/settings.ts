@@ -213,6 +213,12 @@ export const settingTable = {
       'A write through the admin API with a user\'s token needs a second factor (`acr` urn:gatehouse:acr:mfa) and a sign-in (`auth_time`) no older than this; else 401 with an RFC 9470 step-up challenge.'),
     requireBoundTokens: setting('GATEHOUSE_ADMIN_REQUIRE_BOUND_TOKENS', 'auto', z.enum(['auto', 'true', 'false']),
       'Refuse admin API tokens that are not sender-constrained (mTLS `cnf.x5t#S256`, RFC 8705 §3): `true`, `false`, or `auto` (true when `NODE_ENV=production`).'),
+    idempotencyTtlSeconds: setting('GATEHOUSE_ADMIN_IDEMPOTENCY_TTL', '24h', duration,
+      'How long the admin API keeps the response of a create sent with `Idempotency-Key`, to answer a retry with the same key (docs/admin-api.md); only hashes and the response without any value shown once are stored.'),
+    port: setting('GATEHOUSE_ADMIN_PORT', undefined, port,
+      'Port of a separate listener that serves only `/admin/v1` (the main listener then answers 404 there), with the main listener\'s TLS; unset: the admin API is on the main listener.'),
+    host: setting('GATEHOUSE_ADMIN_HOST', '127.0.0.1', text,
+      'Address the separate admin listener binds to (only with `GATEHOUSE_ADMIN_PORT`).'),
   },
   rbac: {
     claimLimit: setting('GATEHOUSE_RBAC_CLAIM_LIMIT', '100', integer(1, 1000),

@@ -67,6 +67,8 @@ export interface AppDeps {
   mtls?: ProviderDeps['mtls'];
   /** Read side of the audit trail, for the admin API's search and verification. */
   auditReader: AuditReader;
+  /** The separate admin listener's URL (GATEHOUSE_ADMIN_PORT), which the OpenAPI document names as its server. */
+  adminUrl?: string | undefined;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -97,6 +99,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       context: requestContext(log, { clientAddress: deps.clientAddress, onComplete: deps.metrics.observeRequest }),
       boundary: errorBoundary(log, deps.views),
       origins: canonicalOrigins(config.issuer, deps.mtls?.origin),
+      separateAdmin: config.admin.enabled && config.admin.port !== undefined,
       rateLimiter: rateLimiter({
         limits: deps.rateLimits,
         views: deps.views,
@@ -139,6 +142,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
               certificate: (ctx) => deps.mtls?.source.certificate(ctx),
               log,
               bodyLimit: routes.byName('admin').bodyLimit,
+              serverUrl: deps.adminUrl,
+              views: deps.views,
             }),
           }
         : {}),

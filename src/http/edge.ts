@@ -3,7 +3,7 @@
  * front of everything else, in this order:
  *   route (src/http/route-table.ts: one lookup, read by everything below) →
  *   request context (client IP, request id, published to the audit log) →
- *   error boundary → security headers → origin (the Host is not trusted) →
+ *   error boundary → security headers → listener (src/http/listener-scope.ts) → origin (the Host is not trusted) →
  *   size limits → text that cannot be stored (NUL, broken Unicode) → rate limits →
  *   [Gatehouse's routes, then the library's] → OAuth error codes, the route's Cache-Control,
  * and when the request is answered, one log line and its metrics.
@@ -22,6 +22,7 @@ import type { RequestContext } from './request-context.js';
 import { correctErrorCodes } from '../oidc/error-codes.js';
 import type { ErrorBoundary } from './errors.js';
 import { allowFormPostTarget, setSecurityHeaders } from './headers.js';
+import { refuseOffListener } from './listener-scope.js';
 import type { CanonicalOrigins } from './origin.js';
 import type { RateLimiter } from './rate-limit.js';
 import { checkRequestLimits, checkRequestText } from './request-limits.js';
@@ -33,16 +34,19 @@ export interface EdgeParts {
   boundary: ErrorBoundary;
   origins: CanonicalOrigins;
   rateLimiter: RateLimiter;
+  /** GATEHOUSE_ADMIN_PORT is set: /admin/v1 only there, and only /admin/v1 there. */
+  separateAdmin?: boolean;
 }
 
 function setRouteCacheControl(ctx: Context, route: Route): void {
   if (route.cacheControl && ctx.status >= 200 && ctx.status < 300 && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', route.cacheControl);
 }
 
-export function edge({ routes, context, boundary, origins, rateLimiter }: EdgeParts) {
+export function edge({ routes, context, boundary, origins, rateLimiter, separateAdmin = false }: EdgeParts) {
   async function guarded(ctx: Context, next: Next): Promise<void> {
     try {
       setSecurityHeaders(ctx);
+      if (refuseOffListener(ctx, separateAdmin, (ctx.state.route as Route).name)) return;
       ctx.state.origin = origins.of(ctx);
       checkRequestLimits(ctx);
       await checkRequestText(ctx);

@@ -5,7 +5,9 @@
  * handle. The mTLS listener asks for a client certificate but never fails the
  * handshake over it (none, or self-signed, is the token endpoint's call to
  * make, with a proper OAuth error), and browsers never meet it: only the
- * aliases in discovery point there.
+ * aliases in discovery point there. With GATEHOUSE_ADMIN_PORT a third
+ * listener, with the main listener's TLS, serves only /admin/v1 (the edge
+ * keeps each listener to its own routes: src/http/listener-scope.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -18,14 +20,17 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import { developmentTls } from '../tls/development.js';
+import { onAdminListener } from './listener-scope.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface Listeners {
   main: Server;
   mtls: Server | undefined;
+  admin: Server | undefined;
   url: string;
   mtlsUrl: string | undefined;
+  adminUrl: string | undefined;
   /** Stops accepting, lets in-flight requests finish for up to boundMs, then cuts what is left. */
   close(boundMs: number): Promise<void>;
 }
@@ -78,12 +83,27 @@ export async function startListeners(config: Config, handler: Handler, log: Logg
     }
   }
 
-  const servers = [main, ...(mtls ? [mtls] : [])];
+  let admin: Server | undefined;
+  if (config.admin.enabled && config.admin.port !== undefined) {
+    const adminHandler = onAdminListener(handler);
+    admin = harden(tls ? createHttpsServer(tls, adminHandler) : createHttpServer(adminHandler), log);
+    try {
+      await listen(admin, config.admin.port, config.admin.host);
+    } catch (error) {
+      main.close();
+      mtls?.close();
+      throw error;
+    }
+  }
+
+  const servers = [main, ...(mtls ? [mtls] : []), ...(admin ? [admin] : [])];
   return {
     main,
     mtls,
+    admin,
     url: urlFor(tls ? 'https' : 'http', config.host, main),
     mtlsUrl: mtls ? urlFor('https', config.mtls.host, mtls) : undefined,
+    adminUrl: admin ? urlFor(tls ? 'https' : 'http', config.admin.host, admin) : undefined,
     async close(boundMs) {
       await Promise.all(
         servers.map(

@@ -70,7 +70,7 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
       },
     }),
     operation({
-      id: 'createClient', method: 'POST', path: '/clients', tag: 'clients', scope: 'admin:clients.write', summary: 'Create a client (confidential, public, service or mTLS)', body: newClientBody, audited: true,
+      id: 'createClient', method: 'POST', path: '/clients', tag: 'clients', scope: 'admin:clients.write', summary: 'Create a client (confidential, public, service or mTLS)', body: newClientBody, audited: true, idempotent: true, secretFields: ['client_secret'],
       responses: { 201: { description: 'The client and, once, its secret.', schema: createdClientSchema } },
       async handle({ body, caller }) {
         const { client, clientSecret } = await clients.create(caller.actor, {
@@ -148,7 +148,7 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
     }),
     operation({
       id: 'rotateClientSecret', method: 'POST', path: '/clients/{clientId}/secrets', tag: 'clients', scope: 'admin:clients.write', summary: 'Rotate the secret; the previous one works until previous_expires_at',
-      params: clientParams, body: rotateSecretBody, audited: true,
+      params: clientParams, body: rotateSecretBody, audited: true, idempotent: true, secretFields: ['client_secret'],
       responses: { 201: { description: 'The new secret, shown once.', schema: rotatedSecretSchema } },
       async handle({ params, body, caller }) {
         const { clientSecret, previousExpiresAt } = await clientSecrets.rotate(caller.actor, (await byId(params.clientId)).clientId, {

@@ -39,7 +39,7 @@ export function keyOperations(services: Pick<Services, 'keystore'>): Operation[]
       },
     }),
     operation({
-      id: 'rotateKey', method: 'POST', path: '/keys/rotate', tag: 'keys', scope: 'admin:keys.write', summary: 'Stage a new signing key', body: rotateKeyBody, audited: true,
+      id: 'rotateKey', method: 'POST', path: '/keys/rotate', tag: 'keys', scope: 'admin:keys.write', summary: 'Stage a new signing key', body: rotateKeyBody, audited: true, idempotent: true,
       responses: { 201: { description: 'The new key, published now, signing from activate_at.', schema: rotatedKeySchema } },
       async handle({ body, caller }) {
         const r = await keystore.rotate(caller.actor, { ...(body.alg ? { alg: body.alg } : {}), ...(body.immediate !== undefined ? { immediate: body.immediate } : {}) });

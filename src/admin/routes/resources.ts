@@ -36,7 +36,7 @@ export function resourceOperations(services: Pick<Services, 'resources'>, author
       },
     }),
     operation({
-      id: 'createResourceServer', method: 'POST', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.write', summary: 'Register a resource server and its scopes', body: newResourceBody, audited: true,
+      id: 'createResourceServer', method: 'POST', path: '/resource-servers', tag: 'resources', scope: 'admin:resources.write', summary: 'Register a resource server and its scopes', body: newResourceBody, audited: true, idempotent: true,
       responses: { 201: { description: 'The resource server.', schema: resourceSchema } },
       async handle({ body, caller }) {
         const r = await resources.add(caller.actor, {

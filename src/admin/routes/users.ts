@@ -47,7 +47,7 @@ export function userOperations(services: Pick<Services, 'accounts' | 'mfa'>): Op
       },
     }),
     operation({
-      id: 'createUser', method: 'POST', path: '/users', tag: 'users', scope: 'admin:users.write', summary: 'Create a user', body: newUserBody, audited: true,
+      id: 'createUser', method: 'POST', path: '/users', tag: 'users', scope: 'admin:users.write', summary: 'Create a user', body: newUserBody, audited: true, idempotent: true,
       responses: { 201: { description: 'The new user.', schema: userSchema } },
       async handle({ body, caller }) {
         const account = await accounts.create(caller.actor, {
@@ -133,7 +133,7 @@ export function userOperations(services: Pick<Services, 'accounts' | 'mfa'>): Op
     }),
     operation({
       id: 'resetUserRecoveryCodes', method: 'POST', path: '/users/{id}/recovery-codes', tag: 'users', scope: 'admin:users.write', summary: 'Replace all recovery codes (the new ones are shown once)',
-      params: idParams, audited: true, responses: { 201: { description: 'The new codes, shown once, for handing to the user.', schema: recoveryCodesSchema } },
+      params: idParams, audited: true, idempotent: true, secretFields: ['recovery_codes'], responses: { 201: { description: 'The new codes, shown once, for handing to the user.', schema: recoveryCodesSchema } },
       async handle({ params, caller }) {
         const codes = await mfa.regenerateRecoveryCodes(caller.actor, (await byId(params.id)).id);
         if (!codes) throw new AdminProblem(404, 'This user has no second factor.');
