@@ -17,7 +17,9 @@ import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
 import { adminRouter } from './router.js';
+import { apiKeyOperations } from './routes/api-keys.js';
 import { clientOperations } from './routes/clients.js';
+import { exchangePolicyOperations } from './routes/exchange-policies.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
@@ -34,7 +36,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
