@@ -19,7 +19,9 @@ import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
 import { referenceModel } from './reference.js';
 import { adminPrefix, adminRouter } from './router.js';
+import { apiKeyOperations } from './routes/api-keys.js';
 import { clientOperations } from './routes/clients.js';
+import { exchangePolicyOperations } from './routes/exchange-policies.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { registrationOperations } from './routes/registration.js';
 import { resourceOperations } from './routes/resources.js';
@@ -41,7 +43,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

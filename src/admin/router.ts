@@ -13,10 +13,12 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 
 import { AccountError } from '../accounts/accounts.js';
+import { ApiKeyError } from '../api-keys/api-keys.js';
 import { recordAs, type Audit } from '../audit/events.js';
 import { ClientError } from '../clients/clients.js';
 import { KeystoreError } from '../keys/keystore.js';
 import { ResourceError } from '../resources/resources.js';
+import { ExchangePolicyError } from '../token-exchange/policies.js';
 import { authorise, type AuthoriseDeps } from './authorise.js';
 import type { BearerVerifier } from './bearer.js';
 import { idempotencyKeyHash, idempotencyProblems, parseIdempotencyKey, requestFingerprint, storable, type IdempotencyStore } from './idempotency.js';
@@ -99,6 +101,10 @@ function serviceProblem(error: unknown): AdminProblem | undefined {
     // `no such …` (accounts, clients, resources) and `no key <kid>` (keystore) name a missing object.
     const missing = /^no (such|key) /.test(error.message);
     return new AdminProblem(missing ? 404 : 409, error.message, { type: missing ? problemTypes.notFound : problemTypes.conflict });
+  }
+  if (error instanceof ApiKeyError || error instanceof ExchangePolicyError) {
+    const status = error.kind === 'not_found' ? 404 : error.kind === 'conflict' ? 409 : 400;
+    return new AdminProblem(status, error.message, { type: status === 404 ? problemTypes.notFound : status === 409 ? problemTypes.conflict : problemTypes.validation });
   }
   if (error instanceof z.ZodError) return new AdminProblem(400, 'The request has invalid fields.', { type: problemTypes.validation, fields: fieldsOf(error, 'body.') });
   return undefined;

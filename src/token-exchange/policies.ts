@@ -30,12 +30,18 @@ export const exchangePolicySchema = z
 
 export type ExchangePolicyInput = z.input<typeof exchangePolicySchema>;
 
+/** `not_found`: the client or its policy is missing; `invalid`: the policy names an audience that is not a resource server. */
 export class ExchangePolicyError extends Error {
   override name = 'ExchangePolicyError';
+  constructor(message: string, readonly kind: 'not_found' | 'invalid' = 'invalid') {
+    super(message);
+  }
 }
 
 export interface ExchangePolicyService {
   find(clientId: string): Promise<ExchangePolicy | undefined>;
+  /** Every policy, by client id. */
+  list(): Promise<ExchangePolicy[]>;
   set(actor: Actor, clientId: string, input: ExchangePolicyInput): Promise<ExchangePolicy>;
   remove(actor: Actor, clientId: string): Promise<void>;
 }
@@ -55,9 +61,12 @@ export function createExchangePolicyService(deps: { db: Db; audit: Audit; client
       const row = await store.find(clientId);
       return row ? toPolicy(row) : undefined;
     },
+    async list() {
+      return (await store.list()).map(toPolicy);
+    },
     async set(actor, clientId, input) {
       const parsed = exchangePolicySchema.parse(input);
-      if (!(await deps.clientExists(clientId))) throw new ExchangePolicyError(`no such client: ${clientId}`);
+      if (!(await deps.clientExists(clientId))) throw new ExchangePolicyError(`no such client: ${clientId}`, 'not_found');
       for (const audience of parsed.audiences) {
         if (!(await deps.audienceExists(audience))) throw new ExchangePolicyError(`no such resource server: ${audience}`);
       }
@@ -66,7 +75,7 @@ export function createExchangePolicyService(deps: { db: Db; audit: Audit; client
       return policy;
     },
     async remove(actor, clientId) {
-      if (!(await store.remove(clientId))) throw new ExchangePolicyError(`client ${clientId} has no token-exchange policy`);
+      if (!(await store.remove(clientId))) throw new ExchangePolicyError(`client ${clientId} has no token-exchange policy`, 'not_found');
       recordAs(deps.audit, actor, { type: 'client.exchange_policy_removed', subject: clientId, clientId });
     },
   };

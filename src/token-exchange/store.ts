@@ -17,6 +17,10 @@ export function createExchangePolicyStore(db: Db) {
       const { rows } = await db.query<ExchangePolicyRow>(`SELECT ${columns} FROM token_exchange_policies WHERE client_id = $1`, [clientId]);
       return rows[0];
     },
+    async list(): Promise<ExchangePolicyRow[]> {
+      const { rows } = await db.query<ExchangePolicyRow>(`SELECT ${columns} FROM token_exchange_policies ORDER BY client_id`);
+      return rows;
+    },
     async upsert(row: { clientId: string; audiences: readonly string[]; mayImpersonate: boolean; maxLifetimeSeconds: number }): Promise<ExchangePolicyRow> {
       const { rows } = await db.query<ExchangePolicyRow>(
         `INSERT INTO token_exchange_policies (client_id, audiences, may_impersonate, max_lifetime_seconds) VALUES ($1, $2::jsonb, $3, $4)
