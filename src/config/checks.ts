@@ -70,6 +70,10 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
     if (config.ttl.authorizationCode > 60) problems.push('GATEHOUSE_AUTHORIZATION_CODE_TTL: GATEHOUSE_PROFILE=fapi2 allows at most 60s');
     if (config.keys.algorithms.includes('RS256')) problems.push('GATEHOUSE_SIGNING_ALGORITHMS: GATEHOUSE_PROFILE=fapi2 allows only PS256, ES256 and EdDSA (remove RS256)');
   }
+  const documents = config.clientMetadataDocuments;
+  if (documents.cacheMinSeconds > documents.cacheMaxSeconds) {
+    problems.push('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MIN: must not exceed GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MAX');
+  }
   if (config.env === 'production') checkProduction(config, problems);
 }
 
@@ -92,6 +96,9 @@ function checkProduction(config: Config, problems: string[]): void {
   if (config.backchannelLogout.allowLoopback) {
     problems.push('GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: production refuses it; logout tokens go to relying parties on public addresses only (SSRF protection)');
   }
+  // The address guard's test override must not exist in production (src/oidc/outbound-fetch.ts refuses it again).
+  if (config.testing.outboundResolve) problems.push('GATEHOUSE_TEST_OUTBOUND_RESOLVE: a test-only override of the outbound address guard; production refuses it');
+  if (config.testing.outboundCaFile) problems.push('GATEHOUSE_TEST_OUTBOUND_CA_FILE: a test-only trust anchor for outbound fetches; production refuses it');
   if (!config.databaseUrl) {
     problems.push('DATABASE_URL: production requires PostgreSQL; the embedded database serves one process and has no backups');
   }

@@ -25,6 +25,7 @@ import {
   text,
   threshold,
 } from './formats.js';
+import { hostPatternList, resolveOverrides, resourceIndicatorList } from './outbound-formats.js';
 
 /** One environment variable: its name, default (as written in the environment), format and meaning. */
 export interface Setting<T = unknown, D extends string | undefined = string | undefined> {
@@ -265,6 +266,28 @@ export const settingTable = {
       'Alert when one account, or one client IP, has this many failed sign-ins within the window.'),
     invalidClient: setting('GATEHOUSE_ALERT_INVALID_CLIENT', '30/1m', threshold,
       'Alert when client authentication fails (`invalid_client`) this many times within the window, across all clients.'),
+  },
+  clientMetadataDocuments: {
+    hosts: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS', undefined, hostPatternList,
+      'Hosts whose https URLs may be used as a `client_id` (OAuth Client ID Metadata Documents, docs/mcp.md): comma-separated names, `*.example.com` for the subdomains of one. Unset: the feature is off and URL client ids are unknown clients.'),
+    resources: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES', '', resourceIndicatorList,
+      'Resource indicators (RFC 8707, registered resource servers) a metadata-document client may ask tokens for, comma-separated; empty: none (sign-in only).'),
+    scopes: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_SCOPES', 'openid,profile,email,offline_access', listOf(['openid', 'profile', 'email', 'offline_access']),
+      'OpenID scopes a metadata document may list in its `scope`; a document asking for others is refused.'),
+    maxBytes: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_MAX_BYTES', '5120', integer(512, 65_536),
+      'Largest metadata document read; a longer one is refused (its `Content-Length`, or the bytes as they arrive).'),
+    timeoutSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_TIMEOUT', '2s', duration,
+      'Time allowed for fetching one metadata document, connection included (the library stops at 2.5 s in any case).'),
+    cacheMinSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MIN', '30s', duration,
+      'Shortest time a fetched document is kept, whatever its `Cache-Control: max-age` or `Expires` says (the default when it says nothing).'),
+    cacheMaxSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MAX', '1h', duration,
+      'Longest time a fetched document is kept in each node\'s cache (at most 100 documents), so a changed or withdrawn document takes effect within it.'),
+  },
+  testing: {
+    outboundResolve: setting('GATEHOUSE_TEST_OUTBOUND_RESOLVE', undefined, resolveOverrides,
+      'Tests only, refused in production: fixed answers for host names fetched as metadata documents (`name=address,…`, like curl --resolve). A loopback answer is let through the address guard; any other answer is still checked.'),
+    outboundCaFile: setting('GATEHOUSE_TEST_OUTBOUND_CA_FILE', undefined, text,
+      'Tests only, refused in production: a PEM CA also trusted when fetching metadata documents (a test CA for a local TLS server).'),
   },
   registration: {
     mode: setting('GATEHOUSE_REGISTRATION', 'token', z.enum(['token', 'open', 'off']),

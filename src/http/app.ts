@@ -90,7 +90,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
     policies: deps.services.exchangePolicies,
     audit: deps.services.audit,
     apiKeyTokenTtl: config.ttl.apiKeyToken,
-    resourceServerInfo: resourceIndicators(deps.services.resources, deps.services.clients, deps.services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }).getResourceServerInfo,
+    resourceServerInfo: resourceIndicators(deps.services.resources, deps.services.clients, deps.services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }, config.clientMetadataDocuments).getResourceServerInfo,
   });
 
   provider.use(

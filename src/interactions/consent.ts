@@ -16,6 +16,7 @@ export function renderConsentPage(pages: Pages, ctx: Context, details: Details, 
   const d = details.prompt.details as ConsentDetails;
   pages.render(ctx, details, 'consent.njk', {
     client: client.name,
+    documentHost: client.documentHost,
     scopes: (d.missingOIDCScope ?? []).map((s) => ({ name: s, description: describeScope(s) })),
     claims: d.missingOIDCClaims ?? [],
     resources: Object.entries(d.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),

@@ -10,6 +10,7 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 
 import type { EventOrigin } from '../audit/events.js';
+import { documentHost } from '../oidc/client-metadata-documents.js';
 import { clientRequiresMfa } from '../oidc/second-factor-prompt.js';
 import { contentSecurityPolicy, formTargetFor } from '../http/headers.js';
 import type { Services } from '../services.js';
@@ -31,6 +32,8 @@ export interface PageClient {
   id: string;
   name: string;
   requiresMfa: boolean;
+  /** The host of a client known only by its metadata document's URL (src/oidc/client-metadata-documents.ts): the one name it cannot choose. */
+  documentHost?: string | undefined;
 }
 
 const uidPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -142,7 +145,7 @@ export function createPages(deps: InteractionDeps) {
     async clientOf(ctx: Context, details: Details): Promise<PageClient> {
       const id = String(details.params.client_id);
       const client = await providerOf(ctx).Client.find(id);
-      return { id, name: client?.clientName ?? id, requiresMfa: clientRequiresMfa(client as { [key: string]: unknown } | undefined) };
+      return { id, name: client?.clientName ?? id, requiresMfa: clientRequiresMfa(client as { [key: string]: unknown } | undefined), documentHost: documentHost(client) };
     },
 
     /** The enabled upstreams for the login page, the origins home-realm discovery may send its form to, and a pending link's note. */

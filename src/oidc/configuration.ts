@@ -27,6 +27,8 @@ import { adminTokenClaims } from './admin-token-claims.js';
 import { exchangeTokenClaims } from './token-exchange.js';
 import { rbacTokenClaims } from './rbac-claims.js';
 import { adminScopes } from '../resources/admin-audience.js';
+import type { Logger } from '../observability/logger.js';
+import { metadataDocumentWiring } from './client-metadata-documents.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -38,6 +40,8 @@ export interface ProviderDeps {
   mtls?: { source: CertificateSource; trust: TrustStore; origin: string } | undefined;
   /** RFC 9449 §8 nonces; derived from the master secret so every node issues and accepts the same ones. */
   dpopNonceSecret: Buffer;
+  /** For events the library would otherwise swallow (a refused client metadata document). */
+  log?: Logger | undefined;
 }
 
 const interactionPath = routes.byName('interaction').path;
@@ -69,6 +73,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
   // What the library reads for a client: the stored metadata under Gatehouse's sender-constraint policies.
   const clientPolicy = (metadata: Record<string, unknown>) =>
     fapiClientMetadata(config.profile, config.dpop.publicClientsRequireDpop ? requireDpopForPublicClients(metadata) : metadata);
+
+  const documents = metadataDocumentWiring(config, (event, detail) => deps.log?.warn({ event, ...detail }, event));
+  const libraryFetch = config.backchannelLogout.allowLoopback ? loopbackFetch : undefined;
 
   const configuration: Configuration = {
     // Every path from the route table (src/http/route-table.ts), which the edge reads too.
@@ -111,7 +118,14 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     sectorIdentifierUriValidate,
     // The library's fetch carries an SSRF-protecting dispatcher (lib/helpers/fetch_request.js:215-235) that refuses
     // loopback; GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK (never in production) lets loopback relying parties through.
-    ...(config.backchannelLogout.allowLoopback ? { fetch: loopbackFetch } : {}),
+    ...(libraryFetch ? { fetch: libraryFetch } : {}),
+    // Client ID Metadata Documents, when GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS names hosts: their URLs go through the address guard.
+    ...(documents
+      ? {
+          fetch: documents.fetch((libraryFetch ?? ((url, init) => globalThis.fetch(url, init))) as Parameters<typeof documents.fetch>[0]) as unknown as Configuration['fetch'],
+          fetchResponseBodyLimits: documents.bodyLimits,
+        }
+      : {}),
     extraClientMetadata: {
       // require_mfa: every sign-in to this client needs a second factor, whatever the request asks.
       // allowed_scopes: an operator's scope list, the resource-server scopes included (src/clients/schemas.ts, oidcScopes).
@@ -182,7 +196,8 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       },
       ...registrationFeatures(services.registrations),
       userinfo: { enabled: true },
-      resourceIndicators: resourceIndicators(services.resources, services.clients, services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }),
+      resourceIndicators: resourceIndicators(services.resources, services.clients, services.rbac, { tokenTtl: config.admin.tokenTtlSeconds, alg: config.keys.algorithms[0]! }, config.clientMetadataDocuments),
+      ...(documents ? { clientIdMetadataDocument: documents.feature } : {}),
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

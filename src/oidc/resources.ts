@@ -4,6 +4,8 @@ import type { ClientService } from '../clients/clients.js';
 import type { RbacService } from '../rbac/rbac.js';
 import { adminAudience, adminScopes, mayRequestAdminTokens } from '../resources/admin-audience.js';
 import type { ResourceServer as ResourceServerRecord, ResourceService } from '../resources/resources.js';
+import type { Config } from '../config/index.js';
+import { documentClientResources, isMetadataDocumentClient } from './client-metadata-documents.js';
 import { fapiAlgorithms } from './fapi.js';
 import { narrowToHeld } from './rbac-scopes.js';
 
@@ -12,7 +14,13 @@ import { narrowToHeld } from './rbac-scopes.js';
  * tokens (RFC 9068, `typ: at+jwt`) signed with its algorithm, or opaque ones if
  * its operator chose so; an unregistered `resource` is `invalid_target`.
  */
-export function resourceIndicators(resources: ResourceService, clients: Pick<ClientService, 'accessOf'>, rbac: RbacService, admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' }) {
+export function resourceIndicators(
+  resources: ResourceService,
+  clients: Pick<ClientService, 'accessOf'>,
+  rbac: RbacService,
+  admin: { tokenTtl: number; alg: 'ES256' | 'RS256' | 'PS256' | 'EdDSA' },
+  documents: Config['clientMetadataDocuments'],
+) {
   return {
     enabled: true,
     /**
@@ -33,7 +41,8 @@ export function resourceIndicators(resources: ResourceService, clients: Pick<Cli
     useGrantedResource: async () => true,
     getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: { [key: string]: unknown }): ResourceServer | Promise<ResourceServer> {
       // A dynamically registered client carries the list its registration policy allowed; operator-made clients carry none.
-      const allowed = client['resources'];
+      // A metadata-document client: only the servers the operator opened to them (GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES).
+      const allowed = isMetadataDocumentClient(client) ? documentClientResources(documents, client) : client['resources'];
       if (Array.isArray(allowed) && !allowed.includes(indicator)) throw new errors.InvalidTarget('resource indicator is not allowed for this client');
       if (indicator === adminAudience) {
         // Dynamically registered clients carry a resource list and are refused here too.

@@ -1,0 +1,177 @@
+/**
+ * The official MCP SDK's client, with its own OAuth flow, against the example MCP
+ * server (examples/mcp-server) protected by Gatehouse: discovery from the 401,
+ * a client identified by its metadata document (served over real TLS under a
+ * test CA), code + PKCE with `resource` through Gatehouse's sign-in and consent
+ * pages, and a tool call; then the refusals a resource server owes.
+ */
+import type { Server } from 'node:http';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { auth, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { operator } from '../../../src/audit/events.js';
+import { listen, toolsScope } from '../../../examples/mcp-server/server.js';
+import { startDocumentHost, type DocumentHost } from '../../support/document-host.js';
+import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
+
+const redirectUrl = 'http://127.0.0.1:7788/callback';
+
+/** The SDK's OAuthClientProvider, kept in memory; `redirectToAuthorization` only records where the user would go. */
+class MemoryProvider implements OAuthClientProvider {
+  authorizationUrl: URL | undefined;
+  private saved: { client?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier?: string } = {};
+  constructor(readonly clientMetadataUrl: string | undefined) {}
+  get redirectUrl() {
+    return redirectUrl;
+  }
+  get clientMetadata(): OAuthClientMetadata {
+    return { client_name: 'SDK agent', redirect_uris: [redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+  }
+  clientInformation() {
+    return this.saved.client;
+  }
+  saveClientInformation(client: OAuthClientInformationMixed) {
+    this.saved.client = client;
+  }
+  tokens() {
+    return this.saved.tokens;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.saved.tokens = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string) {
+    this.saved.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.saved.verifier!;
+  }
+}
+
+let gh: TestGatehouse;
+let documents: DocumentHost;
+let mcp: { server: Server; resource: string };
+let other: string;
+let user: { username: string; password: string };
+
+beforeAll(async () => {
+  documents = await startDocumentHost(['agents.test']);
+  // The server's resource indicator is its URL, which Gatehouse's settings name: pick the port first.
+  const mcpPort = await freePort();
+  const resource = `http://127.0.0.1:${mcpPort}/mcp`;
+  other = 'https://other-api.example.test/';
+  gh = await startTestGatehouse({
+    env: {
+      GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS: 'agents.test',
+      GATEHOUSE_TEST_OUTBOUND_RESOLVE: 'agents.test=127.0.0.1',
+      GATEHOUSE_TEST_OUTBOUND_CA_FILE: documents.caFile,
+      GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES: `${resource},${other}`,
+    },
+  });
+  mcp = await listen({ issuer: gh.issuer, resourceFor: () => resource }, mcpPort);
+  await gh.app.services.resources.add(operator, { audience: mcp.resource, name: 'MCP tools', scopes: [toolsScope], accessTokenTtl: 300, rbac: false });
+  await gh.app.services.resources.add(operator, { audience: other, name: 'Other API', scopes: [toolsScope], accessTokenTtl: 300, rbac: false });
+  user = await gh.createUser();
+});
+
+afterAll(async () => {
+  await gh?.close();
+  mcp?.server.close();
+  await documents?.close();
+});
+
+async function connect(provider: OAuthClientProvider): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider });
+  const client = new Client({ name: 'gatehouse-test-agent', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+describe('an MCP client through Gatehouse', () => {
+  it('discovers, identifies itself by metadata document, signs the user in with PKCE and calls a tool', async () => {
+    const clientId = documents.url('agents.test', '/sdk-agent.json');
+    documents.serve('/sdk-agent.json', {
+      body: JSON.stringify({ client_id: clientId, client_name: 'SDK agent', redirect_uris: [redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }),
+      headers: { 'cache-control': 'max-age=300' },
+    });
+    const provider = new MemoryProvider(clientId);
+
+    await expect(connect(provider)).rejects.toBeInstanceOf(UnauthorizedError);
+    const authorizationUrl = provider.authorizationUrl!;
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${gh.issuer}/auth`);
+    expect(authorizationUrl.searchParams.get('client_id')).toBe(clientId);
+    expect(authorizationUrl.searchParams.get('resource')).toBe(mcp.resource);
+    expect(authorizationUrl.searchParams.get('code_challenge_method')).toBe('S256');
+
+    const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, authorizationUrl.href, user));
+    expect(callback.origin + callback.pathname).toBe(redirectUrl);
+    const first = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider });
+    await first.finishAuth(callback.searchParams.get('code')!);
+    const [, payload] = provider.tokens()!.access_token.split('.');
+    expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toMatchObject({ aud: mcp.resource, client_id: clientId, scope: toolsScope });
+
+    const { client } = await connect(provider);
+    const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+    expect(result.content).toEqual([{ type: 'text', text: '42' }]);
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(JSON.parse((who.content as Array<{ text: string }>)[0]!.text)).toMatchObject({ client_id: clientId, scopes: [toolsScope] });
+    await client.close();
+    expect(documents.hits('/sdk-agent.json')).toBe(1);
+  });
+});
+
+describe('the MCP server refuses', () => {
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+  const post = (headers: Record<string, string>) =>
+    fetch(mcp.resource, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(initialize) });
+
+  it('a request without a token, with a 401 that names its metadata', async () => {
+    const response = await post({});
+    expect(response.status).toBe(401);
+    const challenge = response.headers.get('www-authenticate')!;
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)![1]!;
+    expect(metadataUrl).toBe(`${new URL(mcp.resource).origin}/.well-known/oauth-protected-resource/mcp`);
+    const metadata = (await (await fetch(metadataUrl)).json()) as Record<string, unknown>;
+    expect(metadata).toMatchObject({ resource: mcp.resource, authorization_servers: [gh.issuer], scopes_supported: [toolsScope] });
+  });
+
+  it('a Gatehouse token for another audience', async () => {
+    const token = await tokenFor(other);
+    const response = await post({ authorization: `Bearer ${token}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it('a forged or garbled token', async () => {
+    expect((await post({ authorization: 'Bearer not.a.jwt' })).status).toBe(401);
+    const token = await tokenFor(mcp.resource);
+    const [h, p] = token.split('.');
+    expect((await post({ authorization: `Bearer ${h}.${p}.AAAA` })).status).toBe(401);
+    // The right token passes the same request, so the refusals above are the token's.
+    expect((await post({ authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+});
+
+/** A real Gatehouse token for `resource`, through the same metadata-document client and pages. */
+async function tokenFor(resource: string): Promise<string> {
+  const clientId = documents.url('agents.test', '/sdk-agent.json');
+  const provider = new MemoryProvider(clientId);
+  // The SDK asks for its server's resource; a token for another one is what a confused or malicious client would hold.
+  const step = await auth(provider, { serverUrl: mcp.resource });
+  expect(step).toBe('REDIRECT');
+  const url = new URL(provider.authorizationUrl!);
+  url.searchParams.set('resource', resource);
+  const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, url.href, user));
+  const body = new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUrl, code_verifier: provider.codeVerifier(), client_id: clientId, resource });
+  const response = await fetch(`${gh.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const json = (await response.json()) as { access_token: string };
+  expect(response.status, JSON.stringify(json)).toBe(200);
+  return json.access_token;
+}
