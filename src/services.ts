@@ -79,7 +79,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -95,7 +95,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
   const passkeys = createPasskeyService({ db, lockout, audit, settings: config.passkeys });
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut, hasPasskey: passkeys.hasPasskey });
-  const accounts = createAccountService(db, config.argon2, lockout, audit, signOut);
+  const accounts = createAccountService(db, config.argon2, lockout, audit, signOut, config.passwords);
   const rbac = createRbacService(db, {
     audit,
     claimLimit: config.rbac.claimLimit,

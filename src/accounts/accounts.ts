@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import type { Lockout, LockoutStatus } from './lockout.js';
+import { passwordRefusal } from './password-rules.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
 import { newAccountSchema, passwordSchema, type NewAccount } from './schemas.js';
 import { createAccountStore, type AccountRow } from './store.js';
@@ -50,6 +51,11 @@ const noPassword = '!no-password';
 
 export class AccountError extends Error {
   override name = 'AccountError';
+}
+
+/** A new password the rules refuse (src/accounts/password-rules.ts); the message says why, for the person who chose it. */
+export class PasswordRefusedError extends AccountError {
+  override name = 'PasswordRefusedError';
 }
 
 function toAccount(row: AccountRow): Account {
@@ -123,6 +129,8 @@ export interface AccountService {
   list(): Promise<Account[]>;
   setDisabled(actor: Actor, idOrLogin: string, disabled: boolean): Promise<Account>;
   setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account>;
+  /** Why the rules refuse `password` for this account (or a new one with these identifiers); undefined when they allow it. */
+  passwordRefusal(password: string, identifiers: ReadonlyArray<string | null | undefined>): string | undefined;
   /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
   lockoutStatus: (accountId: string) => Promise<LockoutStatus>;
   /** Clears the account's lockout; returns whether there was anything to clear (only that is audited). */
@@ -135,9 +143,22 @@ export interface AccountService {
 /** Ends an account's sessions and tokens (src/sessions/) when it is disabled or its password changes. */
 export type SignOut = (actor: Actor, accountId: string, reason: 'account_disabled' | 'password_changed') => Promise<unknown>;
 
-export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit, signOut: SignOut = async () => undefined): AccountService {
+/** GATEHOUSE_PASSWORD_MIN_LENGTH. */
+export interface PasswordPolicy {
+  minLength: number;
+}
+
+export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit, signOut: SignOut = async () => undefined, policy: PasswordPolicy = { minLength: 12 }): AccountService {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
+
+  const identifiersOf = (row: Pick<AccountRow, 'username' | 'email' | 'name' | 'given_name' | 'family_name'>) => [row.username, row.email, row.name, row.given_name, row.family_name];
+
+  function allowedPassword(password: string, identifiers: ReadonlyArray<string | null | undefined>): string {
+    const refusal = passwordRefusal(password, { minLength: policy.minLength, identifiers });
+    if (refusal) throw new PasswordRefusedError(refusal);
+    return password;
+  }
 
   async function resolve(idOrLogin: string): Promise<AccountRow | undefined> {
     return (await store.findById(idOrLogin)) ?? (await store.findByLogin(idOrLogin));
@@ -182,7 +203,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
   return {
     async create(actor: Actor, input: NewAccount): Promise<Account> {
       const parsed = newAccountSchema.parse(input);
-      return insertAccount(actor, parsed, await passwords.hash(parsed.password), {});
+      return insertAccount(actor, parsed, await passwords.hash(allowedPassword(parsed.password, [parsed.username, parsed.email, parsed.name, parsed.givenName, parsed.familyName])), {});
     },
 
     async createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail: Record<string, unknown> = {}): Promise<Account> {
@@ -255,11 +276,13 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
     async setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
-      await store.setPasswordHash(row.id, await passwords.hash(passwordSchema.parse(password)));
+      await store.setPasswordHash(row.id, await passwords.hash(allowedPassword(passwordSchema.parse(password), identifiersOf(row))));
       recordAs(audit, actor, { type: 'account.password_changed', subject: row.id });
       await signOut(actor, row.id, 'password_changed');
       return toAccount(row);
     },
+
+    passwordRefusal: (password, identifiers) => passwordRefusal(password, { minLength: policy.minLength, identifiers }),
 
     async setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account> {
       const row = await resolve(idOrLogin);

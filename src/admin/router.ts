@@ -12,7 +12,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import { AccountError } from '../accounts/accounts.js';
+import { AccountError, PasswordRefusedError } from '../accounts/accounts.js';
 import { ApiKeyError } from '../api-keys/api-keys.js';
 import { recordAs, type Audit } from '../audit/events.js';
 import { ClientError } from '../clients/clients.js';
@@ -97,6 +97,8 @@ function decodeParam(value: string): string {
 /** Service refusals carry sentences written for operators (the CLI prints them): safe to show. */
 function serviceProblem(error: unknown): AdminProblem | undefined {
   if (error instanceof AdminProblem) return error;
+  // A password the rules refuse is a bad field, not a conflict: the message says which rule.
+  if (error instanceof PasswordRefusedError) return new AdminProblem(400, error.message, { type: problemTypes.validation, fields: ['body.password'] });
   if (error instanceof AccountError || error instanceof ClientError || error instanceof KeystoreError || error instanceof ResourceError || error instanceof RegistrationAdminError) {
     // `no such …` (accounts, clients, resources) and `no key <kid>` (keystore) name a missing object.
     const missing = /^no (such|key) /.test(error.message);

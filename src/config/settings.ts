@@ -171,6 +171,10 @@ export const settingTable = {
     parallelism: setting('GATEHOUSE_ARGON2_PARALLELISM', '1', integer(1, 16),
       'argon2id parallelism (lanes).'),
   },
+  passwords: {
+    minLength: setting('GATEHOUSE_PASSWORD_MIN_LENGTH', '12', integer(8, 64),
+      'Fewest characters a new password may have (NIST SP 800-63B: at least 8, and no composition rules). Every new password is also checked against an offline list of common and breached passwords and the account\'s own identifiers.'),
+  },
   lockout: {
     maxFailures: setting('GATEHOUSE_LOCKOUT_MAX_FAILURES', '5', integer(1, 1000),
       'Failed password or second-factor attempts an account may have in one lockout window; the next attempt is refused (HTTP 429) until the window ends.'),

@@ -14,6 +14,8 @@ export function contentSecurityPolicy(formTargets: readonly string[] = []): stri
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
+    // The passkey script fetches its ceremony options from this origin (views/static/passkeys.js).
+    "connect-src 'self'",
     `form-action 'self'${formTargets.map((t) => ` ${t}`).join('')}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",

@@ -11,14 +11,17 @@ export const passwordlessCeremony = (uid: string) => `passwordless:${uid}`;
 
 /**
  * The password form, the upstream providers' buttons, a note when an upstream
- * identity waits to be linked, and a fresh challenge for signing in with a
- * passkey instead of the password.
+ * identity waits to be linked, and the passkey button. The page itself writes
+ * nothing: the passkey challenge is issued only when the button or the
+ * username field's autofill asks for it (POST …/passwordless-options below),
+ * so a crawler, a prefetch or a reload costs no database row. After a
+ * refused passkey the autofill is not offered again on the page that says so:
+ * an authenticator that answers by itself would otherwise try it in a loop.
  */
-export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string; notice?: string } = {}, status = 200) {
+export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string; notice?: string; passkeyRefused?: boolean } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
   const choices = await pages.upstreamChoices(details);
-  const options = await pages.services.passkeys.authenticationOptions(passwordlessCeremony(details.uid), undefined, new Date(details.exp * 1000));
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeyOptions: JSON.stringify(options) }, status, choices.formTargets);
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeys: true, autofill: !form.passkeyRefused }, status, choices.formTargets);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */
@@ -30,7 +33,20 @@ export interface SecondFactorStep {
 export type HomeRealm = (ctx: Context, details: Details, login: string) => Promise<boolean>;
 
 export function loginRoutes(router: Router, pages: Pages, deps: InteractionDeps, secondFactor: SecondFactorStep, homeRealm: HomeRealm) {
-  const { accounts, pendingSignIns } = deps.services;
+  const { accounts, passkeys, pendingSignIns } = deps.services;
+
+  /**
+   * The passwordless ceremony's options (WebAuthn §5.5) as JSON for
+   * views/static/passkeys.js. A POST with the page's CSRF token: it writes a
+   * challenge, so a cross-site page must not be able to make one, and a GET
+   * would be prefetched. A new request replaces the ceremony's challenge, so
+   * only the latest options verify.
+   */
+  router.post('/interaction/:uid/passwordless-options', noStore, requireFormBody, parseForm, async (ctx) => {
+    const details = await pages.loadForm(ctx);
+    if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
+    ctx.body = await passkeys.authenticationOptions(passwordlessCeremony(details.uid), undefined, new Date(details.exp * 1000));
+  });
 
   router.post('/interaction/:uid/login', noStore, requireFormBody, parseForm, async (ctx) => {
     const details = await pages.loadForm(ctx);

@@ -133,12 +133,12 @@ export function createPasskeyPages(pages: Pages, deps: InteractionDeps): Passkey
         if (details.prompt.name !== 'login') throw new PageError(400, 'You are already signed in. Go back to the application.');
         const client = await pages.clientOf(ctx, details);
         const form = assertionFormSchema.safeParse(ctx.request.body);
-        if (!form.success) return renderLoginPage(pages, ctx, details, client, { error: passkeyFailedMessage }, 400);
+        if (!form.success) return renderLoginPage(pages, ctx, details, client, { error: passkeyFailedMessage, passkeyRefused: true }, 400);
         const result = await passkeys.verify(ceremony.passwordless(details.uid), undefined, form.data.response, { ip: ctx.ip, ...pages.originOf(details) });
         if (!result.ok) {
           const { status, error } = refusal(ctx, result);
           // Without a password step the page cannot say whose passkey it was: the same words for an unknown one.
-          return renderLoginPage(pages, ctx, details, client, { error: result.reason === 'unknown_credential' ? 'That passkey is not registered here. Sign in with your password.' : error }, status);
+          return renderLoginPage(pages, ctx, details, client, { error: result.reason === 'unknown_credential' ? 'That passkey is not registered here. Sign in with your password.' : error, passkeyRefused: true }, status);
         }
         // A passkey sign-in replaces any password step begun before it.
         await pendingSignIns.cancel(details.uid);

@@ -62,7 +62,8 @@ const csrf = z.string().min(1).max(200);
 export const passkeyName = z.string(passkeyNameMessage).trim().min(1, passkeyNameMessage).max(64, passkeyNameMessage).regex(/^[^\p{Cc}]*$/u, passkeyNameMessage);
 
 export const assertionFormSchema = z.object({ csrf, response: jsonField(assertionSchema) });
-export const attestationFormSchema = z.object({ csrf, response: jsonField(attestationSchema), name: passkeyName.optional() });
+// The name field is optional on the page: left empty, the browser still sends it (as ''), which means "no name".
+export const attestationFormSchema = z.object({ csrf, response: jsonField(attestationSchema), name: z.preprocess((v) => (v === '' ? undefined : v), passkeyName.optional()) });
 
 export type AssertionJSON = z.infer<typeof assertionSchema>;
 export type AttestationJSON = z.infer<typeof attestationSchema>;

@@ -109,6 +109,8 @@ export function createSetupService({ db, secrets, audit, accounts, mfa }: SetupD
       if (!link?.seed_ciphertext) return gone;
       const parsed = newAccountSchema.safeParse({ username: input.username, email: input.email || undefined, password: input.password });
       if (!parsed.success) return { ok: false, reason: 'invalid', message: parsed.error.issues[0]?.message ?? 'Check the form.' };
+      const refusal = accounts.passwordRefusal(parsed.data.password, [parsed.data.username, parsed.data.email]);
+      if (refusal) return { ok: false, reason: 'invalid', message: refusal.charAt(0).toUpperCase() + refusal.slice(1) + '.' };
       const seed = secrets.open('totp-seed', seedContext(link.id), link.seed_ciphertext);
       // The code first: a wrong code costs nothing and leaves the link usable.
       if ((await matchingStep(seed, input.code)) === undefined) {

@@ -104,6 +104,14 @@ describe('admin API v1', () => {
       expect((await call('POST', `/users/${user.id}/enable`, { token: full })).status).toBe(200);
       expect((await call('PUT', `/users/${user.id}/password`, { token: full, body: { password: 'another long passphrase' } })).status).toBe(204);
       expect((await gh.app.services.accounts.authenticate('alice-admin-api', 'another long passphrase')).ok).toBe(true);
+      // NIST SP 800-63B: a common password and the account's own name are refused as a bad field, and the old password stands.
+      const common = await call('PUT', `/users/${user.id}/password`, { token: full, body: { password: 'qwerty123456!' } });
+      expect(common.status).toBe(400);
+      expect(common.body).toMatchObject({ type: 'urn:gatehouse:problem:validation', detail: 'password is on a list of common or breached passwords: choose another', fields: ['body.password'] });
+      const ownName = await call('PUT', `/users/${user.id}/password`, { token: full, body: { password: 'alice-admin-api-2024' } });
+      expect(ownName.status).toBe(400);
+      expect((ownName.body as { detail: string }).detail).toMatch(/username, email or name/);
+      expect((await gh.app.services.accounts.authenticate('alice-admin-api', 'another long passphrase')).ok).toBe(true);
       expect((await call('POST', `/users/${user.id}/unlock`, { token: full })).status).toBe(200);
       const factor = await call('GET', `/users/${user.id}/second-factor`, { token: full });
       expect(factor.body).toMatchObject({ enrolled: false, recovery_codes_left: 0 });

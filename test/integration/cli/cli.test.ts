@@ -65,6 +65,7 @@ describe('gatehouse CLI', () => {
 
     expectCleanFailure(expect, await cli(db, ['users', 'add', 'Alice', '--password-stdin'], { stdin: `${password}\n` }), /an account named Alice already exists/);
     expectCleanFailure(expect, await cli(db, ['users', 'add', 'bob', '--password-stdin'], { stdin: 'short\n' }), /password must be at least 12 characters/);
+    expectCleanFailure(expect, await cli(db, ['users', 'add', 'bob', '--password-stdin'], { stdin: 'Password1234\n' }), /list of common or breached passwords/);
     expectCleanFailure(expect, await cli(db, ['users', 'add', 'bob']), /--password-stdin/);
 
     const disabled = await cli(db, ['users', 'disable', 'alice@example.com']);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { countStatuses, enrolTotp, ForwardedAgent, SignIn, startTestBed, totp, wrongCode, type TestBed } from './sign-in-flow.js';
 import { operator } from '../../../src/audit/events.js';
+import { hiddenField } from '../../support/user-agent.js';
 
 const lockedSentence = /Too many failed attempts\. Try again in (\d+) minutes?\./;
 
@@ -94,6 +95,75 @@ describe('account lockout', () => {
     expect((await signIn.submit('recovery', { code: user.recoveryCodes[0]! })).status).toBe(429);
     // The refused code was not spent.
     expect((await bed.gh.app.services.mfa.status(user.id)).recoveryCodesLeft).toBe(10);
+  });
+
+  /** A passkey row for `accountId` whose public key no assertion can match: enough for the pages to ask for it. */
+  async function withPasskey(accountId: string): Promise<string> {
+    const credentialId = Buffer.from(`cred-${accountId}`).toString('base64url');
+    await bed.gh.app.db.query(
+      `INSERT INTO passkeys (id, account_id, credential_id, public_key, counter, device_type, backed_up, aaguid, attestation, name)
+       VALUES ($1, $2, $3, $4, 0, 'singleDevice', false, '00000000-0000-0000-0000-000000000000', 'none', 'test')`,
+      [`pk-${accountId}`, accountId, credentialId, Buffer.from('not a COSE key')],
+    );
+    return credentialId;
+  }
+
+  const forgedAssertion = (credentialId: string) => JSON.stringify({
+    id: credentialId,
+    rawId: credentialId,
+    type: 'public-key',
+    clientExtensionResults: {},
+    response: { clientDataJSON: Buffer.from('{"type":"webauthn.get"}').toString('base64url'), authenticatorData: 'AAAA', signature: 'AAAA' },
+  });
+
+  it('counts failed passkey assertions like wrong codes: five lock the account, password included', async () => {
+    const user = await bed.gh.createUser();
+    const credentialId = await withPasskey(user.id);
+    const signIn = await SignIn.begin(bed);
+    await signIn.password(user);
+    expect(signIn.title).toBe('Use your passkey');
+    for (let i = 1; i <= 5; i += 1) {
+      expect((await signIn.submit('passkey', { response: forgedAssertion(credentialId) })).status, `forged assertion ${i}`).toBe(401);
+      expect(signIn.html).toContain('Your passkey could not be used.');
+    }
+    const refused = await signIn.submit('passkey', { response: forgedAssertion(credentialId) });
+    expect(refused.status).toBe(429);
+    expect(signIn.html).toMatch(lockedSentence);
+    expect(await bed.gh.app.services.lockout.status(user.id)).toMatchObject({ failures: 5, locked: true });
+    const again = await SignIn.begin(bed);
+    expect((await again.password(user)).status).toBe(429);
+
+    // Passwordless, a credential nobody registered costs an attempt too (per address and the id), with one answer.
+    const stranger = await SignIn.begin(bed);
+    // Without a challenge asked for first there is nothing to answer: 400, as for an expired one.
+    expect((await stranger.submit('passwordless', { response: forgedAssertion('bm8tc3VjaC1jcmVkZW50aWFs') })).status).toBe(400);
+    expect((await stranger.post(`${new URL(stranger.interactionUrl).pathname}/passwordless-options`, { csrf: hiddenField(stranger.html, 'csrf') })).status).toBe(200);
+    const unknown = await stranger.submit('passwordless', { response: forgedAssertion('bm8tc3VjaC1jcmVkZW50aWFs') });
+    expect(unknown.status).toBe(401);
+    expect(stranger.html).toContain('That passkey is not registered here.');
+  });
+
+  it('issues the login page\'s passkey challenge only on request: a page view writes nothing; the request needs the CSRF token', async () => {
+    const count = async () => Number((await bed.gh.app.db.query<{ n: string }>('SELECT count(*) AS n FROM webauthn_challenges')).rows[0]!.n);
+    const before = await count();
+    const signIn = await SignIn.begin(bed);
+    expect(signIn.title).toBe('Sign in');
+    expect(signIn.html).not.toContain('data-options=');
+    expect(await count()).toBe(before);
+
+    const forged = await signIn.post(`${new URL(signIn.interactionUrl).pathname}/passwordless-options`, { csrf: 'forged' });
+    expect(forged.status).toBe(403);
+    expect(await count()).toBe(before);
+    const asked = await signIn.post(`${new URL(signIn.interactionUrl).pathname}/passwordless-options`, { csrf: hiddenField(signIn.html, 'csrf') });
+    expect(asked.status).toBe(200);
+    expect(asked.headers.get('cache-control')).toBe('no-store');
+    const options = JSON.parse(asked.body) as { challenge: string; allowCredentials: unknown[]; userVerification: string; timeout: number };
+    expect(options).toMatchObject({ allowCredentials: [], userVerification: 'required' });
+    expect(Buffer.from(options.challenge, 'base64url')).toHaveLength(32);
+    // Asking again replaces this ceremony's challenge rather than adding one.
+    await signIn.post(`${new URL(signIn.interactionUrl).pathname}/passwordless-options`, { csrf: hiddenField(signIn.html, 'csrf') });
+    expect(await count()).toBe(before + 1);
+    expect((await signIn.post(`${new URL(signIn.interactionUrl).pathname}/passwordless-options`, {})).status).toBe(403);
   });
 
   it('locks a name that matches no account the same way, with the same answers', async () => {
