@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import { dpopSigningAlgValues } from '../oidc/dpop.js';
+import { adminAudience } from '../resources/admin-audience.js';
 import type { Services } from '../services.js';
 import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
@@ -19,6 +20,7 @@ import { openApiDocument } from './openapi.js';
 import { adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
+import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
@@ -34,7 +36,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader), ...rbacOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
@@ -48,6 +50,7 @@ export function adminApi(deps: AdminApiDeps) {
     log: deps.log,
     bodyLimit: deps.bodyLimit,
     findAccount: (id) => deps.services.accounts.findById(id),
+    heldAdminScopes: async (id) => (await deps.services.rbac.effective({ kind: 'user', id })).scopesAt(adminAudience),
     maxAuthAgeSeconds: deps.config.admin.maxAuthAgeSeconds,
     publicRoutes: {
       '/openapi.json': (ctx) => {

@@ -16,6 +16,7 @@ import { AccountError } from '../accounts/accounts.js';
 import { recordAs, type Audit } from '../audit/events.js';
 import { ClientError } from '../clients/clients.js';
 import { KeystoreError } from '../keys/keystore.js';
+import { RbacError } from '../rbac/model.js';
 import { ResourceError } from '../resources/resources.js';
 import { authorise, type AuthoriseDeps } from './authorise.js';
 import type { BearerVerifier } from './bearer.js';
@@ -97,6 +98,11 @@ function serviceProblem(error: unknown): AdminProblem | undefined {
     // `no such …` (accounts, clients, resources) and `no key <kid>` (keystore) name a missing object.
     const missing = /^no (such|key) /.test(error.message);
     return new AdminProblem(missing ? 404 : 409, error.message, { type: missing ? problemTypes.notFound : problemTypes.conflict });
+  }
+  if (error instanceof RbacError) {
+    if (error.kind === 'not_found') return new AdminProblem(404, error.message, { type: problemTypes.notFound });
+    if (error.kind === 'conflict') return new AdminProblem(409, error.message, { type: problemTypes.conflict });
+    return new AdminProblem(400, error.message, { type: problemTypes.validation });
   }
   if (error instanceof z.ZodError) return new AdminProblem(400, 'The request has invalid fields.', { type: problemTypes.validation, fields: fieldsOf(error, 'body.') });
   return undefined;

@@ -44,7 +44,7 @@ export function subjectOf(ctx: KoaContextWithOIDC | undefined): Subject | undefi
  * comes out of that pass, and the resume and the token endpoint narrow again.
  * At the token endpoint an unknown subject holds nothing (fail closed).
  */
-export function narrowToHeld(ctx: KoaContextWithOIDC | undefined, rs: ResourceServerRecord, info: ResourceServer, rbac: RbacService): ResourceServer | Promise<ResourceServer> {
+export function narrowToHeld(ctx: KoaContextWithOIDC | undefined, rs: Pick<ResourceServerRecord, 'audience' | 'unheldScopes'>, info: ResourceServer, rbac: RbacService): ResourceServer | Promise<ResourceServer> {
   const subject = subjectOf(ctx);
   const atToken = (ctx?.oidc as IssuanceContext | undefined)?.route === 'token';
   if (!subject) return atToken ? { ...info, scope: '' } : info;
