@@ -101,7 +101,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     userExists: async (id) => (await accountService.findById(id)) !== undefined,
     clientExists: async (id) => (await clients.find(id)) !== undefined,
   });
-  // The admin marker is the administrator role (migration 0016): its holder's cached permissions go on every node.
+  // The admin marker is the administrator role (migration 0017): its holder's cached permissions go on every node.
   const accounts: AccountService = {
     ...accountService,
     async setAdmin(actor, idOrLogin, admin) {

@@ -10,7 +10,7 @@ export interface AccountRow {
   family_name: string | null;
   password_hash: string;
   disabled: boolean;
-  /** Holds the administrator role: the 0008 marker column follows the role assignment (migration 0016's trigger). */
+  /** Holds the administrator role: the 0008 marker column follows the role assignment (migration 0017's trigger). */
   admin: boolean;
   created_at: Date;
   updated_at: Date;
@@ -58,7 +58,7 @@ export function createAccountStore(db: Db) {
       return rowCount > 0;
     },
     /**
-     * The admin marker is the administrator role (migration 0016): this assigns
+     * The admin marker is the administrator role (migration 0017): this assigns
      * or removes the role, and the column follows it by trigger.
      */
     async setAdmin(id: string, admin: boolean): Promise<boolean> {
