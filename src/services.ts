@@ -27,6 +27,7 @@ import { createRegistrationServices } from './registration/index.js';
 import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
+import { cacheKey as rbacCacheKey } from './rbac/effective.js';
 import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
@@ -95,14 +96,23 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
   const passkeys = createPasskeyService({ db, lockout, audit, settings: config.passkeys });
   const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut, hasPasskey: passkeys.hasPasskey });
-  const accounts = createAccountService(db, config.argon2, lockout, audit, signOut, config.passwords);
+  const accountService = createAccountService(db, config.argon2, lockout, audit, signOut, config.passwords);
   const rbac = createRbacService(db, {
     audit,
     claimLimit: config.rbac.claimLimit,
     resourceScopes: async (audience) => (await resources.find(audience))?.scopes,
-    userExists: async (id) => (await accounts.findById(id)) !== undefined,
+    userExists: async (id) => (await accountService.findById(id)) !== undefined,
     clientExists: async (id) => (await clients.find(id)) !== undefined,
   });
+  // The admin marker is the administrator role (migration 0017): its holder's cached permissions go on every node.
+  const accounts: AccountService = {
+    ...accountService,
+    async setAdmin(actor, idOrLogin, admin) {
+      const account = await accountService.setAdmin(actor, idOrLogin, admin);
+      await rbac.permissions.cache.invalidate(rbacCacheKey({ kind: 'user', id: account.id }));
+      return account;
+    },
+  };
   const keystore = createKeystore({
     db,
     secrets,

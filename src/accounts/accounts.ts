@@ -101,7 +101,7 @@ export interface AccountService {
    * never sign it in, since the stored value is not an argon2 hash.
    */
   createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail?: Record<string, unknown>): Promise<Account>;
-  /** The admin marker (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}); RBAC replaces it. */
+  /** Assigns or removes the administrator role (`gatehouse users set-admin`, PATCH /admin/v1/users/{id}). */
   setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account>;
   /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
   updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account>;
@@ -288,7 +288,7 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
       await store.setAdmin(row.id, admin);
-      recordAs(audit, actor, { type: admin ? 'account.admin_granted' : 'account.admin_revoked', subject: row.id });
+      recordAs(audit, actor, { type: admin ? 'account.admin_granted' : 'account.admin_revoked', subject: row.id, detail: { role: 'administrator', adminPermission: true } });
       return { ...toAccount(row), admin };
     },
 

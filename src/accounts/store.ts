@@ -10,7 +10,7 @@ export interface AccountRow {
   family_name: string | null;
   password_hash: string;
   disabled: boolean;
-  /** The admin marker (migrations/0008); RBAC (migration 0011) gives its holders the administrator role. */
+  /** Holds the administrator role: the 0008 marker column follows the role assignment (migration 0017's trigger). */
   admin: boolean;
   created_at: Date;
   updated_at: Date;
@@ -57,9 +57,19 @@ export function createAccountStore(db: Db) {
       const { rowCount } = await db.query('UPDATE accounts SET disabled = $2, updated_at = now() WHERE id = $1', [id, disabled]);
       return rowCount > 0;
     },
+    /**
+     * The admin marker is the administrator role (migration 0017): this assigns
+     * or removes the role, and the column follows it by trigger.
+     */
     async setAdmin(id: string, admin: boolean): Promise<boolean> {
-      const { rowCount } = await db.query('UPDATE accounts SET admin = $2, updated_at = now() WHERE id = $1', [id, admin]);
-      return rowCount > 0;
+      const { rowCount } = await db.query('UPDATE accounts SET updated_at = now() WHERE id = $1', [id]);
+      if (rowCount === 0) return false;
+      if (admin) {
+        await db.query(`INSERT INTO role_assignments (role, account_id) VALUES ('administrator', $1) ON CONFLICT DO NOTHING`, [id]);
+      } else {
+        await db.query(`DELETE FROM role_assignments WHERE role = 'administrator' AND account_id = $1`, [id]);
+      }
+      return true;
     },
     async setProfile(id: string, profile: { email: string | null; emailVerified: boolean; name: string | null; givenName: string | null; familyName: string | null }): Promise<AccountRow | undefined> {
       const { rows } = await db.query<AccountRow>(

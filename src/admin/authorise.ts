@@ -1,8 +1,11 @@
 /**
- * Scope and step-up checks for one operation (issue 14 §2). A service
- * client's token needs the operation's scope. A user's token needs the scope,
- * the admin marker on the account (until RBAC), and for writes a second
- * factor and a recent sign-in: else 401 with the RFC 9470 §3 challenge
+ * Scope and step-up checks for one operation (issue 14 §2, issue 15 §4). A
+ * service client's token needs the operation's scope. A user's token needs
+ * the scope and, now as well as at issuance, a role that carries it: the
+ * token was cut to the user's permissions when issued (src/oidc/resources.ts),
+ * and a role removed since then stops the token here within the permission
+ * cache's invalidation time. Writes also need a second factor and a recent
+ * sign-in: else 401 with the RFC 9470 §3 challenge
  * `insufficient_user_authentication`, naming acr_values and max_age.
  */
 import type { Account } from '../accounts/accounts.js';
@@ -15,6 +18,8 @@ const mfaAcr = acr.multiFactor;
 
 export interface AuthoriseDeps {
   findAccount(id: string): Promise<Account | undefined>;
+  /** The admin API scopes a user holds through roles (src/rbac/effective.ts, cached). */
+  heldAdminScopes(accountId: string): Promise<ReadonlySet<string>>;
   maxAuthAgeSeconds: number;
   now?: () => number;
 }
@@ -29,10 +34,10 @@ export async function authorise(op: Pick<Operation, 'scope' | 'method'>, caller:
   }
   if (!caller.user) return;
   const account = await deps.findAccount(caller.user.id);
-  if (!account || account.disabled || !account.admin) {
-    throw new AdminProblem(403, 'This account has no permission to use the admin API.', {
+  if (!account || account.disabled || !(await deps.heldAdminScopes(account.id)).has(op.scope)) {
+    throw new AdminProblem(403, `This account holds no role that grants ${op.scope}.`, {
       type: problemTypes.scope,
-      challenge: bearerChallenge({ code: 'insufficient_scope', description: 'the user has no admin permission', extra: `scope="${op.scope}"` }),
+      challenge: bearerChallenge({ code: 'insufficient_scope', description: 'the user holds no role with the permission this operation needs', extra: `scope="${op.scope}"` }),
     });
   }
   if (!isWrite(op)) return;

@@ -13,6 +13,7 @@ import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { Views } from '../http/views.js';
 import { dpopSigningAlgValues } from '../oidc/dpop.js';
+import { adminAudience } from '../resources/admin-audience.js';
 import type { Services } from '../services.js';
 import { createBearerVerifier } from './bearer.js';
 import type { Operation } from './operation.js';
@@ -24,6 +25,7 @@ import { clientOperations } from './routes/clients.js';
 import { exchangePolicyOperations } from './routes/exchange-policies.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { registrationOperations } from './routes/registration.js';
+import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
@@ -43,7 +45,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader), ...rbacOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {
@@ -61,6 +63,7 @@ export function adminApi(deps: AdminApiDeps) {
     log: deps.log,
     bodyLimit: deps.bodyLimit,
     findAccount: (id) => deps.services.accounts.findById(id),
+    heldAdminScopes: async (id) => (await deps.services.rbac.effective({ kind: 'user', id })).scopesAt(adminAudience),
     maxAuthAgeSeconds: deps.config.admin.maxAuthAgeSeconds,
     idempotency: { store: deps.services.adminIdempotency, ttlSeconds: deps.config.admin.idempotencyTtlSeconds },
     publicRoutes: {

@@ -64,7 +64,7 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
     Object.assign(responses, {
       400: problem('Invalid input: the problem names the fields (unknown, read-only or invalid).'),
       401: problem('No valid token (`WWW-Authenticate: Bearer`), or a user write without a recent second factor (RFC 9470 step-up challenge).'),
-      403: problem('The token lacks the scope (`insufficient_scope`), or the user has no admin permission.'),
+      403: problem('The token lacks the scope (`insufficient_scope`), or the user holds no role that grants it.'),
       404: problem('No such resource.'),
       429: problem('Over the admin API rate limit; see Retry-After.'),
     });

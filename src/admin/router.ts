@@ -17,6 +17,7 @@ import { ApiKeyError } from '../api-keys/api-keys.js';
 import { recordAs, type Audit } from '../audit/events.js';
 import { ClientError } from '../clients/clients.js';
 import { KeystoreError } from '../keys/keystore.js';
+import { RbacError } from '../rbac/model.js';
 import { ResourceError } from '../resources/resources.js';
 import { ExchangePolicyError } from '../token-exchange/policies.js';
 import { authorise, type AuthoriseDeps } from './authorise.js';
@@ -104,7 +105,7 @@ function serviceProblem(error: unknown): AdminProblem | undefined {
     const missing = /^no (such|key) /.test(error.message);
     return new AdminProblem(missing ? 404 : 409, error.message, { type: missing ? problemTypes.notFound : problemTypes.conflict });
   }
-  if (error instanceof ApiKeyError || error instanceof ExchangePolicyError) {
+  if (error instanceof ApiKeyError || error instanceof ExchangePolicyError || error instanceof RbacError) {
     const status = error.kind === 'not_found' ? 404 : error.kind === 'conflict' ? 409 : 400;
     return new AdminProblem(status, error.message, { type: status === 404 ? problemTypes.notFound : status === 409 ? problemTypes.conflict : problemTypes.validation });
   }

@@ -22,6 +22,7 @@ import { registerKeyCommands } from './keys.js';
 import { adminSocketPath, forwardToServer } from './socket-client.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policies.js';
+import { registerRbacCommands } from './rbac.js';
 import { registerResourceCommands } from './resources.js';
 import { registerSessionCommands } from './sessions.js';
 import { registerUserCommands } from './users.js';
@@ -64,6 +65,7 @@ Examples:
   registerIatCommands(program);
   registerPolicyCommands(program);
   registerResourceCommands(program);
+  registerRbacCommands(program);
   registerKeyCommands(program);
   registerApiKeyCommands(program);
   registerExchangePolicyCommands(program);

@@ -170,9 +170,9 @@ Examples:
 
   users
     .command('set-admin')
-    .description('let an account use the admin API with its own token (writes need a recent second factor); the marker until roles land')
+    .description('give an account the built-in administrator role (the admin API with its own token; writes need a recent second factor)')
     .argument('<user>', 'account id, username or email')
-    .option('--revoke', 'take the permission away instead')
+    .option('--revoke', 'take the administrator role away instead')
     .action(setAdmin);
 
   users

@@ -51,7 +51,7 @@ const publicJwkSchema = z
  * split: these go to `scope`, the rest to `allowed_scopes`, which narrows what
  * a resource server grants this client (src/oidc/resources.ts).
  */
-export const oidcScopes: ReadonlySet<string> = new Set(['openid', 'offline_access', 'profile', 'email']);
+export const oidcScopes: ReadonlySet<string> = new Set(['openid', 'offline_access', 'profile', 'email', 'roles']);
 
 export const clientTypes = ['confidential', 'public', 'service'] as const;
 export const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;

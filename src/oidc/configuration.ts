@@ -53,6 +53,8 @@ const claims = {
   openid: ['sub', 'auth_time', 'acr', 'amr'],
   profile: ['name', 'given_name', 'family_name', 'preferred_username', 'updated_at'],
   email: ['email', 'email_verified'],
+  // The names of the user's roles, direct and through groups (issue 15 §3, docs/rbac.md); at most GATEHOUSE_RBAC_CLAIM_LIMIT of them.
+  roles: ['roles'],
   acr: null,
   amr: null,
   auth_time: null,
@@ -87,7 +89,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
     claims: claims as unknown as Configuration['claims'],
     // The admin scopes are known to the library so an operator can grant them in a client's `scope`
     // (lib/helpers/client_schema.js refuses unknown ones); only the admin audience grants them (oidc/resources.ts).
-    scopes: ['openid', 'offline_access', 'profile', 'email', ...adminScopes],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'roles', ...adminScopes],
     // `act` on exchanged tokens (RFC 8693 §4.1, src/oidc/token-exchange.ts); roles/groups (RFC 9068 §7.2.1.1); acr/auth_time on admin tokens.
     extraTokenClaims: async (ctx, token) => {
       const claims = { ...(await rbacTokenClaims(token, services.resources, services.rbac)), ...(await adminTokenClaims(ctx, token)), ...exchangeTokenClaims(token) };
@@ -221,7 +223,11 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       if (!account || account.disabled) return undefined;
       return {
         accountId: account.id,
-        claims: async () => standardClaims(account) as { sub: string },
+        // The library releases only the claims of granted scopes (and requested claims): `roles` needs the roles scope.
+        claims: async (_use: string, scope: string) => ({
+          ...standardClaims(account),
+          ...(scope.split(' ').includes('roles') ? { roles: (await services.rbac.effective({ kind: 'user', id: account.id })).roles } : {}),
+        }) as { sub: string },
       };
     },
     /**

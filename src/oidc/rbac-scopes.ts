@@ -12,7 +12,9 @@
  * - every refresh (lib/actions/grants/refresh_token.js:183), so a removed role
  *   is gone from the next refreshed token;
  * - client credentials (lib/actions/grants/client_credentials.js:34), where the
- *   subject is the client itself.
+ *   subject is the client itself;
+ * - token exchange (src/oidc/token-exchange.ts), where the subject is the
+ *   exchanged token's user or client (an API key's owner).
  * Pinned to oidc-provider 9.13.3; re-check these call sites on upgrade.
  */
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
@@ -28,10 +30,23 @@ interface IssuanceContext {
   entities?: Record<string, { accountId?: string } | undefined>;
 }
 
-/** Who the token would be about: the signed-in user, the user of the code or refresh token, or the client itself. */
+/**
+ * The subject of a token exchange (RFC 8693), which the library knows
+ * nothing of: the grant handler (src/oidc/token-exchange.ts) names it before
+ * asking for the target's scopes, so the new token carries only what that
+ * user or client holds there.
+ */
+const exchangeSubjects = new WeakMap<object, Subject>();
+export function setExchangeSubject(ctx: KoaContextWithOIDC, subject: Subject): void {
+  exchangeSubjects.set(ctx, subject);
+}
+
+/** Who the token would be about: the signed-in user, the user of the code or refresh token, the exchanged token's subject, or the client itself. */
 export function subjectOf(ctx: KoaContextWithOIDC | undefined): Subject | undefined {
   const oidc = ctx?.oidc as IssuanceContext | undefined;
   if (!oidc) return undefined;
+  const exchanged = exchangeSubjects.get(ctx!);
+  if (exchanged) return exchanged;
   if (oidc.params?.grant_type === 'client_credentials' && oidc.client) return { kind: 'client', id: oidc.client.clientId };
   const e = oidc.entities ?? {};
   const accountId = e['AuthorizationCode']?.accountId ?? e['RefreshToken']?.accountId ?? oidc.session?.accountId;
@@ -44,7 +59,7 @@ export function subjectOf(ctx: KoaContextWithOIDC | undefined): Subject | undefi
  * comes out of that pass, and the resume and the token endpoint narrow again.
  * At the token endpoint an unknown subject holds nothing (fail closed).
  */
-export function narrowToHeld(ctx: KoaContextWithOIDC | undefined, rs: ResourceServerRecord, info: ResourceServer, rbac: RbacService): ResourceServer | Promise<ResourceServer> {
+export function narrowToHeld(ctx: KoaContextWithOIDC | undefined, rs: Pick<ResourceServerRecord, 'audience' | 'unheldScopes'>, info: ResourceServer, rbac: RbacService): ResourceServer | Promise<ResourceServer> {
   const subject = subjectOf(ctx);
   const atToken = (ctx?.oidc as IssuanceContext | undefined)?.route === 'token';
   if (!subject) return atToken ? { ...info, scope: '' } : info;

@@ -7,7 +7,10 @@ import type { ResourceServer as ResourceServerRecord, ResourceService } from '..
 import type { Config } from '../config/index.js';
 import { documentClientResources, isMetadataDocumentClient } from './client-metadata-documents.js';
 import { fapiAlgorithms } from './fapi.js';
-import { narrowToHeld } from './rbac-scopes.js';
+import { narrowToHeld, subjectOf } from './rbac-scopes.js';
+
+/** The admin API as RBAC sees it: always on, and a scope the person lacks is left out (the client may ask for every scope it was given). */
+const adminResource = { audience: adminAudience, unheldScopes: 'drop' } as const;
 
 /**
  * RFC 8707 resource indicators. A registered resource server gets JWT access
@@ -52,7 +55,9 @@ export function resourceIndicators(
         const asked = String((ctx?.oidc?.params as { scope?: unknown } | undefined)?.scope ?? '').split(' ').filter((s) => s.startsWith('admin:'));
         const refused = asked.filter((s) => !given.has(s));
         if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
-        return { scope: adminScopes.filter((s) => given.has(s)).join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
+        const answer: ResourceServer = { scope: adminScopes.filter((s) => given.has(s)).join(' '), audience: adminAudience, accessTokenTTL: admin.tokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg: admin.alg } } };
+        // A service client holds what the operator gave it; a person only what their roles carry too (issue 15 §4): an auditor's token never has a write scope.
+        return subjectOf(ctx)?.kind === 'client' ? answer : narrowToHeld(ctx, adminResource, answer, rbac);
       }
       // An operator-made client with a scope list gets only those of the server's scopes (RFC 6749 §3.3).
       const granted = typeof client['allowed_scopes'] === 'string' ? new Set(client['allowed_scopes'].split(' ')) : undefined;

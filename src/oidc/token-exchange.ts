@@ -8,7 +8,8 @@
  * - the client needs a token-exchange policy (src/token-exchange/), else `unauthorized_client`;
  * - the audience (`audience` or `resource`, one of them, once) must be in that policy
  *   and be a registered resource server, else `invalid_target` (§2.2.2);
- * - every requested scope must be held by the subject and offered by the target,
+ * - every requested scope must be held by the subject token and offered by the target
+ *   (for a target with RBAC on: a scope the subject's roles hold there, docs/rbac.md),
  *   else `invalid_scope`; with none requested, the overlap is issued;
  * - the lifetime is the shortest of the subject's remaining life, the policy's
  *   maximum, the resource server's token lifetime (and, for an API key, GATEHOUSE_API_KEY_TOKEN_TTL);
@@ -28,6 +29,7 @@ import type { Audit } from '../audit/events.js';
 import { adminAudience } from '../resources/admin-audience.js';
 import type { ExchangePolicyService } from '../token-exchange/policies.js';
 import type { IntrospectionPolicy } from './introspection-policy.js';
+import { setExchangeSubject } from './rbac-scopes.js';
 import { createSubjectReader, tokenTypes, type ActClaim, type PresentedToken, type SubjectDeps } from './token-exchange-subjects.js';
 
 export const tokenExchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -103,6 +105,8 @@ export function installTokenExchange(provider: Provider, deps: TokenExchangeDeps
     const impersonating = !actor && subjectType !== tokenTypes.apiKey && !(subject.kind === 'client' && subject.sub === client.clientId);
     if (impersonating && !policy.mayImpersonate) throw new errors.UnauthorizedClient('the client may not impersonate; present an actor_token to act on the subject\'s behalf');
 
+    // RBAC on at the target: only what the subject (not the calling client) holds there (src/oidc/rbac-scopes.ts).
+    setExchangeSubject(ctx, { kind: subject.kind, id: subject.sub });
     const info = await deps.resourceServerInfo(ctx, target, client as unknown as Record<string, unknown>);
     const resourceServer = new provider.ResourceServer(target, info);
     const scopes = grantedScopes(params.scope, subject.scopes, resourceServer.scopes);

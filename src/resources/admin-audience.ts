@@ -19,6 +19,9 @@ export const adminScopes = [
   'admin:keys.read',
   'admin:keys.write',
   'admin:audit.read',
+  // Roles, groups and assignments (issue 15): writing them can grant any admin permission.
+  'admin:roles.read',
+  'admin:roles.write',
 ] as const;
 
 export type AdminScope = (typeof adminScopes)[number];

@@ -78,6 +78,7 @@ describe('Deprecation and Sunset on operations marked deprecated', () => {
         publicRoutes: {},
         idempotency: { store: unusedStore, ttlSeconds: 60 },
         findAccount: async () => undefined,
+        heldAdminScopes: async () => new Set<string>(),
         maxAuthAgeSeconds: 300,
       }),
     );

@@ -4,7 +4,8 @@ import type { Services } from '../../services.js';
 import { checkIfMatch, etagOf } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
-import { AdminProblem } from '../problem.js';
+import { bearerChallenge } from '../bearer.js';
+import { AdminProblem, problemTypes } from '../problem.js';
 import { idParams, lockoutSchema, recoveryCodesSchema, newUserBody, pageOf, passwordBody, secondFactorSchema, userListQuery, userPatchBody, userSchema } from '../schemas.js';
 
 export function userJson(a: Account) {
@@ -75,6 +76,13 @@ export function userOperations(services: Pick<Services, 'accounts' | 'mfa'>): Op
       params: idParams, body: userPatchBody, etag: true, audited: true, responses: one,
       async handle({ params, body, caller, ifMatch }) {
         checkIfMatch(ifMatch, userJson(await byId(params.id)));
+        // The marker is the administrator role: setting it is a role assignment, which users.write alone must not allow (a user manager would make itself administrator).
+        if (body.admin !== undefined && !caller.scopes.has('admin:roles.write')) {
+          throw new AdminProblem(403, 'Changing admin needs the scope admin:roles.write.', {
+            type: problemTypes.scope,
+            challenge: bearerChallenge({ code: 'insufficient_scope', description: 'the access token lacks the scope this change needs', extra: 'scope="admin:roles.write"' }),
+          });
+        }
         const { admin, email, email_verified: emailVerified, name, given_name: givenName, family_name: familyName } = body;
         const changes = Object.fromEntries(Object.entries({ email, emailVerified, name, givenName, familyName }).filter(([, v]) => v !== undefined));
         let account = Object.keys(changes).length ? await accounts.updateProfile(caller.actor, params.id, changes) : await byId(params.id);
