@@ -47,6 +47,12 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   if (Boolean(config.alerts.webhookUrl) !== Boolean(config.alerts.webhookSecret)) {
     problems.push('GATEHOUSE_ALERT_WEBHOOK_URL and GATEHOUSE_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are always signed)');
   }
+  if (Boolean(config.mail.smtpUrl) !== Boolean(config.mail.from)) {
+    problems.push('GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM: set both or neither (every message needs a sender)');
+  }
+  if (config.mail.resetTtlSeconds > 3600) {
+    problems.push('GATEHOUSE_PASSWORD_RESET_TTL: at most 1h; a reset link is a credential sitting in a mailbox');
+  }
   if (config.metrics.port && config.metrics.port === config.port) {
     problems.push('GATEHOUSE_METRICS_PORT: must differ from GATEHOUSE_PORT');
   }
@@ -91,6 +97,9 @@ function checkProduction(config: Config, problems: string[]): void {
   }
   if (config.backchannelLogout.allowLoopback) {
     problems.push('GATEHOUSE_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: production refuses it; logout tokens go to relying parties on public addresses only (SSRF protection)');
+  }
+  if (config.mail.smtpUrl && !config.mail.requireTls && !isLoopbackHost(new URL(config.mail.smtpUrl).hostname)) {
+    problems.push('GATEHOUSE_SMTP_REQUIRE_TLS=false: production sends reset links only over TLS to a remote SMTP server (a relay on loopback may go without)');
   }
   if (!config.databaseUrl) {
     problems.push('DATABASE_URL: production requires PostgreSQL; the embedded database serves one process and has no backups');

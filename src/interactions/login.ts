@@ -18,7 +18,7 @@ export async function renderLoginPage(pages: Pages, ctx: Context, details: Detai
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
   const choices = await pages.upstreamChoices(details);
   const options = await pages.services.passkeys.authenticationOptions(passwordlessCeremony(details.uid), undefined, new Date(details.exp * 1000));
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeyOptions: JSON.stringify(options) }, status, choices.formTargets);
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeyOptions: JSON.stringify(options), recovery: pages.services.passwordRecovery.enabled }, status, choices.formTargets);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */
