@@ -15,7 +15,9 @@ import { operator } from '../../../src/audit/events.js';
 import { createSmtpTransport } from '../../../src/mail/transport.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { linkIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../support/smtp.js';
+import { cli } from '../../support/cli.js';
 import { hiddenField, signInThroughPages, UserAgent, type Step } from '../../support/user-agent.js';
+import { adminCaller, adminServiceClient, createContract } from '../admin/helpers.js';
 
 const redirectUri = 'https://rp.example.test/callback';
 const newPassword = 'a brand new passphrase 42';
@@ -241,6 +243,38 @@ describe('email: recovery, verification and notices', () => {
     const moved = await smtp.waitFor((m) => m.to.includes(`moved-${user.username}@example.test`) && m.subject === 'Confirm your email address');
     expect(moved.text).toContain('/verify-email?token=');
     expect((await gh.app.services.accounts.findById(user.id))!.emailVerified).toBe(false);
+  });
+
+  it('sends verification links from the admin API and the CLI', async () => {
+    const document = (await (await fetch(`${gh.issuer}/admin/v1/openapi.json`)).json()) as Record<string, unknown>;
+    const call = adminCaller(gh, createContract(document));
+    const writer = await (await adminServiceClient(gh, ['admin:users.write'])).token();
+    const reader = await (await adminServiceClient(gh, ['admin:users.read'])).token();
+    const user = await gh.createUser({ emailVerified: false });
+    const path = `/users/${user.id}/email-verification`;
+    expect((await call('POST', path, { token: reader })).status).toBe(403);
+    expect((await call('POST', '/users/no-such-user/email-verification', { token: writer })).status).toBe(404);
+    const sent = await call('POST', path, { token: writer });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toMatchObject({ sent_to: emailOf(user) });
+    const bare = await gh.createUser({ email: undefined });
+    await gh.app.services.accounts.updateProfile(operator, bare.id, { email: null });
+    const none = await call('POST', `/users/${bare.id}/email-verification`, { token: writer });
+    expect(none.status).toBe(409);
+    expect(none.headers.get('content-type')).toContain('application/problem+json');
+    await smtp.waitFor((m) => m.to.includes(emailOf(user)) && m.subject === 'Confirm your email address');
+
+    const env = { GATEHOUSE_ISSUER: gh.issuer, GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_MAIL_FROM: 'id@example.test', GATEHOUSE_SMTP_REQUIRE_TLS: 'false' };
+    const viaCli = await cli(gh.database, ['users', 'verify-email', user.username, '--send', '--json'], { env });
+    expect(viaCli.stderr).toBe('');
+    expect(viaCli.code).toBe(0);
+    expect(JSON.parse(viaCli.stdout)).toMatchObject({ id: user.id, sent_to: emailOf(user) });
+    await smtp.waitFor((m) => m.to.includes(emailOf(user)) && m.subject === 'Confirm your email address' && smtp.to(emailOf(user)).indexOf(m) >= 1);
+    expect((await cli(gh.database, ['users', 'verify-email', user.username], { env })).code).not.toBe(0);
+    expect((await cli(gh.database, ['users', 'verify-email', bare.username, '--send'], { env })).stderr).toContain('no email address');
+    const marked = await cli(gh.database, ['users', 'verify-email', user.username, '--mark'], { env });
+    expect(marked.code).toBe(0);
+    expect((await gh.app.services.accounts.findById(user.id))!.emailVerified).toBe(true);
   });
 
   it('tells of a sign-in from a new device, not from a known one', async () => {
