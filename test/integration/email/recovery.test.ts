@@ -211,6 +211,15 @@ describe('email: recovery, verification and notices', () => {
     expect(done.status).toBe(200);
     expect((await gh.app.services.accounts.authenticate(user.username, newPassword)).ok).toBe(true);
     await smtp.waitFor((m) => m.to.includes(emailOf(user)) && m.subject === 'A recovery code was used');
+    // Changes made by an operator send their notices too.
+    await gh.app.services.mfa.reset(operator, user.id);
+    await smtp.waitFor((m) => m.to.includes(emailOf(user)) && m.subject === 'A second factor was removed from your account');
+    await gh.app.services.accounts.setPassword(operator, user.id, 'set by the operator today');
+    const changed = await smtp.waitFor((m) => m.to.includes(emailOf(user)) && m.subject === 'Your password was changed');
+    expect(changed.text).toContain('Every session and token of the account has been ended');
+    await gh.app.audit.flush();
+    const { rows } = await gh.app.db.query<{ detail: { kind: string } }>("SELECT detail FROM audit_events WHERE subject = $1 AND type = 'notice.queued' ORDER BY seq", [user.id]);
+    expect(rows.map((r) => r.detail.kind)).toEqual(expect.arrayContaining(['notice_factor_added', 'notice_recovery_code_used', 'notice_password_reset', 'notice_factor_removed', 'notice_password_changed']));
   });
 
   it('verifies an address: on demand and when it changes; email_verified follows', async () => {
