@@ -84,7 +84,9 @@ export function recoveryPages({ recovery, verification, views, csrf, resetTtlSec
     const form = requestForm.safeParse(body);
     if (!form.success) return showRequest(ctx, { login: formField(ctx, 'login', 254), error: form.error.issues[0]?.message ?? 'Check the form.' }, 400);
     // Answered before anything is looked up: the same page, at the same speed, for every name.
-    recovery.request(form.data.login, { ip: ctx.ip });
+    // The work starts once the answer is sent ('close' also fires when the client went away).
+    const answered = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()));
+    recovery.request(form.data.login, { ip: ctx.ip }, answered);
     render(ctx, views, 'recovery.njk', { sent: true, minutes });
   }
 

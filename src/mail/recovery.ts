@@ -52,8 +52,11 @@ export type ResetResult =
 
 export interface PasswordRecovery {
   readonly enabled: boolean;
-  /** Starts a reset for `login` in the background; resolves at once, the same way for every input. */
-  request(login: string, origin: { ip: string }): void;
+  /**
+   * Starts a reset for `login` in the background, once `after` settles (the page passes the end of
+   * its response, so not even the event loop's share of the work lands inside the answer's timing).
+   */
+  request(login: string, origin: { ip: string }, after?: Promise<unknown>): void;
   /** Resolves when every background request has finished (tests, shutdown). */
   idle(): Promise<void>;
   open(token: string): Promise<OpenedLink | undefined>;
@@ -116,9 +119,10 @@ export function createPasswordRecovery(deps: RecoveryDeps): PasswordRecovery {
   return {
     enabled: mail.enabled,
 
-    request(login, origin) {
+    request(login, origin, after = Promise.resolve()) {
       if (!mail.enabled) return;
-      const job = start(login.trim(), origin.ip)
+      const job = after
+        .then(() => start(login.trim(), origin.ip))
         .catch((error: unknown) => {
           audit.record({ type: 'password_reset.requested', outcome: 'failure', detail: { reason: 'error', error: error instanceof Error ? error.message.slice(0, 200) : 'unknown' } });
         })
