@@ -1,5 +1,5 @@
 /**
- * The SQL of the mail service: the outbox (migrations/0016), the single-use
+ * The SQL of the mail service: the outbox (migrations/0019), the single-use
  * links it sends, and the devices accounts have signed in from. Concurrency:
  * the outbox is claimed under SKIP LOCKED with a lease (as the back-channel
  * logout queue, src/sessions/store.ts); a link is spent by one UPDATE whose
