@@ -24,6 +24,8 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startMetricsListener, type MetricsListener } from './observability/metrics-route.js';
 import { createTrustStore } from './oidc/mtls.js';
 import { startLogoutWorker } from './oidc/backchannel-logout.js';
+import { createSmtpTransport } from './mail/transport.js';
+import { startMailWorker, type MailWorker } from './mail/worker.js';
 import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
@@ -49,6 +51,8 @@ export interface Gatehouse {
   audit: AuditLog;
   /** The separate metrics listener, when GATEHOUSE_METRICS_PORT is set. */
   metricsUrl: string | undefined;
+  /** The outbox's worker on this node, when GATEHOUSE_SMTP_URL is set. */
+  mailWorker: MailWorker | undefined;
   close(): Promise<void>;
 }
 
@@ -155,7 +159,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       settings: config.backchannelLogout,
       onOutcome: metrics.backchannelLogout,
     });
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency], config.cleanupIntervalSeconds, log);
+    const { smtpUrl, from } = config.mail;
+    const mailWorker = smtpUrl && from
+      ? await startMailWorker({ db, outbox: services.mail.outbox, transport: createSmtpTransport({ smtpUrl, from, requireTls: config.mail.requireTls }), log, settings: config.mail })
+      : undefined;
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency, services.mail, services.notices], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })
@@ -179,6 +187,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       metrics,
       audit: core.audit,
       metricsUrl: metricsListener?.url,
+      mailWorker,
       async close() {
         draining = true;
         stopCleanup();
@@ -186,6 +195,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         // In-flight requests get a bounded time to finish before their sockets are cut.
         await listeners.close(10_000);
         await logoutWorker.stop();
+        await services.passwordRecovery.idle();
+        await mailWorker?.stop();
         await metricsListener?.close();
         await adminSocket?.close();
         await rateLimits.close();

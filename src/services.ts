@@ -4,7 +4,7 @@
  * tests. Every service that changes state records its own audit event with
  * the actor it is given (DESIGN invariant 5).
  */
-import { createAccountService, type AccountService } from './accounts/accounts.js';
+import { createAccountService, type Account, type AccountService } from './accounts/accounts.js';
 import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
 import { createIdempotencyStore, type IdempotencyStore } from './artifacts/idempotency-store.js';
@@ -20,6 +20,10 @@ import { createFederatedSignIns, type FederatedSignIns } from './federation/sign
 import { createUpstreamClient } from './federation/upstream-client.js';
 import { createUpstreamService, type UpstreamService } from './federation/upstreams.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
+import { createMailService, type MailService } from './mail/mail.js';
+import { createSecurityNotices, type SecurityNotices } from './mail/notices.js';
+import { createPasswordRecovery, type PasswordRecovery } from './mail/recovery.js';
+import { createEmailVerification, type EmailVerification } from './mail/verification.js';
 import { createMfaService, type MfaService } from './mfa/mfa.js';
 import { createPendingSignIns, type PendingSignIns } from './mfa/sign-ins.js';
 import { createPasskeyService, type PasskeyService } from './passkeys/passkeys.js';
@@ -76,11 +80,18 @@ export interface Services {
   exchangePolicies: ExchangePolicyService;
   /** Responses of admin API creates sent with Idempotency-Key (src/admin/idempotency.ts). */
   adminIdempotency: IdempotencyStore;
+  /** The outbox and its worker's side (issue 19 §3); messages are queued by the services below. */
+  mail: MailService;
+  /** "Forgot password": reset links by email, with the second factor still required. */
+  passwordRecovery: PasswordRecovery;
+  emailVerification: EmailVerification;
+  /** New-device sign-ins, and (through the audit sink) password and factor changes. */
+  notices: SecurityNotices;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -94,9 +105,23 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const clientSecrets = createClientSecretService(db, secrets, audit, clients.cache);
   const lockout = createLockout(db, config.lockout, secrets.deriveKey('lockout-login-bucket'));
   const signOut = (actor: Actor, accountId: string, reason: SignOutReason) => sessions.signOutEverywhere(actor, accountId, reason);
-  const passkeys = createPasskeyService({ db, lockout, audit, settings: config.passkeys });
-  const mfa = createMfaService({ db, secrets, lockout, audit, totpIssuer: config.mfa.totpIssuer, signOut, hasPasskey: passkeys.hasPasskey });
-  const accountService = createAccountService(db, config.argon2, lockout, audit, signOut, config.passwords);
+  const mail = createMailService(db, audit, { enabled: config.mail.enabled, issuer: config.issuer });
+  const notices = createSecurityNotices({ db, mail, audit, fingerprintKey: secrets.deriveKey('known-devices'), findAccount: (id) => accounts.findById(id) });
+  // Password and factor changes send their notices from their audit events, whichever path made them.
+  const noticed = notices.withNotices(audit);
+  const passkeys = createPasskeyService({ db, lockout, audit: noticed, settings: config.passkeys });
+  const mfa = createMfaService({ db, secrets, lockout, audit: noticed, totpIssuer: config.mfa.totpIssuer, signOut, hasPasskey: passkeys.hasPasskey });
+  const accountService = withVerificationOnEmailChange(createAccountService(db, config.argon2, lockout, noticed, signOut, config.passwords), () => emailVerification, config.mail.enabled);
+  const emailVerification = createEmailVerification({ db, mail, accounts: accountService, audit, issuer: config.issuer, ttlSeconds: config.mail.verificationTtlSeconds });
+  const passwordRecovery = createPasswordRecovery({
+    db,
+    mail,
+    accounts: accountService,
+    mfa,
+    counters,
+    audit,
+    settings: { issuer: config.issuer, ttlSeconds: config.mail.resetTtlSeconds, perAccount: config.mail.resetPerAccount, perIp: config.mail.resetPerIp },
+  });
   const rbac = createRbacService(db, {
     audit,
     claimLimit: config.rbac.claimLimit,
@@ -168,6 +193,10 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
     setup: createSetupService({ db, secrets, audit, accounts, mfa }),
     sessions,
+    mail,
+    passwordRecovery,
+    emailVerification,
+    notices,
     apiKeys: createApiKeyService({
       db,
       audit,
@@ -183,5 +212,23 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       clientExists: async (clientId) => (await clients.find(clientId)) !== undefined,
       audienceExists: async (audience) => (await resources.find(audience)) !== undefined,
     }),
+  };
+}
+
+/**
+ * A changed address is unverified (accounts.updateProfile clears the flag);
+ * with mail on, a link goes to the new address straight away, whichever path
+ * changed it. An operator who sets `emailVerified: true` with it sends none.
+ */
+function withVerificationOnEmailChange(accounts: AccountService, verification: () => EmailVerification, enabled: boolean): AccountService {
+  if (!enabled) return accounts;
+  return {
+    ...accounts,
+    async updateProfile(actor, id, changes) {
+      const before: Account | undefined = await accounts.findById(id);
+      const after = await accounts.updateProfile(actor, id, changes);
+      if (after.email && !after.emailVerified && after.email.toLowerCase() !== before?.email?.toLowerCase()) await verification().send(actor, after.id);
+      return after;
+    },
   };
 }

@@ -128,9 +128,10 @@ export interface AccountService {
   find(idOrLogin: string): Promise<Account | undefined>;
   list(): Promise<Account[]>;
   setDisabled(actor: Actor, idOrLogin: string, disabled: boolean): Promise<Account>;
-  setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account>;
   /** Why the rules refuse `password` for this account (or a new one with these identifiers); undefined when they allow it. */
   passwordRefusal(password: string, identifiers: ReadonlyArray<string | null | undefined>): string | undefined;
+  /** `detail` joins the audit event (`via: 'password_reset'` picks the reset notice, src/mail/notices.ts). */
+  setPassword(actor: Actor, idOrLogin: string, password: string, detail?: Record<string, unknown>): Promise<Account>;
   /** Where the account stands in the lockout: failures in the current window and whether it is locked. */
   lockoutStatus: (accountId: string) => Promise<LockoutStatus>;
   /** Clears the account's lockout; returns whether there was anything to clear (only that is audited). */
@@ -273,11 +274,11 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return { ...toAccount(row), disabled };
     },
 
-    async setPassword(actor: Actor, idOrLogin: string, password: string): Promise<Account> {
+    async setPassword(actor: Actor, idOrLogin: string, password: string, detail?: Record<string, unknown>): Promise<Account> {
       const row = await resolve(idOrLogin);
       if (!row) throw new AccountError('no such account');
       await store.setPasswordHash(row.id, await passwords.hash(allowedPassword(passwordSchema.parse(password), identifiersOf(row))));
-      recordAs(audit, actor, { type: 'account.password_changed', subject: row.id });
+      recordAs(audit, actor, { type: 'account.password_changed', subject: row.id, ...(detail ? { detail } : {}) });
       await signOut(actor, row.id, 'password_changed');
       return toAccount(row);
     },

@@ -86,6 +86,10 @@ export const recoveryCodesSchema = z.strictObject({ recovery_codes: z.array(z.st
 
 export const lockoutSchema = z.strictObject({ cleared: z.boolean() }).meta({ id: 'Unlock' });
 
+export const emailVerificationSchema = z
+  .strictObject({ sent_to: z.string().describe('The address the link went to: the account\'s current one.'), expires_at: z.string().describe('When the link stops working (RFC 3339).') })
+  .meta({ id: 'EmailVerification' });
+
 // A user's sessions and grants
 
 export const sessionParams = z.strictObject({ id: z.string().min(1).max(200), sid: z.string().min(1).max(200) });

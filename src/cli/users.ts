@@ -4,6 +4,7 @@ import { operator } from '../audit/events.js';
 import type { Account } from '../accounts/accounts.js';
 import { newAccountSchema } from '../accounts/schemas.js';
 import { withContext, type CliContext } from './context.js';
+import { registerEmailCommands } from './email.js';
 import { registerSecondFactorCommands } from './mfa.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
@@ -199,4 +200,5 @@ Example:
     .action(setPassword);
 
   registerSecondFactorCommands(users);
+  registerEmailCommands(users);
 }

@@ -47,6 +47,12 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   if (Boolean(config.alerts.webhookUrl) !== Boolean(config.alerts.webhookSecret)) {
     problems.push('GATEHOUSE_ALERT_WEBHOOK_URL and GATEHOUSE_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are always signed)');
   }
+  if (Boolean(config.mail.smtpUrl) !== Boolean(config.mail.from)) {
+    problems.push('GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM: set both or neither (every message needs a sender)');
+  }
+  if (config.mail.resetTtlSeconds > 3600) {
+    problems.push('GATEHOUSE_PASSWORD_RESET_TTL: at most 1h; a reset link is a credential sitting in a mailbox');
+  }
   if (config.metrics.port && config.metrics.port === config.port) {
     problems.push('GATEHOUSE_METRICS_PORT: must differ from GATEHOUSE_PORT');
   }
@@ -99,6 +105,9 @@ function checkProduction(config: Config, problems: string[]): void {
   // The address guard's test override must not exist in production (src/oidc/outbound-fetch.ts refuses it again).
   if (config.testing.outboundResolve) problems.push('GATEHOUSE_TEST_OUTBOUND_RESOLVE: a test-only override of the outbound address guard; production refuses it');
   if (config.testing.outboundCaFile) problems.push('GATEHOUSE_TEST_OUTBOUND_CA_FILE: a test-only trust anchor for outbound fetches; production refuses it');
+  if (config.mail.smtpUrl && !config.mail.requireTls && !isLoopbackHost(new URL(config.mail.smtpUrl).hostname)) {
+    problems.push('GATEHOUSE_SMTP_REQUIRE_TLS=false: production sends reset links only over TLS to a remote SMTP server (a relay on loopback may go without)');
+  }
   if (!config.databaseUrl) {
     problems.push('DATABASE_URL: production requires PostgreSQL; the embedded database serves one process and has no backups');
   }

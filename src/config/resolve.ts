@@ -48,6 +48,12 @@ export function resolveConfig(s: SettingValues) {
       ...s.admin,
       requireBoundTokens: s.admin.requireBoundTokens === 'auto' ? s.env === 'production' : s.admin.requireBoundTokens === 'true',
     },
+    mail: {
+      ...s.mail,
+      requireTls: s.mail.requireTls === 'auto' ? s.env === 'production' : s.mail.requireTls === 'true',
+      /** Mail is on only with a server to send through. */
+      enabled: s.mail.smtpUrl !== undefined,
+    },
     registration: {
       mode: s.registration.mode,
       softwareStatementIssuers: s.registration.softwareStatementIssuers.inline ?? s.registration.softwareStatementIssuers.file ?? {},

@@ -23,6 +23,7 @@ import type { KeySet } from '../keys/keystore.js';
 import type { Csrf } from '../interactions/csrf.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage, setupPage } from '../interactions/setup.js';
+import { recoveryPages } from '../interactions/recovery.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
@@ -118,6 +119,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
     revocations: deps.services.accessTokenRevocations,
   });
   const revocationAudit = auditRevocations(deps.services.audit);
+  const recovery = recoveryPages({ recovery: deps.services.passwordRecovery, verification: deps.services.emailVerification, views: deps.views, csrf: deps.csrf, resetTtlSeconds: config.mail.resetTtlSeconds });
   provider.use(
     ownRoutes({
       healthz: health,
@@ -131,6 +133,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       interaction: interactions,
       setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
       home: homePage({ views: deps.views, issuer: config.issuer }),
+      recovery,
+      verify_email: recovery,
       federation_callback: interactions,
       ...(config.admin.enabled
         ? {

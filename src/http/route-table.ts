@@ -108,6 +108,9 @@ export const routeTable: readonly Route[] = [
   // First run (src/interactions/setup.ts): the form's password reaches argon2, so it spends the sign-in pages' budget.
   { ...own, ...page, name: 'setup', path: '/setup', match: 'exact', rateLimit: 'interaction', label: 'setup' },
   { ...own, ...page, name: 'interaction', path: '/interaction', match: 'under', rateLimit: 'interaction', label: 'interaction' },
+  // Password recovery and email verification (src/interactions/recovery.ts): forms a person fills, at the sign-in pages' budget.
+  { ...own, ...page, name: 'recovery', path: '/recovery', match: 'tree', rateLimit: 'interaction', label: 'recovery' },
+  { ...own, ...page, name: 'verify_email', path: '/verify-email', match: 'exact', rateLimit: 'interaction', label: 'verify_email' },
   // The one redirect URI every upstream identity provider returns to (src/interactions/federation.ts).
   { ...own, ...page, name: 'federation_callback', path: '/federation/callback', match: 'exact', rateLimit: 'interaction', label: 'federation_callback' },
   { ...own, ...page, name: 'static', path: '/static', match: 'under', rateLimit: 'other', label: 'static' },

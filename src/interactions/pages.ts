@@ -4,6 +4,8 @@
  * back to the provider. Routes parse the form, call a service, and render or
  * finish; nothing here touches the database.
  */
+import { randomBytes } from 'node:crypto';
+
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -18,7 +20,7 @@ import type { Csrf } from './csrf.js';
 import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
-  services: Pick<Services, 'accounts' | 'mfa' | 'passkeys' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns'>;
+  services: Pick<Services, 'accounts' | 'mfa' | 'passkeys' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns' | 'passwordRecovery' | 'notices'>;
   views: Views;
   csrf: Csrf;
   /** GATEHOUSE_MFA_REQUIRED. */
@@ -37,6 +39,10 @@ export interface PageClient {
 }
 
 const uidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+const deviceCookie = 'gatehouse.device';
+const devicePattern = /^[A-Za-z0-9_-]{43}$/;
+/** 400 days: the longest a browser keeps a cookie (RFC 6265bis §5.5). */
+const deviceCookieMaxAgeMs = 400 * 86_400_000;
 
 export class PageError extends Error {
   override name = 'PageError';
@@ -81,6 +87,20 @@ export function lockedMessage(retryAfterSeconds: number): string {
 export function createPages(deps: InteractionDeps) {
   const { views, csrf, services } = deps;
 
+  /**
+   * The device cookie (random, no meaning of its own) and the notice of a
+   * sign-in from a new device or network (src/mail/notices.ts). A notice that
+   * cannot be queued never fails the sign-in: the service audits it.
+   */
+  async function noticeSignIn(ctx: Context, accountId: string) {
+    let deviceId = ctx.cookies.get(deviceCookie, { signed: false });
+    if (!deviceId || !devicePattern.test(deviceId)) {
+      deviceId = randomBytes(32).toString('base64url');
+      ctx.cookies.set(deviceCookie, deviceId, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: false, overwrite: true, path: '/', maxAge: deviceCookieMaxAgeMs });
+    }
+    await services.notices.signedIn(accountId, { deviceId, ip: ctx.ip, userAgent: ctx.get('user-agent') }).catch(() => undefined);
+  }
+
   async function load(ctx: Context): Promise<Details> {
     const uid = ctx.params.uid;
     if (!uid || !uidPattern.test(uid)) throw new PageError(400, 'This sign-in link is not valid.');
@@ -120,6 +140,7 @@ export function createPages(deps: InteractionDeps) {
       // The account may have been disabled (or removed) while its second factor was being entered.
       const account = await services.accounts.completeSignIn(login.accountId, { acr: login.acr, amr: login.amr }, originOf(details));
       if (!account) throw new PageError(403, 'This account cannot sign in. Contact your administrator.');
+      await noticeSignIn(ctx, login.accountId);
       // Only a password proves the account an upstream identity waits to be linked to (`link-after-sign-in`).
       if (login.amr.includes('pwd')) await services.federatedSignIns.linkPending(details.uid, login.accountId, originOf(details));
       ctx.state.loginOutcome = 'success';

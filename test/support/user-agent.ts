@@ -14,8 +14,11 @@ export interface Step {
 export class UserAgent {
   readonly cookies = new Map<string, string>();
 
+  /** `headers` go with every request (a `user-agent` makes this a different browser). */
+  constructor(private readonly defaultHeaders: Record<string, string> = {}) {}
+
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Step> {
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string> = { ...this.defaultHeaders, ...init.headers };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;
     if (init.form) {

@@ -73,6 +73,20 @@ describe('configuration', () => {
     expect(loadConfig({ ...safe, GATEHOUSE_ARGON2_MEMORY_KIB: '12288', GATEHOUSE_ARGON2_ITERATIONS: '3' }).argon2.memoryKib).toBe(12288);
   });
 
+  it('sends mail over TLS in production unless the relay is on loopback, and needs a sender', () => {
+    const safe = { NODE_ENV: 'production', GATEHOUSE_ISSUER: 'https://id.example.com', GATEHOUSE_MASTER_KEY: strongKey, DATABASE_URL: 'postgres://db/gh' };
+    const mail = { ...safe, GATEHOUSE_SMTP_URL: 'smtp://mail.example.com:587', GATEHOUSE_MAIL_FROM: 'Gatehouse <id@example.com>' };
+    expect(loadConfig(mail).mail).toMatchObject({ enabled: true, requireTls: true });
+    expect(loadConfig({ ...mail, NODE_ENV: 'development' }).mail.requireTls).toBe(false);
+    expect(() => loadConfig({ ...mail, GATEHOUSE_SMTP_REQUIRE_TLS: 'false' })).toThrow(/GATEHOUSE_SMTP_REQUIRE_TLS=false/);
+    expect(loadConfig({ ...mail, GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:25', GATEHOUSE_SMTP_REQUIRE_TLS: 'false' }).mail.requireTls).toBe(false);
+    expect(() => loadConfig({ ...mail, GATEHOUSE_MAIL_FROM: undefined })).toThrow(/GATEHOUSE_MAIL_FROM/);
+    expect(() => loadConfig({ ...mail, GATEHOUSE_SMTP_URL: 'http://mail.example.com' })).toThrow(/GATEHOUSE_SMTP_URL/);
+    expect(() => loadConfig({ ...mail, GATEHOUSE_MAIL_FROM: 'x@y\r\nBcc: z@w' })).toThrow(/GATEHOUSE_MAIL_FROM/);
+    expect(() => loadConfig({ ...mail, GATEHOUSE_PASSWORD_RESET_TTL: '2h' })).toThrow(/at most 1h/);
+    expect(loadConfig(safe).mail.enabled).toBe(false);
+  });
+
   it('parses durations strictly', () => {
     expect(parseDuration('600')).toBe(600);
     expect(parseDuration('15m')).toBe(900);

@@ -1,12 +1,13 @@
 /** /admin/v1/users: thin handlers over the account and second-factor services. */
 import type { Account } from '../../accounts/accounts.js';
+import { MailError } from '../../mail/verification.js';
 import type { Services } from '../../services.js';
 import { checkIfMatch, etagOf } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { bearerChallenge } from '../bearer.js';
 import { AdminProblem, problemTypes } from '../problem.js';
-import { idParams, lockoutSchema, recoveryCodesSchema, newUserBody, pageOf, passwordBody, secondFactorSchema, userListQuery, userPatchBody, userSchema } from '../schemas.js';
+import { emailVerificationSchema, idParams, lockoutSchema, recoveryCodesSchema, newUserBody, pageOf, passwordBody, secondFactorSchema, userListQuery, userPatchBody, userSchema } from '../schemas.js';
 
 export function userJson(a: Account) {
   return {
@@ -26,8 +27,8 @@ export function userJson(a: Account) {
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
-export function userOperations(services: Pick<Services, 'accounts' | 'mfa'>): Operation[] {
-  const { accounts, mfa } = services;
+export function userOperations(services: Pick<Services, 'accounts' | 'mfa' | 'emailVerification'>): Operation[] {
+  const { accounts, mfa, emailVerification } = services;
   // Object-level authorisation: an id names exactly one account; a username or email in its place is not looked up.
   const byId = async (id: string) => {
     const account = await accounts.findById(id);
@@ -121,6 +122,22 @@ export function userOperations(services: Pick<Services, 'accounts' | 'mfa'>): Op
         await byId(params.id);
         const { cleared } = await accounts.unlock(caller.actor, params.id);
         return { status: 200, body: { cleared } };
+      },
+    }),
+    operation({
+      id: 'sendUserEmailVerification', method: 'POST', path: '/users/{id}/email-verification', tag: 'users', scope: 'admin:users.write',
+      summary: 'Email a verification link to the user\'s address (earlier links stop working)', params: idParams, audited: true,
+      responses: { 202: { description: 'The message is queued; the user\'s `email_verified` turns true when they confirm.', schema: emailVerificationSchema } },
+      async handle({ params, caller }) {
+        const account = await byId(params.id);
+        if (!account.email) throw new AdminProblem(409, 'This user has no email address.');
+        try {
+          const sent = await emailVerification.send(caller.actor, account.id);
+          return { status: 202, body: { sent_to: sent.sentTo, expires_at: sent.expiresAt.toISOString() } };
+        } catch (error) {
+          if (error instanceof MailError) throw new AdminProblem(409, 'Gatehouse sends no mail: GATEHOUSE_SMTP_URL is not set.');
+          throw error;
+        }
       },
     }),
     operation({
