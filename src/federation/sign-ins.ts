@@ -59,6 +59,8 @@ export function createFederatedSignIns(deps: {
   upstreams: UpstreamService;
   client: UpstreamClient;
   redirectUri: string;
+  /** Records the upstream session a sign-in came from, for its back-channel logout (src/federation/logout.ts). */
+  rememberUpstreamSession?: (issuer: string, sid: string, accountId: string) => Promise<void>;
 }): FederatedSignIns {
   const { secrets, audit, accounts, upstreams, client, redirectUri } = deps;
   const attempts = createAttemptStore(deps.db);
@@ -142,9 +144,11 @@ export function createFederatedSignIns(deps: {
       callbackUrl.search = callback.toString();
       let identity: MappedIdentity;
       let upstreamMfa: boolean;
+      let upstreamSid: string | undefined;
       try {
         const answer = await client.redeem(target, callbackUrl, checks);
         identity = mapClaims(answer.claims, upstream.claims);
+        upstreamSid = answer.sid;
         upstreamMfa = upstream.secondFactor === 'trust-upstream' && upstreamDidMfa(answer.amr);
       } catch (error) {
         // openid-client's codes name the check (OAUTH_JWT_CLAIM_COMPARISON_FAILED, …); no secret is in them.
@@ -177,6 +181,7 @@ export function createFederatedSignIns(deps: {
         const retryAfterSeconds = Math.max(1, Math.ceil(((lock.resetsAt?.getTime() ?? Date.now()) - Date.now()) / 1000));
         return { kind: 'locked', retryAfterSeconds, upstream };
       }
+      if (upstreamSid && upstreamSid.length <= 255 && deps.rememberUpstreamSession) await deps.rememberUpstreamSession(upstream.issuer, upstreamSid, account.id);
       audit.record({ type: 'federation.signed_in', outcome: 'success', actor: account.id, subject: account.id, clientId: origin.clientId, detail: { upstream: upstream.name, issuer: upstream.issuer, upstreamMfa } });
       return { kind: 'signed-in', accountId: account.id, upstream, amr: upstreamMfa ? ['fed', 'mfa'] : ['fed'], upstreamMfa };
     },

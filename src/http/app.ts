@@ -26,6 +26,7 @@ import { homePage, setupPage } from '../interactions/setup.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
+import { federationJwksRoute, upstreamBackchannelLogoutRoute } from './federation-routes.js';
 import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
 import { queueLibraryLogouts } from '../oidc/backchannel-logout.js';
 import { signOutOnRefreshReplay } from '../oidc/replay-sign-out.js';
@@ -129,6 +130,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
       home: homePage({ views: deps.views, issuer: config.issuer }),
       federation_callback: interactions,
+      federation_jwks: federationJwksRoute(deps.services.upstreams),
+      federation_backchannel_logout: upstreamBackchannelLogoutRoute(deps.services.upstreamLogout),
       ...(config.admin.enabled
         ? {
             admin: adminApi({
