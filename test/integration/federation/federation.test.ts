@@ -391,4 +391,40 @@ describe('links from the account page (service)', () => {
     const unlinked = await auditTypes('federation.unlinked');
     expect(unlinked.some((d) => d.upstream === corp.name)).toBe(true);
   });
+
+  it('links another upstream from the account page: the state is bound to the account, used once, and never moves a link', async () => {
+    const corp = await addUpstream();
+    const signIns = bed.gh.app.services.federatedSignIns;
+    const expiry = new Date(Date.now() + 600_000);
+    /** The browser's round trip: Gatehouse's URL, the upstream, /federation/callback, bounced to the account page's return path. */
+    async function roundTrip(accountId: string, user: UpstreamUser) {
+      const url = await signIns.beginAccountLink(accountId, corp.name, expiry);
+      upstream.next(user);
+      const atUpstream = await fetch(url!, { redirect: 'manual' });
+      const callback = await fetch(atUpstream.headers.get('location')!, { redirect: 'manual' });
+      expect(callback.status).toBe(303);
+      const back = new URL(callback.headers.get('location')!, bed.gh.issuer);
+      expect(back.pathname).toBe('/account/links/return');
+      return back.searchParams;
+    }
+    const local = await bed.gh.createUser();
+    const other = await bed.gh.createUser();
+    const user = uniqueUser();
+    const query = await roundTrip(local.id, user);
+    // Another account presenting this return finds nothing, and does not use it up.
+    expect(await signIns.completeAccountLink(other.id, query)).toEqual({ kind: 'failed', reason: 'unknown_state' });
+    expect(await signIns.completeAccountLink(local.id, query)).toMatchObject({ kind: 'linked', upstream: { name: corp.name } });
+    expect(await signIns.completeAccountLink(local.id, query)).toEqual({ kind: 'failed', reason: 'unknown_state' });
+    expect((await bed.gh.app.services.federationLinks.forAccount(local.id)).map((l) => l.subject)).toEqual([user.sub]);
+    // The same identity from another account: refused, the link stays where it is.
+    expect(await signIns.completeAccountLink(other.id, await roundTrip(other.id, user))).toMatchObject({ kind: 'already-linked', mine: false });
+    expect(await bed.gh.app.services.federationLinks.forAccount(other.id)).toEqual([]);
+    // A tampered answer (ID token for another client) links nothing.
+    const url = await signIns.beginAccountLink(other.id, corp.name, expiry);
+    upstream.next(uniqueUser(), { aud: 'someone-else' });
+    const callback = await fetch((await fetch(url!, { redirect: 'manual' })).headers.get('location')!, { redirect: 'manual' });
+    const query2 = new URL(callback.headers.get('location')!, bed.gh.issuer).searchParams;
+    expect(await signIns.completeAccountLink(other.id, query2)).toEqual({ kind: 'failed', reason: 'upstream_response_rejected' });
+    expect(await signIns.beginAccountLink(other.id, 'no-such-upstream', expiry)).toBeUndefined();
+  });
 });
