@@ -18,6 +18,8 @@ import type { LimiterFactory } from './db/counters.js';
 import type { Db } from './db/index.js';
 import { createFederatedSignIns, type FederatedSignIns } from './federation/sign-ins.js';
 import { createUpstreamClient } from './federation/upstream-client.js';
+import { createLinkService, type LinkService } from './federation/links.js';
+import { createUpstreamLogout, type UpstreamLogout } from './federation/logout.js';
 import { createUpstreamService, type UpstreamService } from './federation/upstreams.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMailService, type MailService } from './mail/mail.js';
@@ -63,6 +65,10 @@ export interface Services {
   rbac: RbacService;
   /** Upstream identity providers (issue 20): their configuration, and sign-ins through them. */
   upstreams: UpstreamService;
+  /** Upstream identities linked to accounts (CLI, admin API, the account page). */
+  federationLinks: LinkService;
+  /** Back-channel logout tokens from upstreams (POST /federation/backchannel-logout). */
+  upstreamLogout: UpstreamLogout;
   federatedSignIns: FederatedSignIns;
   keystore: Keystore;
   artifacts: ArtifactStore;
@@ -147,14 +153,18 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, await resources.maxAccessTokenTtl()) + keyRetentionSkewSeconds,
   });
   const upstreams = createUpstreamService(db, secrets, audit, config.federation);
+  const upstreamClient = createUpstreamClient(config.federation);
+  const replay = createReplayService(db);
+  const upstreamLogout = createUpstreamLogout({ db, audit, upstreams, client: upstreamClient, sessions, replay });
   const federatedSignIns = createFederatedSignIns({
     db,
     secrets,
     audit,
     accounts,
     upstreams,
-    client: createUpstreamClient(config.federation),
+    client: upstreamClient,
     redirectUri: `${config.issuer.replace(/\/$/, '')}/federation/callback`,
+    rememberUpstreamSession: (issuer, sid, accountId) => upstreamLogout.remember(issuer, sid, accountId, new Date(Date.now() + config.ttl.session * 1000)),
   });
   // Every service that stores something sealed under the master secret.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
@@ -183,12 +193,14 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
     resources,
     upstreams,
+    federationLinks: createLinkService(db, audit, upstreams),
+    upstreamLogout,
     federatedSignIns,
     keystore,
     artifacts: createArtifactStore(db),
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
     /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
-    replay: createReplayService(db),
+    replay,
     adminIdempotency: createIdempotencyStore(db),
     // Its sealed seeds live an hour at most, so `keys rewrap` leaves them to expire (the previous secret still opens them meanwhile).
     setup: createSetupService({ db, secrets, audit, accounts, mfa }),

@@ -28,6 +28,7 @@ import { registrationOperations } from './routes/registration.js';
 import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
+import { upstreamOperations } from './routes/upstreams.js';
 import { userOperations } from './routes/users.js';
 
 export interface AdminApiDeps {
@@ -45,7 +46,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...auditOperations(auditReader), ...rbacOperations(services)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

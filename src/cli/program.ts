@@ -25,6 +25,7 @@ import { registerPolicyCommands } from './policies.js';
 import { registerRbacCommands } from './rbac.js';
 import { registerResourceCommands } from './resources.js';
 import { registerSessionCommands } from './sessions.js';
+import { registerUpstreamCommands } from './upstreams.js';
 import { registerUserCommands } from './users.js';
 
 /** src/cli/program.ts (tsx) and dist/cli/program.js (built) both sit two levels below the package root. */
@@ -69,6 +70,7 @@ Examples:
   registerKeyCommands(program);
   registerApiKeyCommands(program);
   registerExchangePolicyCommands(program);
+  registerUpstreamCommands(program);
   registerAuditCommands(program);
   registerAdminCommands(program);
   return program;

@@ -15,7 +15,8 @@ export type LinkingPolicy = (typeof linkingPolicies)[number];
 export const secondFactorPolicies = ['trust-upstream', 'always-ask'] as const;
 export type SecondFactorPolicy = (typeof secondFactorPolicies)[number];
 
-export const upstreamClientAuthMethods = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+/** `private_key_jwt`: a key pair Gatehouse makes for the upstream; its public half is served at /federation/jwks. */
+export const upstreamClientAuthMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type UpstreamClientAuth = (typeof upstreamClientAuthMethods)[number];
 
 export const presetNames = ['google', 'microsoft', 'github'] as const;

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { Account, AccountService } from '../accounts/accounts.js';
-import { system, type Audit, type EventOrigin } from '../audit/events.js';
+import { recordAs, system, type Audit, type EventOrigin } from '../audit/events.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { sha256 } from '../crypto/digest.js';
 import type { Db } from '../db/index.js';
@@ -40,7 +40,26 @@ export interface FederatedSignIns {
   pendingLink(interactionUid: string): Promise<Upstream | undefined>;
   /** A password sign-in completed: makes the link the interaction was waiting with, if any. */
   linkPending(interactionUid: string, accountId: string, origin?: EventOrigin): Promise<void>;
+  /**
+   * The account page (signed in as `accountId`) links another upstream: the URL to send the browser to.
+   * The upstream returns to /federation/callback, which bounces to `accountLinkReturnPath` with the same query.
+   */
+  beginAccountLink(accountId: string, upstreamIdOrName: string, expiresAt: Date): Promise<URL | undefined>;
+  /** The account page's return: checks the answer as a sign-in would and links the identity to `accountId`. */
+  completeAccountLink(accountId: string, callback: URLSearchParams): Promise<AccountLinkOutcome>;
 }
+
+export type AccountLinkOutcome =
+  | { kind: 'linked'; upstream: Upstream }
+  /** This identity is already linked: to this account (`mine`) or to another one (never moved). */
+  | { kind: 'already-linked'; mine: boolean; upstream: Upstream }
+  | { kind: 'failed'; reason: string };
+
+/** Where /federation/callback sends the browser back to for a link made from the account page. */
+export const accountLinkReturnPath = '/account/links/return';
+const accountLinkPrefix = 'account-link:';
+/** An attempt's interaction uid stands for the account page when it starts so (interaction uids never do). */
+export const isAccountLink = (uid: string) => uid.startsWith(accountLinkPrefix);
 
 interface SealedChecks {
   uid: string;
@@ -59,6 +78,8 @@ export function createFederatedSignIns(deps: {
   upstreams: UpstreamService;
   client: UpstreamClient;
   redirectUri: string;
+  /** Records the upstream session a sign-in came from, for its back-channel logout (src/federation/logout.ts). */
+  rememberUpstreamSession?: (issuer: string, sid: string, accountId: string) => Promise<void>;
 }): FederatedSignIns {
   const { secrets, audit, accounts, upstreams, client, redirectUri } = deps;
   const attempts = createAttemptStore(deps.db);
@@ -142,9 +163,11 @@ export function createFederatedSignIns(deps: {
       callbackUrl.search = callback.toString();
       let identity: MappedIdentity;
       let upstreamMfa: boolean;
+      let upstreamSid: string | undefined;
       try {
         const answer = await client.redeem(target, callbackUrl, checks);
         identity = mapClaims(answer.claims, upstream.claims);
+        upstreamSid = answer.sid;
         upstreamMfa = upstream.secondFactor === 'trust-upstream' && upstreamDidMfa(answer.amr);
       } catch (error) {
         // openid-client's codes name the check (OAUTH_JWT_CLAIM_COMPARISON_FAILED, …); no secret is in them.
@@ -177,8 +200,46 @@ export function createFederatedSignIns(deps: {
         const retryAfterSeconds = Math.max(1, Math.ceil(((lock.resetsAt?.getTime() ?? Date.now()) - Date.now()) / 1000));
         return { kind: 'locked', retryAfterSeconds, upstream };
       }
+      if (upstreamSid && upstreamSid.length <= 255 && deps.rememberUpstreamSession) await deps.rememberUpstreamSession(upstream.issuer, upstreamSid, account.id);
       audit.record({ type: 'federation.signed_in', outcome: 'success', actor: account.id, subject: account.id, clientId: origin.clientId, detail: { upstream: upstream.name, issuer: upstream.issuer, upstreamMfa } });
       return { kind: 'signed-in', accountId: account.id, upstream, amr: upstreamMfa ? ['fed', 'mfa'] : ['fed'], upstreamMfa };
+    },
+
+    async beginAccountLink(accountId, upstreamIdOrName, expiresAt) {
+      const upstream = await upstreams.find(upstreamIdOrName);
+      if (!upstream?.enabled) return undefined;
+      const uid = `${accountLinkPrefix}${accountId}`;
+      const target = (await upstreams.target(upstream.id))!.target;
+      const checks: SealedChecks = { uid, state: random(), nonce: random(), codeVerifier: random() };
+      const url = await client.authorizationUrl(target, checks, redirectUri);
+      await attempts.insert(stateKey(checks.state), { interaction_hash: interactionKey(uid), upstream_id: upstream.id, checks_ciphertext: secrets.seal('federation-attempt', upstream.id, JSON.stringify(checks)), expiresAt });
+      recordAs(audit, { kind: 'user', userId: accountId }, { type: 'federation.link_started', subject: accountId, detail: { upstream: upstream.name, issuer: upstream.issuer } });
+      return url;
+    },
+
+    async completeAccountLink(accountId, callback) {
+      const uid = `${accountLinkPrefix}${accountId}`;
+      const state = callback.get('state');
+      // The state is bound to this account: another account's return (or a replay) finds nothing.
+      const row = state ? await attempts.take(stateKey(state), interactionKey(uid)) : undefined;
+      if (!row) return { kind: 'failed', reason: 'unknown_state' };
+      const checks = JSON.parse(secrets.open('federation-attempt', row.upstream_id, row.checks_ciphertext)) as SealedChecks;
+      const found = await upstreams.target(row.upstream_id);
+      if (!found || checks.uid !== uid || !found.upstream.enabled) return { kind: 'failed', reason: 'unknown_state' };
+      const { upstream, target } = found;
+      const callbackUrl = new URL(redirectUri);
+      callbackUrl.search = callback.toString();
+      let identity: MappedIdentity;
+      try {
+        identity = mapClaims((await client.redeem(target, callbackUrl, checks)).claims, upstream.claims);
+      } catch {
+        failure({}, upstream, 'upstream_response_rejected', { account: accountId });
+        return { kind: 'failed', reason: 'upstream_response_rejected' };
+      }
+      const existing = await links.find(upstream.issuer, identity.subject);
+      if (existing) return { kind: 'already-linked', mine: existing.account_id === accountId, upstream };
+      if (!(await link(upstream, identity.subject, accountId, identity.groups, {}, 'account-page'))) return { kind: 'already-linked', mine: false, upstream };
+      return { kind: 'linked', upstream };
     },
 
     async pendingLink(uid) {

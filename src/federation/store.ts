@@ -20,11 +20,13 @@ export interface UpstreamRow {
   domains: string[];
   end_upstream_session: boolean;
   enabled: boolean;
+  signing_key_ciphertext: string | null;
+  signing_public_jwk: Record<string, unknown> | null;
   created_at: Date;
   updated_at: Date;
 }
 
-export type UpstreamFields = Omit<UpstreamRow, 'created_at' | 'updated_at'>;
+export type UpstreamFields = Omit<UpstreamRow, 'created_at' | 'updated_at' | 'signing_key_ciphertext' | 'signing_public_jwk'>;
 
 export interface LinkRow {
   issuer: string;
@@ -94,6 +96,23 @@ export function createUpstreamStore(db: Db) {
     },
     async setSealed(id: string, ciphertext: string): Promise<void> {
       await db.query('UPDATE federation_upstreams SET client_secret_ciphertext = $2 WHERE id = $1', [id, ciphertext]);
+    },
+    /** The private_key_jwt key pair: the private JWK sealed, the public one as served. */
+    async setSigningKey(id: string, ciphertext: string, publicJwk: Record<string, unknown>): Promise<UpstreamRow | undefined> {
+      const { rows } = await db.query<UpstreamRow>('UPDATE federation_upstreams SET signing_key_ciphertext = $2, signing_public_jwk = $3::jsonb, updated_at = now() WHERE id = $1 RETURNING *', [id, ciphertext, JSON.stringify(publicJwk)]);
+      return rows[0];
+    },
+    async allSealedKeys(): Promise<Array<{ id: string; signing_key_ciphertext: string }>> {
+      const { rows } = await db.query<{ id: string; signing_key_ciphertext: string }>('SELECT id, signing_key_ciphertext FROM federation_upstreams WHERE signing_key_ciphertext IS NOT NULL');
+      return rows;
+    },
+    async setSealedKey(id: string, ciphertext: string): Promise<void> {
+      await db.query('UPDATE federation_upstreams SET signing_key_ciphertext = $2 WHERE id = $1', [id, ciphertext]);
+    },
+    /** Public keys of the upstreams that authenticate with private_key_jwt. */
+    async publicJwks(): Promise<Array<Record<string, unknown>>> {
+      const { rows } = await db.query<{ signing_public_jwk: Record<string, unknown> }>("SELECT signing_public_jwk FROM federation_upstreams WHERE client_auth = 'private_key_jwt' AND signing_public_jwk IS NOT NULL ORDER BY created_at");
+      return rows.map((r) => r.signing_public_jwk);
     },
   };
 }

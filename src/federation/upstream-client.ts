@@ -6,6 +6,7 @@
  * `iss`, `aud`, `azp`, `exp`, `nonce`). What comes back is the upstream's
  * claims, ID token first, then userinfo for what the ID token left out.
  */
+import { importJWK, type CryptoKey, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 
 import type { OAuthEndpoints, UpstreamClientAuth } from './schemas.js';
@@ -19,6 +20,8 @@ export interface UpstreamTarget {
   clientId: string;
   clientSecret: string | undefined;
   clientAuth: UpstreamClientAuth;
+  /** private_key_jwt: the private JWK (opened from its seal for this request only). */
+  signingKey: JWK | undefined;
   scopes: string[];
   /** The row's version: a change to the upstream drops its cached discovery. */
   updatedAt: Date;
@@ -37,20 +40,30 @@ export interface UpstreamIdentity {
   acr: string | undefined;
   /** Kept for RP-initiated logout at the upstream (`id_token_hint`); never stored. */
   endSessionEndpoint: string | undefined;
+  /** The upstream's session id (ID token `sid`), for its back-channel logout tokens. */
+  sid: string | undefined;
 }
 
 export interface UpstreamClient {
   authorizationUrl(target: UpstreamTarget, checks: AuthorizationChecks, redirectUri: string): Promise<URL>;
   /** Redeems the code the callback carries; throws (openid-client's errors) on any check that fails. */
   redeem(target: UpstreamTarget, callbackUrl: URL, checks: AuthorizationChecks): Promise<UpstreamIdentity>;
+  /** The upstream's jwks_uri from its discovery (back-channel logout tokens are checked against it). */
+  jwksUri(target: UpstreamTarget): Promise<string | undefined>;
 }
 
 /** Discovery is cached per upstream version for five minutes: a sign-in costs no extra round trip, a rotated JWKS is followed by the library. */
 const discoveryTtlMs = 5 * 60 * 1000;
 const requestTimeoutSeconds = 10;
 
-function clientAuthOf(target: UpstreamTarget): oidc.ClientAuth {
+async function clientAuthOf(target: UpstreamTarget): Promise<oidc.ClientAuth> {
   switch (target.clientAuth) {
+    case 'private_key_jwt': {
+      if (!target.signingKey) throw new Error('the upstream has no signing key for private_key_jwt');
+      const key = (await importJWK(target.signingKey, 'ES256')) as CryptoKey;
+      // The assertion's `aud` is the upstream's issuer identifier (oauth4webapi), as RFC 7523 §3 and the FAPI profiles read it.
+      return oidc.PrivateKeyJwt({ key, kid: target.signingKey.kid! });
+    }
     case 'client_secret_basic':
       return oidc.ClientSecretBasic(target.clientSecret);
     case 'client_secret_post':
@@ -70,14 +83,14 @@ export function createUpstreamClient(options: { allowHttpLoopback: boolean }): U
     if (hit && hit.expires > Date.now()) return hit.config;
     let config: oidc.Configuration;
     if (target.protocol === 'oidc') {
-      config = await oidc.discovery(new URL(target.issuer), target.clientId, undefined, clientAuthOf(target), { execute, timeout: requestTimeoutSeconds });
+      config = await oidc.discovery(new URL(target.issuer), target.clientId, undefined, await clientAuthOf(target), { execute, timeout: requestTimeoutSeconds });
     } else {
       const endpoints = target.endpoints!;
       config = new oidc.Configuration(
         { issuer: target.issuer, authorization_endpoint: endpoints.authorization, token_endpoint: endpoints.token, userinfo_endpoint: endpoints.userinfo },
         target.clientId,
         undefined,
-        clientAuthOf(target),
+        await clientAuthOf(target),
       );
       for (const enable of execute) enable(config);
     }
@@ -128,7 +141,7 @@ export function createUpstreamClient(options: { allowHttpLoopback: boolean }): U
         expectedState: checks.state,
         ...(isOidc ? { expectedNonce: checks.nonce, idTokenExpected: true } : {}),
       });
-      if (!isOidc) return { claims: await oauthProfile(config, target, tokens.access_token), amr: [], acr: undefined, endSessionEndpoint: undefined };
+      if (!isOidc) return { claims: await oauthProfile(config, target, tokens.access_token), amr: [], acr: undefined, endSessionEndpoint: undefined, sid: undefined };
       const idToken = tokens.claims()!;
       let claims: Record<string, unknown> = { ...idToken };
       if (config.serverMetadata().userinfo_endpoint) {
@@ -137,7 +150,12 @@ export function createUpstreamClient(options: { allowHttpLoopback: boolean }): U
         claims = { ...info, ...idToken };
       }
       const amr = Array.isArray(idToken.amr) ? idToken.amr.filter((v): v is string => typeof v === 'string') : [];
-      return { claims, amr, acr: typeof idToken.acr === 'string' ? idToken.acr : undefined, endSessionEndpoint: config.serverMetadata().end_session_endpoint };
+      return { claims, amr, acr: typeof idToken.acr === 'string' ? idToken.acr : undefined, endSessionEndpoint: config.serverMetadata().end_session_endpoint, sid: typeof idToken.sid === 'string' ? idToken.sid : undefined };
+    },
+
+    async jwksUri(target) {
+      if (target.protocol !== 'oidc') return undefined;
+      return (await configurationOf(target)).serverMetadata().jwks_uri;
     },
   };
 }

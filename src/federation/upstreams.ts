@@ -7,6 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+
 import { recordAs, type Actor, type Audit } from '../audit/events.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/index.js';
@@ -32,6 +34,8 @@ export interface Upstream {
   domains: string[];
   endUpstreamSession: boolean;
   enabled: boolean;
+  /** private_key_jwt: the public key the upstream verifies Gatehouse's client assertions with. */
+  publicJwk: JWK | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -56,6 +60,8 @@ export interface UpstreamService {
   forEmail(email: string): Promise<Upstream | undefined>;
   /** The upstream with its secret opened, for the relying-party client only. */
   target(id: string): Promise<{ upstream: Upstream; target: UpstreamTarget } | undefined>;
+  /** The public keys of every private_key_jwt upstream, served at /federation/jwks. */
+  jwks(): Promise<{ keys: JWK[] }>;
   /** Re-seals secrets still under a previous master secret (`gatehouse keys rewrap`). */
   rewrap(onProgress: (done: number, total: number) => void): Promise<number>;
 }
@@ -78,6 +84,7 @@ function toUpstream(row: UpstreamRow): Upstream {
     domains: row.domains,
     endUpstreamSession: row.end_upstream_session,
     enabled: row.enabled,
+    publicJwk: (row.signing_public_jwk as JWK | null) ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -97,7 +104,17 @@ export function createUpstreamService(db: Db, secrets: SecretBox, audit: Audit, 
   }
 
   function checkAuth(clientAuth: UpstreamClientAuth, hasSecret: boolean): void {
-    if (clientAuth !== 'none' && !hasSecret) throw new UpstreamInputError(`client authentication ${clientAuth} needs a client secret`);
+    if (clientAuth !== 'none' && clientAuth !== 'private_key_jwt' && !hasSecret) throw new UpstreamInputError(`client authentication ${clientAuth} needs a client secret`);
+  }
+
+  /** A key pair for private_key_jwt, made once per upstream: the private half sealed, the public half served. */
+  async function withSigningKey(row: UpstreamRow): Promise<UpstreamRow> {
+    if (row.client_auth !== 'private_key_jwt' || row.signing_key_ciphertext) return row;
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const sealed = secrets.seal('upstream-signing-key', row.id, JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: 'ES256' }));
+    return (await store.setSigningKey(row.id, sealed, { ...publicJwk, kid, alg: 'ES256', use: 'sig' })) ?? row;
   }
 
   return {
@@ -125,7 +142,7 @@ export function createUpstreamService(db: Db, secrets: SecretBox, audit: Audit, 
         domains: parsed.domains,
         end_upstream_session: parsed.endUpstreamSession,
         enabled: parsed.enabled,
-      });
+      }).then(withSigningKey);
       recordAs(audit, actor, { type: 'upstream.created', subject: id, detail: { name: row.name, issuer: row.issuer, linking: row.linking, secondFactor: row.second_factor } });
       return toUpstream(row);
     },
@@ -149,8 +166,9 @@ export function createUpstreamService(db: Db, secrets: SecretBox, audit: Audit, 
         enabled: parsed.enabled ?? row.enabled,
       };
       checkAuth(next.client_auth, next.client_secret_ciphertext !== null);
-      const updated = await store.update(next);
-      if (!updated) throw new UpstreamNotFoundError('no such upstream');
+      const stored = await store.update(next);
+      if (!stored) throw new UpstreamNotFoundError('no such upstream');
+      const updated = await withSigningKey(stored);
       // The field names only: a secret's value never reaches the trail.
       recordAs(audit, actor, { type: 'upstream.updated', subject: row.id, detail: { name: row.name, fields: Object.keys(parsed).sort() } });
       return toUpstream(updated);
@@ -192,18 +210,30 @@ export function createUpstreamService(db: Db, secrets: SecretBox, audit: Audit, 
           clientId: row.client_id,
           clientSecret: row.client_secret_ciphertext ? secrets.open('upstream-client-secret', row.id, row.client_secret_ciphertext) : undefined,
           clientAuth: row.client_auth,
+          signingKey: row.signing_key_ciphertext ? (JSON.parse(secrets.open('upstream-signing-key', row.id, row.signing_key_ciphertext)) as JWK) : undefined,
           scopes: row.scopes,
           updatedAt: row.updated_at,
         },
       };
     },
 
+    async jwks() {
+      return { keys: (await store.publicJwks()) as JWK[] };
+    },
+
     async rewrap(onProgress) {
-      const rows = (await store.allSealed()).filter((r) => secrets.keyIdOf(r.client_secret_ciphertext) !== secrets.currentKeyId);
+      const stale = (ciphertext: string) => secrets.keyIdOf(ciphertext) !== secrets.currentKeyId;
+      const rows = (await store.allSealed()).filter((r) => stale(r.client_secret_ciphertext));
+      const keys = (await store.allSealedKeys()).filter((r) => stale(r.signing_key_ciphertext));
+      const total = rows.length + keys.length;
       let done = 0;
       for (const row of rows) {
         await store.setSealed(row.id, seal(row.id, secrets.open('upstream-client-secret', row.id, row.client_secret_ciphertext)));
-        onProgress((done += 1), rows.length);
+        onProgress((done += 1), total);
+      }
+      for (const row of keys) {
+        await store.setSealedKey(row.id, secrets.seal('upstream-signing-key', row.id, secrets.open('upstream-signing-key', row.id, row.signing_key_ciphertext)));
+        onProgress((done += 1), total);
       }
       return done;
     },

@@ -27,6 +27,7 @@ import { recoveryPages } from '../interactions/recovery.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
+import { federationJwksRoute, upstreamBackchannelLogoutRoute } from './federation-routes.js';
 import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
 import { queueLibraryLogouts } from '../oidc/backchannel-logout.js';
 import { signOutOnRefreshReplay } from '../oidc/replay-sign-out.js';
@@ -136,6 +137,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       recovery,
       verify_email: recovery,
       federation_callback: interactions,
+      federation_jwks: federationJwksRoute(deps.services.upstreams),
+      federation_backchannel_logout: upstreamBackchannelLogoutRoute(deps.services.upstreamLogout),
       ...(config.admin.enabled
         ? {
             admin: adminApi({

@@ -113,6 +113,9 @@ export const routeTable: readonly Route[] = [
   { ...own, ...page, name: 'verify_email', path: '/verify-email', match: 'exact', rateLimit: 'interaction', label: 'verify_email' },
   // The one redirect URI every upstream identity provider returns to (src/interactions/federation.ts).
   { ...own, ...page, name: 'federation_callback', path: '/federation/callback', match: 'exact', rateLimit: 'interaction', label: 'federation_callback' },
+  // Public keys of Gatehouse's private_key_jwt clients at upstreams, and upstreams' back-channel logout (src/http/federation-routes.ts).
+  { ...own, ...api, name: 'federation_jwks', path: '/federation/jwks', match: 'exact', rateLimit: 'other', label: 'federation_jwks' },
+  { ...own, ...api, name: 'federation_backchannel_logout', path: '/federation/backchannel-logout', match: 'exact', rateLimit: 'token', label: 'federation_backchannel_logout' },
   { ...own, ...page, name: 'static', path: '/static', match: 'under', rateLimit: 'other', label: 'static' },
   { ...own, ...page, name: 'favicon', path: '/favicon.ico', match: 'exact', rateLimit: 'other', label: 'favicon.ico' },
   { ...own, ...api, name: 'healthz', path: '/healthz', match: 'exact', rateLimit: 'unlimited', label: 'healthz' },

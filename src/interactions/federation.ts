@@ -12,7 +12,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 
 import { acr } from '../oidc/acr.js';
-import type { FederatedOutcome } from '../federation/sign-ins.js';
+import { accountLinkReturnPath, isAccountLink, type FederatedOutcome } from '../federation/sign-ins.js';
 import { renderLoginPage, type HomeRealm, type SecondFactorStep } from './login.js';
 import { lockedMessage, noStore, PageError, type Details, type InteractionDeps, type PageClient, type Pages } from './pages.js';
 
@@ -77,6 +77,8 @@ export function federationRoutes(router: Router, pages: Pages, deps: Interaction
     const uid = state ? await federatedSignIns.interactionOf(state) : undefined;
     if (!uid) throw new PageError(400, 'This sign-in has expired or was already used. Go back to the application and start again.');
     ctx.status = 303;
+    // A link started from the account page goes back there (its session says which account; the service checks the state is that account's).
+    if (isAccountLink(uid)) return ctx.redirect(`${accountLinkReturnPath}?${ctx.querystring}`);
     ctx.redirect(`/interaction/${uid}/upstream-return?${ctx.querystring}`);
   });
 

@@ -23,7 +23,7 @@ import { createSessionStore, type LogoutRow, type LogoutTarget, type SessionPayl
 export type { LogoutRow, LogoutTarget };
 
 /** Why an account's sessions ended: the audit detail and the logout queue's `reason`. */
-export type SignOutReason = 'sign_out_everywhere' | 'account_disabled' | 'password_changed' | 'second_factor_reset' | 'refresh_token_replay';
+export type SignOutReason = 'sign_out_everywhere' | 'account_disabled' | 'password_changed' | 'second_factor_reset' | 'refresh_token_replay' | 'upstream_logout';
 
 export interface SessionView {
   /** The session's uid: stable for its life, not the cookie (which is a credential). */

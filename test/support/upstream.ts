@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 export interface UpstreamUser {
   sub: string;
@@ -35,6 +35,14 @@ export interface TestUpstream {
   next(user: UpstreamUser, misbehave?: Misbehaviour): void;
   /** Every authorization request received. */
   readonly authorizations: URLSearchParams[];
+  /** How each token request authenticated: `client_secret_basic` or `private_key_jwt`. */
+  readonly tokenAuth: string[];
+  /** The `sid` of the last ID token issued. */
+  readonly lastSid: string | undefined;
+  /** From now on the token endpoint takes private_key_jwt assertions verified with the keys at this JWKS URI (and still Basic). */
+  acceptClientAssertions(jwksUri: string): void;
+  /** A back-channel logout token signed with the upstream's key; `claims` override or (undefined) remove members; `key: 'other'` signs with a stranger's key. */
+  logoutToken(claims: Record<string, unknown>, options?: { typ?: string; key?: 'other' }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -63,6 +71,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
   const authorizations: URLSearchParams[] = [];
   let pending: { user: UpstreamUser; misbehave: Misbehaviour } = { user: { sub: 'default-user' }, misbehave: {} };
   let issuer = '';
+  const tokenAuth: string[] = [];
+  let lastSid: string | undefined;
+  let clientKeys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  const seenAssertions = new Set<string>();
+  const stranger = (await generateKeyPair('ES256')).privateKey;
 
   const sign = (claims: Record<string, unknown>, key: CryptoKey) =>
     new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setExpirationTime('5m').sign(key);
@@ -85,7 +98,10 @@ export async function startTestUpstream(): Promise<TestUpstream> {
           response_types_supported: ['code'],
           code_challenge_methods_supported: ['S256'],
           id_token_signing_alg_values_supported: ['ES256'],
-          token_endpoint_auth_methods_supported: ['client_secret_basic'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
+          token_endpoint_auth_signing_alg_values_supported: ['ES256'],
+          backchannel_logout_supported: true,
+          backchannel_logout_session_supported: true,
           authorization_response_iss_parameter_supported: true,
         });
       }
@@ -105,8 +121,22 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       }
       if (url.pathname === '/token' && req.method === 'POST') {
         const form = new URLSearchParams(await readBody(req));
-        const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
-        if (id !== clientId || secret !== clientSecret) return json(401, { error: 'invalid_client' });
+        if (form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+          // RFC 7523 §3: iss and sub the client id, aud the issuer, exp, a jti used once; signed by a key at the client's JWKS URI.
+          if (!clientKeys) return json(401, { error: 'invalid_client' });
+          try {
+            const { payload } = await jwtVerify(form.get('client_assertion') ?? '', clientKeys, { issuer: clientId, subject: clientId, audience: [issuer, `${issuer}/token`], requiredClaims: ['exp', 'jti'] });
+            if (seenAssertions.has(String(payload.jti))) return json(401, { error: 'invalid_client' });
+            seenAssertions.add(String(payload.jti));
+          } catch {
+            return json(401, { error: 'invalid_client' });
+          }
+          tokenAuth.push('private_key_jwt');
+        } else {
+          const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
+          if (id !== clientId || secret !== clientSecret) return json(401, { error: 'invalid_client' });
+          tokenAuth.push('client_secret_basic');
+        }
         const grant = codes.get(form.get('code') ?? '');
         codes.delete(form.get('code') ?? '');
         const verifier = form.get('code_verifier') ?? '';
@@ -114,7 +144,8 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         const accessToken = randomBytes(16).toString('base64url');
         tokens.set(accessToken, grant.user);
         const { amr, ...profile } = grant.user;
-        const idToken = await sign({ iss: issuer, aud: grant.misbehave.aud ?? clientId, nonce: grant.misbehave.nonce ?? grant.nonce, ...profile, ...(amr ? { amr } : {}) }, privateKey);
+        lastSid = randomBytes(8).toString('hex');
+        const idToken = await sign({ iss: issuer, aud: grant.misbehave.aud ?? clientId, nonce: grant.misbehave.nonce ?? grant.nonce, sid: lastSid, ...profile, ...(amr ? { amr } : {}) }, privateKey);
         return json(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
       }
       if (url.pathname === '/userinfo') {
@@ -137,6 +168,20 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     clientId,
     clientSecret,
     authorizations,
+    tokenAuth,
+    get lastSid() {
+      return lastSid;
+    },
+    acceptClientAssertions(jwksUri) {
+      clientKeys = createRemoteJWKSet(new URL(jwksUri));
+    },
+    async logoutToken(claims, options = {}) {
+      const all: Record<string, unknown> = { iss: issuer, aud: clientId, jti: randomBytes(12).toString('hex'), events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims };
+      const body = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
+      const jwt = new SignJWT(body).setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: options.typ ?? 'logout+jwt' });
+      if (!('iat' in claims)) jwt.setIssuedAt();
+      return jwt.sign(options.key === 'other' ? stranger : privateKey);
+    },
     next(user, misbehave = {}) {
       pending = { user, misbehave };
     },

@@ -331,6 +331,71 @@ describe('admin API v1', () => {
     });
   });
 
+  describe('upstreams and links', () => {
+    it('creates from a preset or an issuer, keeps the secret write-only, updates with If-Match, lists, deletes; lists and removes a user\'s links', async () => {
+      const secret = 'upstream-secret-Vh3yDm0KZr2y1bqSgA2b7PGD';
+      const created = await call('POST', '/upstreams', { token: full, body: { name: 'idp-admin-api', issuer: 'https://idp.example.test', client_id: 'gatehouse', client_secret: secret, linking: 'refuse', domains: ['corp.example.test'] } });
+      expect(created.status, created.text).toBe(201);
+      const upstream = created.body as { id: string; has_client_secret: boolean; client_auth: string; jwks_uri: string | null };
+      expect(upstream).toMatchObject({ has_client_secret: true, client_auth: 'client_secret_basic', jwks_uri: null });
+      expect(created.text).not.toContain(secret);
+      expect(created.headers.get('location')).toBe(`/admin/v1/upstreams/${upstream.id}`);
+      const entra = await call('POST', '/upstreams', { token: full, body: { name: 'entra-admin-api', preset: 'entra', tenant: '0b1c2d3e-0000-4000-8000-000000000000', client_id: 'app', client_auth: 'private_key_jwt' } });
+      expect(entra.status, entra.text).toBe(201);
+      expect(entra.body).toMatchObject({ issuer: 'https://login.microsoftonline.com/0b1c2d3e-0000-4000-8000-000000000000/v2.0', client_auth: 'private_key_jwt', has_client_secret: false, jwks_uri: `${gh.issuer}/federation/jwks`, claims: { subject: 'oid', email_verified: 'xms_edov' } });
+      const jwks = (await (await fetch(`${gh.issuer}/federation/jwks`)).json()) as { keys: Array<Record<string, unknown>> };
+      expect(jwks.keys).toHaveLength(1);
+      expect(jwks.keys[0]).not.toHaveProperty('d');
+
+      // Refusals: a duplicate name, a secret-needing method without one, unknown and read-only fields, a multi-tenant Entra.
+      expect((await call('POST', '/upstreams', { token: full, body: { name: 'idp-admin-api', issuer: 'https://idp.example.test', client_id: 'x', client_secret: 's' } })).status).toBe(409);
+      const noSecret = await call('POST', '/upstreams', { token: full, body: { name: 'no-secret', issuer: 'https://idp.example.test', client_id: 'x', client_auth: 'client_secret_post' } });
+      expect(noSecret.status).toBe(400);
+      expect((noSecret.body as { detail: string }).detail).toMatch(/needs a client secret/);
+      expect((await call('POST', '/upstreams', { token: full, body: { name: 'http-idp', issuer: 'http://idp.example.test', client_id: 'x' } })).status).toBe(400);
+      expect((await call('POST', '/upstreams', { token: full, body: { name: 'entra-common', preset: 'entra', client_id: 'x' } })).status).toBe(400);
+      const unknownField = await call('POST', '/upstreams', { token: full, body: { name: 'u', issuer: 'https://idp.example.test', client_id: 'x', client_secret_ciphertext: 'v1.x' } });
+      expect(unknownField.status).toBe(400);
+
+      const read = await call('GET', `/upstreams/${upstream.id}`, { token: full });
+      expect(read.status).toBe(200);
+      expect((await call('GET', '/upstreams/idp-admin-api', { token: full })).body).toEqual(read.body);
+      const etag = read.headers.get('etag')!;
+      expect((await call('PATCH', `/upstreams/${upstream.id}`, { token: full, body: { enabled: false } })).status).toBe(428);
+      expect((await call('PATCH', `/upstreams/${upstream.id}`, { token: full, body: { enabled: false }, headers: { 'if-match': '"stale"' } })).status).toBe(412);
+      expect((await call('PATCH', `/upstreams/${upstream.id}`, { token: full, body: { issuer: 'https://other.example.test' }, headers: { 'if-match': etag } })).status).toBe(400);
+      const patched = await call('PATCH', `/upstreams/${upstream.id}`, { token: full, body: { enabled: false, client_secret: 'rotated-secret-value', claims: { groups: 'groups' } }, headers: { 'if-match': etag } });
+      expect(patched.status, patched.text).toBe(200);
+      expect(patched.body).toMatchObject({ enabled: false, has_client_secret: true, claims: { groups: 'groups', subject: 'sub' } });
+      expect(patched.text).not.toContain('rotated-secret-value');
+      expect((await call('PATCH', `/upstreams/${upstream.id}`, { token: full, body: { enabled: true }, headers: { 'if-match': etag } })).status).toBe(412);
+      const listed = (await call('GET', '/upstreams?limit=1', { token: full })).body as { items: Array<{ name: string }>; next_cursor: string };
+      expect(listed.items.map((u) => u.name)).toEqual(['entra-admin-api']);
+      expect(((await call('GET', `/upstreams?cursor=${listed.next_cursor}`, { token: full })).body as { items: Array<{ name: string }> }).items.map((u) => u.name)).toEqual(['idp-admin-api']);
+
+      const user = await gh.createUser();
+      await gh.app.db.query('INSERT INTO federation_links (issuer, subject, account_id, upstream_id) VALUES ($1, $2, $3, $4)', ['https://idp.example.test', 'sub/with slash', user.id, upstream.id]);
+      const links = await call('GET', `/users/${user.id}/links`, { token: full });
+      expect(links.body).toMatchObject({ items: [{ issuer: 'https://idp.example.test', subject: 'sub/with slash', upstream: 'idp-admin-api', groups: [] }] });
+      expect((await call('GET', '/users/no-such-user/links', { token: full })).status).toBe(404);
+      const linkPath = `/users/${user.id}/links/${encodeURIComponent('https://idp.example.test')}/${encodeURIComponent('sub/with slash')}`;
+      const other = await gh.createUser();
+      // Another user's link is not found through this user.
+      expect((await call('DELETE', `/users/${other.id}/links/${encodeURIComponent('https://idp.example.test')}/${encodeURIComponent('sub/with slash')}`, { token: full })).status).toBe(404);
+      expect((await call('DELETE', linkPath, { token: full })).status).toBe(204);
+      expect((await call('DELETE', linkPath, { token: full })).status).toBe(404);
+      expect((await call('GET', `/users/${user.id}/links`, { token: full })).body).toEqual({ items: [] });
+
+      expect((await call('DELETE', `/upstreams/${upstream.id}`, { token: full })).status).toBe(204);
+      expect((await call('DELETE', `/upstreams/${upstream.id}`, { token: full })).status).toBe(404);
+      expect((await call('GET', `/upstreams/${upstream.id}`, { token: full })).status).toBe(404);
+      await gh.app.audit.flush();
+      const { rows } = await gh.app.db.query<{ type: string; actor: string }>("SELECT type, actor FROM audit_events WHERE type IN ('upstream.created', 'upstream.updated', 'upstream.removed', 'federation.unlinked') ORDER BY seq");
+      expect(new Set(rows.map((r) => r.type))).toEqual(new Set(['upstream.created', 'upstream.updated', 'upstream.removed', 'federation.unlinked']));
+      expect(rows.every((r) => r.actor.startsWith('admin:'))).toBe(true);
+    });
+  });
+
   describe('authorisation matrix', () => {
     const sample = (path: string) => path.replace(/\{[^}]+\}/g, 'x');
 

@@ -253,3 +253,178 @@ describe('the upstream client secret at rest', () => {
     expect(corp.hasClientSecret).toBe(true);
   });
 });
+
+describe('private_key_jwt to the upstream', () => {
+  it('authenticates at the token endpoint with an assertion the upstream verifies against Gatehouse\'s published key', async () => {
+    const corp = await addUpstream({ clientAuth: 'private_key_jwt', clientSecret: undefined });
+    expect(corp.hasClientSecret).toBe(false);
+    expect(corp.publicJwk?.kid).toMatch(/^[\w-]{43}$/);
+    upstream.acceptClientAssertions(`${bed.gh.issuer}/federation/jwks`);
+    const served = await fetch(`${bed.gh.issuer}/federation/jwks`);
+    expect(served.headers.get('content-type')).toMatch(/^application\/jwk-set\+json/);
+    const jwks = (await served.json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys.find((k) => k.kid === corp.publicJwk!.kid)).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(jwks.keys.every((k) => !('d' in k))).toBe(true);
+
+    const { signIn, callback } = await throughUpstream(corp.name, uniqueUser());
+    await arrive(signIn, callback);
+    expect((await signIn.tokens()).claims()!.amr).toEqual(['fed']);
+    expect(upstream.tokenAuth.at(-1)).toBe('private_key_jwt');
+
+    // At rest the private key is sealed: no private member in the row, and another master secret opens nothing.
+    const { rows } = await bed.gh.app.db.query<{ signing_key_ciphertext: string; signing_public_jwk: Record<string, unknown> }>('SELECT signing_key_ciphertext, signing_public_jwk FROM federation_upstreams WHERE id = $1', [corp.id]);
+    expect(rows[0]!.signing_key_ciphertext).not.toMatch(/"d"/);
+    expect(rows[0]!.signing_public_jwk).not.toHaveProperty('d');
+    expect(() => createSecretBox(Buffer.alloc(32, 7)).open('upstream-signing-key', corp.id, rows[0]!.signing_key_ciphertext)).toThrow();
+
+    // Removed, its key leaves the JWKS: an assertion made with it no longer verifies at the upstream.
+    await bed.gh.app.services.upstreams.remove(operator, corp.id);
+    const after = (await (await fetch(`${bed.gh.issuer}/federation/jwks`)).json()) as { keys: Array<{ kid: string }> };
+    expect(after.keys.map((k) => k.kid)).not.toContain(corp.publicJwk!.kid);
+  });
+
+  it('a secret-based upstream still sends Basic; an upstream refusing the assertion ends the sign-in with the failure page', async () => {
+    const basic = await addUpstream();
+    const first = await throughUpstream(basic.name, uniqueUser());
+    await arrive(first.signIn, first.callback);
+    expect(upstream.tokenAuth.at(-1)).toBe('client_secret_basic');
+
+    // The upstream trusts another JWKS (nobody's keys): Gatehouse's assertion is refused, and so is the sign-in.
+    const pkj = await addUpstream({ clientAuth: 'private_key_jwt', clientSecret: undefined });
+    upstream.acceptClientAssertions(`${upstream.issuer}/jwks`);
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(pkj.name, user);
+    expect((await arrive(signIn, callback)).status).toBe(400);
+    expect(await bed.gh.app.services.accounts.find(user.email!)).toBeUndefined();
+    upstream.acceptClientAssertions(`${bed.gh.issuer}/federation/jwks`);
+  });
+});
+
+describe('back-channel logout from the upstream', () => {
+  const post = (body: string, type = 'application/x-www-form-urlencoded') => fetch(`${bed.gh.issuer}/federation/backchannel-logout`, { method: 'POST', headers: { 'content-type': type }, body });
+  const send = (token: string) => post(new URLSearchParams({ logout_token: token }).toString());
+
+  async function signedIn(corpName: string) {
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corpName, user);
+    await arrive(signIn, callback);
+    const sub = (await signIn.tokens()).claims()!.sub;
+    expect((await bed.gh.app.services.sessions.listSessions(sub)).length).toBe(1);
+    return { user, accountId: sub, sid: upstream.lastSid! };
+  }
+
+  it('refuses every token that fails a check of §2.6, and ends nothing', async () => {
+    const corp = await addUpstream();
+    const { user, accountId } = await signedIn(corp.name);
+    const refused = async (response: Promise<Response>) => {
+      const answer = await response;
+      expect(answer.status).toBe(400);
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(((await answer.json()) as { error: string }).error).toBe('invalid_request');
+    };
+    const sub = user.sub;
+    await refused(send(await upstream.logoutToken({ sub }, { key: 'other' })));
+    await refused(send(await upstream.logoutToken({ sub, iss: 'https://evil.example' })));
+    await refused(send(await upstream.logoutToken({ sub, aud: 'another-client' })));
+    await refused(send(await upstream.logoutToken({ sub, events: undefined })));
+    await refused(send(await upstream.logoutToken({ sub, events: { 'http://schemas.openid.net/event/other': {} } })));
+    await refused(send(await upstream.logoutToken({ sub, nonce: 'n' })));
+    await refused(send(await upstream.logoutToken({ sub, jti: undefined })));
+    await refused(send(await upstream.logoutToken({ sub: undefined })));
+    await refused(send(await upstream.logoutToken({ sub, iat: Math.floor(Date.now() / 1000) - 3600, exp: Math.floor(Date.now() / 1000) + 60 })));
+    await refused(send(await upstream.logoutToken({ sub }, { typ: 'at+jwt' })));
+    await refused(send('not-a-jwt'));
+    await refused(post(''));
+    await refused(post(JSON.stringify({ logout_token: await upstream.logoutToken({ sub }) }), 'application/json'));
+    expect((await bed.gh.app.services.sessions.listSessions(accountId)).length).toBe(1);
+    const failures = await auditTypes('federation.logout_refused');
+    expect(failures.map((d) => d.reason)).toEqual(expect.arrayContaining(['invalid_token', 'unknown_issuer', 'no_logout_event', 'nonce_present', 'no_subject', 'wrong_type', 'malformed']));
+  });
+
+  it('ends the linked account\'s Gatehouse sessions by sub; the same token again is refused', async () => {
+    const corp = await addUpstream();
+    const { user, accountId } = await signedIn(corp.name);
+    const token = await upstream.logoutToken({ sub: user.sub });
+    const answer = await send(token);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(await bed.gh.app.services.sessions.listSessions(accountId)).toEqual([]);
+    expect((await send(token)).status).toBe(400);
+    const ended = await auditTypes('federation.logged_out');
+    // Every upstream in this file shares the test upstream's issuer and client id: the issuer is what names it.
+    expect(ended.some((d) => d.issuer === upstream.issuer && d.sessions === 1 && d.by === 'sub')).toBe(true);
+    const revoked = await auditTypes('sessions.revoked');
+    expect(revoked.some((d) => d.reason === 'upstream_logout')).toBe(true);
+  });
+
+  it('ends them by sid alone (recorded at sign-in); a sid with another user\'s sub ends nothing', async () => {
+    const corp = await addUpstream();
+    const one = await signedIn(corp.name);
+    const two = await signedIn(corp.name);
+    expect((await send(await upstream.logoutToken({ sid: two.sid, sub: one.user.sub }))).status).toBe(200);
+    expect((await bed.gh.app.services.sessions.listSessions(two.accountId)).length).toBe(1);
+    expect((await send(await upstream.logoutToken({ sid: one.sid }))).status).toBe(200);
+    expect(await bed.gh.app.services.sessions.listSessions(one.accountId)).toEqual([]);
+    // An unknown subject is accepted (the upstream cannot tell) and ends nothing.
+    expect((await send(await upstream.logoutToken({ sub: 'nobody-here' }))).status).toBe(200);
+    expect((await bed.gh.app.services.sessions.listSessions(two.accountId)).length).toBe(1);
+  });
+});
+
+describe('links from the account page (service)', () => {
+  it('a user cannot remove the only way into a just-in-time account; the operator can; a password makes it removable', async () => {
+    const corp = await addUpstream();
+    const user = uniqueUser();
+    const { signIn, callback } = await throughUpstream(corp.name, user);
+    await arrive(signIn, callback);
+    const accountId = (await signIn.tokens()).claims()!.sub;
+    const links = bed.gh.app.services.federationLinks;
+    expect(await links.forAccount(accountId)).toEqual([expect.objectContaining({ issuer: upstream.issuer, subject: user.sub, upstream: corp.name, upstreamDisplayName: corp.displayName })]);
+    const self = { kind: 'user' as const, userId: accountId };
+    await expect(links.remove(self, accountId, { issuer: upstream.issuer, subject: user.sub })).rejects.toThrow(/only way to sign in/);
+    await expect(links.remove(self, accountId, { issuer: upstream.issuer, subject: 'someone-else' })).rejects.toThrow(/no such link/);
+    const other = await bed.gh.createUser();
+    await expect(links.remove(operator, other.id, { issuer: upstream.issuer, subject: user.sub })).rejects.toThrow(/no such link/);
+    await bed.gh.app.services.accounts.setPassword(operator, accountId, 'correct horse battery staple');
+    await links.remove(self, accountId, { issuer: upstream.issuer, subject: user.sub });
+    expect(await links.forAccount(accountId)).toEqual([]);
+    const unlinked = await auditTypes('federation.unlinked');
+    expect(unlinked.some((d) => d.upstream === corp.name)).toBe(true);
+  });
+
+  it('links another upstream from the account page: the state is bound to the account, used once, and never moves a link', async () => {
+    const corp = await addUpstream();
+    const signIns = bed.gh.app.services.federatedSignIns;
+    const expiry = new Date(Date.now() + 600_000);
+    /** The browser's round trip: Gatehouse's URL, the upstream, /federation/callback, bounced to the account page's return path. */
+    async function roundTrip(accountId: string, user: UpstreamUser) {
+      const url = await signIns.beginAccountLink(accountId, corp.name, expiry);
+      upstream.next(user);
+      const atUpstream = await fetch(url!, { redirect: 'manual' });
+      const callback = await fetch(atUpstream.headers.get('location')!, { redirect: 'manual' });
+      expect(callback.status).toBe(303);
+      const back = new URL(callback.headers.get('location')!, bed.gh.issuer);
+      expect(back.pathname).toBe('/account/links/return');
+      return back.searchParams;
+    }
+    const local = await bed.gh.createUser();
+    const other = await bed.gh.createUser();
+    const user = uniqueUser();
+    const query = await roundTrip(local.id, user);
+    // Another account presenting this return finds nothing, and does not use it up.
+    expect(await signIns.completeAccountLink(other.id, query)).toEqual({ kind: 'failed', reason: 'unknown_state' });
+    expect(await signIns.completeAccountLink(local.id, query)).toMatchObject({ kind: 'linked', upstream: { name: corp.name } });
+    expect(await signIns.completeAccountLink(local.id, query)).toEqual({ kind: 'failed', reason: 'unknown_state' });
+    expect((await bed.gh.app.services.federationLinks.forAccount(local.id)).map((l) => l.subject)).toEqual([user.sub]);
+    // The same identity from another account: refused, the link stays where it is.
+    expect(await signIns.completeAccountLink(other.id, await roundTrip(other.id, user))).toMatchObject({ kind: 'already-linked', mine: false });
+    expect(await bed.gh.app.services.federationLinks.forAccount(other.id)).toEqual([]);
+    // A tampered answer (ID token for another client) links nothing.
+    const url = await signIns.beginAccountLink(other.id, corp.name, expiry);
+    upstream.next(uniqueUser(), { aud: 'someone-else' });
+    const callback = await fetch((await fetch(url!, { redirect: 'manual' })).headers.get('location')!, { redirect: 'manual' });
+    const query2 = new URL(callback.headers.get('location')!, bed.gh.issuer).searchParams;
+    expect(await signIns.completeAccountLink(other.id, query2)).toEqual({ kind: 'failed', reason: 'upstream_response_rejected' });
+    expect(await signIns.beginAccountLink(other.id, 'no-such-upstream', expiry)).toBeUndefined();
+  });
+});
