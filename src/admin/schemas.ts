@@ -315,7 +315,10 @@ export const newPolicyBody = z
   .meta({ id: 'NewRegistrationPolicy' });
 
 export const policyReplaceBody = z
-  .strictObject({ description: z.string().max(200).nullable().optional(), rules: policyRulesBody.optional() })
+  .strictObject({
+    description: z.string().max(200).nullable().optional().describe('Left out: kept; null: cleared.'),
+    rules: policyRulesBody.describe('The whole rule set: rules left out take their defaults (`{}` is the baseline).'),
+  })
   .meta({ id: 'RegistrationPolicyReplacement' });
 
 export const policySchema = z
