@@ -30,7 +30,7 @@ import { compile, freePort, root, startBaseline, startGatehouse, startPostgres, 
 import { signingCeiling } from './signing.js';
 import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 
-const scenarioNames = ['client-credentials', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
+const scenarioNames = ['client-credentials', 'admin-polling', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
 type Scenario = (typeof scenarioNames)[number];
 const cores = os.availableParallelism();
 // pgbouncer-1: one process on PostgreSQL through PgBouncer in transaction mode (unprepared statements; docs/operations.md).
@@ -81,6 +81,8 @@ interface Seeded {
   dpopService: { clientId: string; clientSecret: string };
   web: { clientId: string; clientSecret: string; redirectUri: string };
   users: Array<{ username: string; password: string }>;
+  /** A service client with admin read scopes, for the admin-polling scenario. */
+  admin: { clientId: string; clientSecret: string };
 }
 
 function gatehouseEnv(config: string, dataDir: string, databaseUrl: string | undefined, port: number, caFile: string): Record<string, string> {
@@ -116,6 +118,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
     const dpopService = await services.clients.create(operator, { type: 'service', name: 'Bench DPoP worker', dpopBoundTokens: true });
     const redirectUri = 'http://127.0.0.1:9/callback';
     const web = await services.clients.create(operator, { type: 'confidential', name: 'Bench web app', redirectUris: [redirectUri], firstParty: true });
+    const admin = await services.clients.create(operator, { type: 'service', name: 'Bench admin poller', scope: 'admin:users.read admin:audit.read' });
     const users = Array.from({ length: signInConcurrency }, (_, i) => ({ username: `bench${i}`, password: `correct horse battery staple ${i}` }));
     for (const user of users) await services.accounts.create(operator, { username: user.username, email: `${user.username}@example.test`, emailVerified: true, name: user.username, password: user.password });
     await services.registrationPolicies.set(operator, 'bench-mtls', { grantTypes: ['client_credentials'], authMethods: ['tls_client_auth'], defaultAuthMethod: 'tls_client_auth', resources: [audience] });
@@ -127,6 +130,7 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
       dpopService: { clientId: dpopService.client.clientId, clientSecret: dpopService.clientSecret! },
       web: { clientId: web.client.clientId, clientSecret: web.clientSecret!, redirectUri },
       users,
+      admin: { clientId: admin.client.clientId, clientSecret: admin.clientSecret! },
     };
   } finally {
     await core.close();
@@ -191,7 +195,16 @@ const profileDir = (side: keyof typeof served) => path.join(root, 'bench/profile
 const profilerArgs = (side: keyof typeof served) => ['--cpu-prof', `--cpu-prof-dir=${profileDir(side)}`];
 
 /** A B A B: the raw library, then Gatehouse, twice; each the mean of its runs. */
-async function alternate(scenario: string, config: string, baseline: Running | undefined, baselineRequest: HttpRequest | undefined, gatehouse: Running, request: HttpRequest, rounds: number, extra: { tlsOptions?: object; base?: string; dpop?: boolean } = {}) {
+async function alternate(
+  scenario: string,
+  config: string,
+  baseline: Running | undefined,
+  baselineRequest: HttpRequest | undefined,
+  gatehouse: Running,
+  request: HttpRequest,
+  rounds: number,
+  extra: { tlsOptions?: object; base?: string; dpop?: boolean; duringGatehouse?: () => () => Promise<void> } = {},
+) {
   const a: Measurement[] = [];
   const b: Measurement[] = [];
   // DPoP requests carry a fresh proof each, signed for the URL they are sent to.
@@ -201,7 +214,9 @@ async function alternate(scenario: string, config: string, baseline: Running | u
       a.push(await load(baseline.url, baselineRequest, { pid: baseline.child.pid!, connections, seconds }));
       log(`  A raw     ${fmt(a.at(-1)!)}`);
     }
+    const stopSideLoad = extra.duringGatehouse?.();
     b.push(await load(extra.base ?? gatehouse.url, request, { pid: gatehouse.child.pid!, dbPid: config.startsWith('postgres') ? dbPid : undefined, connections, seconds, ...(extra.tlsOptions ? { tlsOptions: extra.tlsOptions } : {}) }));
+    await stopSideLoad?.();
     log(`  B ${config.padEnd(7)} ${fmt(b.at(-1)!)}`);
   }
   const g = mean(b);
@@ -272,6 +287,32 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
             curves.push(await sweep('Gatehouse (PostgreSQL, 1 process)', gatehouse, cc, g.requestsPerSecond));
             if (raw) curves.push(await sweep('raw oidc-provider', baseline, rawCc, raw.requestsPerSecond));
           }
+          break;
+        }
+        case 'admin-polling': {
+          // Client credentials as above while an admin client polls the admin API (users, audit) five times a
+          // second, under GATEHOUSE_RATE_LIMIT_ADMIN's default 600/min: the ratio should match client-credentials'.
+          const adminToken = (await obtain(issuer, { grant_type: 'client_credentials', resource: 'urn:gatehouse:admin', scope: 'admin:users.read admin:audit.read' }, basic(seeded.admin.clientId, seeded.admin.clientSecret))).access_token!;
+          const polls = { ok: 0, other: 0 };
+          const poller = () => {
+            let stopped = false;
+            const loop = (async () => {
+              for (let i = 0; !stopped; i += 1) {
+                const path = i % 2 ? '/admin/v1/audit/events?limit=50' : '/admin/v1/users?limit=50';
+                const response = await fetch(`${issuer}${path}`, { headers: { authorization: `Bearer ${adminToken}` } }).catch(() => undefined);
+                await response?.arrayBuffer();
+                if (response?.status === 200) polls.ok += 1;
+                else polls.other += 1;
+                await new Promise((r) => setTimeout(r, 200));
+              }
+            })();
+            return async () => {
+              stopped = true;
+              await loop;
+            };
+          };
+          await alternate(scenario, config, baseline, rawCc, gatehouse, cc, rounds, { duringGatehouse: poller });
+          notes.push(`admin-polling (${config}): ${polls.ok} admin API calls answered 200 during the Gatehouse runs, ${polls.other} otherwise.`);
           break;
         }
         case 'dpop-client-credentials': {

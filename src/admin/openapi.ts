@@ -58,8 +58,21 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
   const paths: Record<string, Record<string, Json>> = {};
   for (const op of operations) {
     const responses: Record<string, Json> = {};
+    const responseHeaders: Record<string, Json> = {
+      ...(op.idempotent ? { 'Idempotency-Replayed': { description: '`true` when this is the stored answer to an earlier request with the same Idempotency-Key.', schema: { type: 'string', enum: ['true'] } } } : {}),
+      ...(op.deprecated
+        ? {
+            Deprecation: { description: 'RFC 9745: since when this operation is deprecated (`@<unix seconds>`).', schema: { type: 'string' } },
+            ...(op.deprecated.sunset ? { Sunset: { description: 'RFC 8594: when it may stop answering (HTTP-date).', schema: { type: 'string' } } } : {}),
+          }
+        : {}),
+    };
     for (const [status, r] of Object.entries(op.responses)) {
-      responses[status] = { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}) };
+      responses[status] = {
+        description: r.description,
+        ...(Object.keys(responseHeaders).length ? { headers: responseHeaders } : {}),
+        ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
+      };
     }
     Object.assign(responses, {
       400: problem('Invalid input: the problem names the fields (unknown, read-only or invalid).'),

@@ -22,13 +22,13 @@ import {
   iatSchema,
   newIatBody,
   newPolicyBody,
-  pageOf,
   policyListQuery,
   policyParams,
   policyReplaceBody,
   type policyRulesBody,
   policySchema,
-} from '../schemas.js';
+} from '../registration-schemas.js';
+import { pageOf } from '../schemas.js';
 
 type RulesBody = z.output<typeof policyRulesBody>;
 

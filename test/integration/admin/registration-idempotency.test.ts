@@ -57,6 +57,10 @@ describe('admin API: registration policies, initial access tokens, Idempotency-K
       expect(etag).toMatch(/^"[\w-]+"$/);
       const replacement = { rules: { grant_types: ['client_credentials'], auth_methods: ['private_key_jwt'], default_auth_method: 'private_key_jwt' } };
       expect((await call('PUT', '/registration-policies/partners', { token: full, body: replacement })).status).toBe(428);
+      // A replacement names the whole rule set: no rules, no replacement.
+      const partial = await call('PUT', '/registration-policies/partners', { token: full, body: { description: 'only this' }, headers: { 'if-match': etag } });
+      expect(partial.status).toBe(400);
+      expect((partial.body as { fields: string[] }).fields).toEqual(['body.rules']);
       const replaced = await call('PUT', '/registration-policies/partners', { token: full, body: replacement, headers: { 'if-match': etag } });
       expect(replaced.status).toBe(200);
       // A whole replacement: the hosts given at creation are gone, the description stays when not named.
