@@ -1,5 +1,5 @@
 /**
- * `gatehouse roles …` and `gatehouse groups …` (issue 15 §5): thin commands
+ * `gatehouse roles …` (issue 15 §5; `gatehouse groups …` in groups.ts): thin commands
  * over the RBAC service, which checks and audits every change. A permission
  * is written `<audience>#<scope>`: a resource indicator has no fragment
  * (RFC 8707 §2), so the `#` cannot be part of the audience.
@@ -7,8 +7,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 
 import { operator } from '../audit/events.js';
-import type { Effective, Group, Holder, Permission, Role } from '../rbac/rbac.js';
+import type { Effective, Holder, Permission, Role } from '../rbac/rbac.js';
 import { withContext, type CliContext } from './context.js';
+import { registerGroups, userId } from './groups.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 
@@ -21,10 +22,6 @@ export function roleJson(role: Role) {
     created_at: isoDate(role.createdAt),
     updated_at: isoDate(role.updatedAt),
   };
-}
-
-export function groupJson(group: Group) {
-  return { name: group.name, description: group.description, members: group.members, roles: group.roles, created_at: isoDate(group.createdAt) };
 }
 
 const effectiveJson = (e: Effective) => ({ roles: e.roles, groups: e.groups, permissions: e.permissions });
@@ -45,19 +42,6 @@ async function findRole({ services }: CliContext, name: string): Promise<Role> {
   const role = await services.rbac.findRole(name);
   if (!role) throw new CliError(`no such role: ${name}`);
   return role;
-}
-
-async function findGroup({ services }: CliContext, name: string): Promise<Group> {
-  const group = await services.rbac.findGroup(name);
-  if (!group) throw new CliError(`no such group: ${name}`);
-  return group;
-}
-
-/** A user named by username, email or id, as `gatehouse users` takes them. */
-async function userId({ services }: CliContext, user: string): Promise<string> {
-  const account = (await services.accounts.find(user)) ?? (await services.accounts.findById(user));
-  if (!account) throw new CliError(`no such account: ${user}`);
-  return account.id;
 }
 
 interface HolderOptions {
@@ -83,16 +67,6 @@ function printRole(role: Role): void {
     ['built in', role.builtIn ? 'yes' : 'no'],
     ['permissions', role.permissions.map(permissionText)],
     ['updated', isoDate(role.updatedAt)],
-  ]);
-}
-
-function printGroup(group: Group): void {
-  printFields([
-    ['name', group.name],
-    ['description', group.description],
-    ['members', group.members],
-    ['roles', group.roles],
-    ['created', isoDate(group.createdAt)],
   ]);
 }
 
@@ -262,108 +236,6 @@ Examples:
         ]);
       });
     });
-}
-
-function registerGroups(program: Command): void {
-  const groups = program.command('groups').description('manage groups: sets of users that hold roles together');
-
-  groups
-    .command('list')
-    .description('list groups')
-    .option(json.json, 'print a JSON array')
-    .action(async (options: Json) => {
-      await withContext(async ({ services }) => {
-        const all = await services.rbac.listGroups();
-        if (options.json) return printJson(all.map(groupJson));
-        printTable(
-          all,
-          [
-            { header: 'NAME', value: (g) => g.name },
-            { header: 'MEMBERS', value: (g) => g.members.length },
-            { header: 'ROLES', value: (g) => g.roles.join(' ') },
-            { header: 'DESCRIPTION', value: (g) => g.description },
-          ],
-          'no groups yet: add one with `gatehouse groups add`',
-        );
-      });
-    });
-
-  groups
-    .command('show')
-    .description('show a group, its members (user ids) and roles')
-    .argument('<name>', 'the group')
-    .option(json.json, 'print a JSON object')
-    .action(async (name: string, options: Json) => {
-      await withContext(async (context) => {
-        const group = await findGroup(context, name);
-        if (options.json) return printJson(groupJson(group));
-        printGroup(group);
-      });
-    });
-
-  groups
-    .command('add')
-    .description('create a group')
-    .argument('<name>', '1 to 64 lower-case letters, digits, dot, dash, underscore or colon')
-    .option('--description <text>', 'what the group is')
-    .option(json.json, 'print a JSON object')
-    .action(async (name: string, options: Json & { description?: string }) => {
-      await withContext(async ({ services }) => {
-        const group = await withInput({ name, ...(options.description !== undefined ? { description: options.description } : {}) }, (value) => services.rbac.createGroup(operator, value));
-        if (options.json) return printJson(groupJson(group));
-        printGroup(group);
-      });
-    });
-
-  groups
-    .command('delete')
-    .description('delete a group: its members lose the roles it carried')
-    .argument('<name>', 'the group')
-    .option(json.json, 'print a JSON object')
-    .action(async (name: string, options: Json) => {
-      await withContext(async ({ services }) => {
-        await services.rbac.removeGroup(operator, name);
-        if (options.json) return printJson({ deleted: name });
-        out(`deleted group ${name}`);
-      });
-    });
-
-  const membership = (verb: 'add-member' | 'remove-member') =>
-    groups
-      .command(verb)
-      .description(verb === 'add-member' ? 'add a user to a group' : 'remove a user from a group')
-      .argument('<group>', 'the group')
-      .argument('<user>', 'username, email or id')
-      .option(json.json, 'print a JSON object')
-      .action(async (group: string, user: string, options: Json) => {
-        await withContext(async (context) => {
-          const id = await userId(context, user);
-          if (verb === 'add-member') await context.services.rbac.addMember(operator, group, id);
-          else await context.services.rbac.removeMember(operator, group, id);
-          if (options.json) return printJson(groupJson(await findGroup(context, group)));
-          out(verb === 'add-member' ? `${user} is a member of ${group}` : `${user} is no longer a member of ${group}`);
-        });
-      });
-  membership('add-member');
-  membership('remove-member');
-
-  const roleOfGroup = (verb: 'assign' | 'unassign') =>
-    groups
-      .command(verb)
-      .description(verb === 'assign' ? 'give a group a role (its members hold it)' : 'take a role from a group')
-      .argument('<group>', 'the group')
-      .argument('<role>', 'the role')
-      .option(json.json, 'print a JSON object')
-      .action(async (group: string, role: string, options: Json) => {
-        await withContext(async (context) => {
-          const holder: Holder = { kind: 'group', id: group };
-          await withInput(holder, (value) => (verb === 'assign' ? context.services.rbac.assign(operator, role, value) : context.services.rbac.unassign(operator, role, value)));
-          if (options.json) return printJson(groupJson(await findGroup(context, group)));
-          out(verb === 'assign' ? `members of ${group} hold ${role}` : `${group} no longer carries ${role}`);
-        });
-      });
-  roleOfGroup('assign');
-  roleOfGroup('unassign');
 }
 
 export function registerRbacCommands(program: Command): void {

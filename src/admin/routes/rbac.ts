@@ -14,17 +14,14 @@ import { operation, type Operation } from '../operation.js';
 import { page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
 import {
-  clientParams,
   clientRoleParams,
   effectivePermissionsSchema,
   groupMemberParams,
   groupParams,
   groupRoleParams,
   groupSchema,
-  idParams,
   newGroupBody,
   newRoleBody,
-  pageOf,
   permissionEntrySchema,
   rbacListQuery,
   roleNamesSchema,
@@ -32,7 +29,8 @@ import {
   rolePatchBody,
   roleSchema,
   userRoleParams,
-} from '../schemas.js';
+} from '../rbac-schemas.js';
+import { clientParams, idParams, pageOf } from '../schemas.js';
 
 export const roleJson = (r: Role) => ({
   name: r.name,
