@@ -14,6 +14,7 @@ import { createClientSecretService, type ClientSecretService } from './clients/s
 import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { LimiterFactory } from './db/counters.js';
+import { createDeviceFlowGuards, type DeviceFlowGuards } from './device/guards.js';
 import type { Db } from './db/index.js';
 import { createFederatedSignIns, type FederatedSignIns } from './federation/sign-ins.js';
 import { createUpstreamClient } from './federation/upstream-client.js';
@@ -72,11 +73,13 @@ export interface Services {
   apiKeys: ApiKeyService;
   /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
   exchangePolicies: ExchangePolicyService;
+  /** RFC 8628's user-code guessing limit and polling interval. */
+  deviceFlow: DeviceFlowGuards;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'deviceFlow' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -169,5 +172,6 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       clientExists: async (clientId) => (await clients.find(clientId)) !== undefined,
       audienceExists: async (audience) => (await resources.find(audience)) !== undefined,
     }),
+    deviceFlow: createDeviceFlowGuards(db, counters, { ...config.deviceFlow, windowSeconds: config.lockout.windowSeconds }),
   };
 }

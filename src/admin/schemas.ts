@@ -160,6 +160,7 @@ export const newClientBody = z
     backchannel_logout_session_required: z.boolean().optional(),
     jwks: newClientSchema.shape.jwks.describe('private_key_jwt (RFC 7523): the client\'s public keys.'),
     dpop_bound_access_tokens: z.boolean().optional(),
+    device_flow: z.boolean().optional().describe('RFC 8628: the client may use the device authorization grant; a public client without redirect URIs may use only that.'),
     security_profile: z.enum(['fapi2']).optional(),
   })
   .meta({ id: 'NewClient' });

@@ -49,6 +49,7 @@ import { ownRoutes } from './own-routes.js';
 import { canonicalOrigins, pinRequestOrigin } from './origin.js';
 import { routes } from './route-table.js';
 import type { Services } from '../services.js';
+import { codeVerificationGuard, deviceAuthorizationInterval, devicePolling } from '../oidc/device-flow.js';
 
 export interface AppDeps {
   config: Config;
@@ -129,6 +130,9 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
       home: homePage({ views: deps.views, issuer: config.issuer }),
       federation_callback: interactions,
+      code_verification: codeVerificationGuard({ guards: deps.services.deviceFlow, views: deps.views, audit: deps.services.audit }),
+      device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
+      token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       ...(config.admin.enabled
         ? {
             admin: adminApi({
