@@ -115,7 +115,17 @@ export function codeVerificationGuard(deps: { guards: DeviceFlowGuards; views: V
       ctx.body = deps.views.render('too-many-requests.njk', { retryAfter: guess.retryAfterSeconds, requestId: ctx.state.requestId });
       return;
     }
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      // A POST with no live session (no cookie, or an expired one) cannot carry the page's xsrf value; the library
+      // then fails persisting the session it made for the error page (lib/helpers/initialize_app.js ensureSessionSave,
+      // lib/models/session.js persist, v9.13.3). The person's answer is the plain page a stale form gets.
+      if (!(error instanceof TypeError) || !/previously persisted Sessions/.test(error.message)) throw error;
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = deps.views.render('error.njk', { error: 'invalid_request', description: 'This form has expired. Open the code page again and enter the code.', requestId: ctx.state.requestId });
+    }
     if (ctx.state.deviceCodeMissed === 'unknown') {
       if (guess.missed().locked) deps.audit.record({ type: 'device.locked', outcome: 'failure', ...request(ctx) });
     } else {

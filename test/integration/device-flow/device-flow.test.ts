@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { hiddenField, UserAgent, type Step } from '../../support/user-agent.js';
+import { acrMfa, enrolTotp, totp } from '../mfa/sign-in-flow.js';
 
 const grantType = 'urn:ietf:params:oauth:grant-type:device_code';
 const maxGuesses = 6;
@@ -34,7 +35,7 @@ describe('device authorization grant (RFC 8628)', () => {
   }
 
   /** Confirmation → sign-in → consent → the success page. */
-  async function approve(agent: UserAgent, confirmation: Step, user: { username: string; password: string }): Promise<Step> {
+  async function approve(agent: UserAgent, confirmation: Step, user: { username: string; password: string }, seed?: string): Promise<Step> {
     const form = { xsrf: hiddenField(confirmation.body, 'xsrf'), user_code: hiddenField(confirmation.body, 'user_code'), confirm: 'yes' };
     let step = await agent.request(page('/device'), { form });
     for (let i = 0; i < 12; i += 1) {
@@ -47,7 +48,9 @@ describe('device authorization grant (RFC 8628)', () => {
       const csrf = hiddenField(step.body, 'csrf');
       const login = /action="(\/interaction\/[^"]+\/login)"/.exec(step.body)?.[1];
       const confirm = /action="(\/interaction\/[^"]+\/confirm)"/.exec(step.body)?.[1];
-      if (login) step = await agent.request(page(login), { form: { csrf, login: user.username, password: user.password } });
+      const secondFactor = /action="(\/interaction\/[^"]+\/totp)"/.exec(step.body)?.[1];
+      if (secondFactor && seed) step = await agent.request(page(secondFactor), { form: { csrf, code: await totp(seed) } });
+      else if (login) step = await agent.request(page(login), { form: { csrf, login: user.username, password: user.password } });
       else if (confirm) step = await agent.request(page(confirm), { form: { csrf } });
       else throw new Error(`unexpected page: ${step.body.slice(0, 300)}`);
     }
@@ -112,6 +115,28 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(await auditCount('device.approved')).toBe(1);
   });
 
+  it('the sign-in asks an enrolled user for the second factor; the device\'s ID token says so', async () => {
+    const user = await gh.createUser();
+    const { seed } = await enrolTotp(gh, user.id, { longAgo: true });
+    // Without the code the flow stops on the second-factor page: approve() finds no form it knows.
+    const stopped = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    const stoppedAgent = new UserAgent();
+    await expect(approve(stoppedAgent, await enterCode(stoppedAgent, stopped.user_code), user)).rejects.toThrow(/unexpected page/);
+    // A confirmation posted from another browser (no session, so no xsrf) is a plain 400 page.
+    const elsewhere = await enterCode(new UserAgent(), stopped.user_code);
+    expect(elsewhere.body).toMatch(/already been used/);
+    const pending = await tokenRequest(tvClientId, stopped.device_code);
+    expect(((await pending.json()) as { error: string }).error).toBe('authorization_pending');
+
+    const response = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    const polling = oidc.pollDeviceAuthorizationGrant(tv, response);
+    const agent = new UserAgent();
+    await approve(agent, await enterCode(agent, response.user_code), user, seed);
+    const tokens = await polling;
+    expect(tokens.claims()).toMatchObject({ sub: user.id, acr: acrMfa });
+    expect(tokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
+  });
+
   it('verification_uri_complete fills the code in without submitting it (no auto-posting script)', async () => {
     const response = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const agent = new UserAgent();
@@ -127,6 +152,12 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(wrong.status).toBe(200);
     expect(wrong.body).toMatch(/That code is not right/);
     expect(await auditCount('device.code_rejected')).toBe(before + 1);
+    // A form without the page's xsrf value, or no form at all: a plain 4xx page, never a 5xx.
+    for (const body of ['', 'user_code=BCDF-GHJK', 'xsrf=forged&user_code=BCDF-GHJK']) {
+      const answer = await fetch(page('/device'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body });
+      expect(answer.status, body).toBeLessThan(500);
+      expect(answer.status, body).toBeGreaterThanOrEqual(400);
+    }
     // Garbage and empty input are the same plain page, never a 5xx.
     for (const typed of ['', '\u00e9\u00e9\u00e9\u00e9-\u00e9\u00e9', 'x'.repeat(40)]) {
       const answer = await enterCode(new UserAgent(), typed);
