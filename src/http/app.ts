@@ -49,7 +49,7 @@ import { ownRoutes } from './own-routes.js';
 import { canonicalOrigins, pinRequestOrigin } from './origin.js';
 import { routes } from './route-table.js';
 import type { Services } from '../services.js';
-import { codeVerificationGuard, deviceAuthorizationInterval, devicePolling } from '../oidc/device-flow.js';
+import { codeVerificationGuard, deviceAuthorizationInterval, devicePolling, deviceResumeGuard } from '../oidc/device-flow.js';
 
 export interface AppDeps {
   config: Config;
@@ -131,6 +131,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       home: homePage({ views: deps.views, issuer: config.issuer }),
       federation_callback: interactions,
       code_verification: codeVerificationGuard({ guards: deps.services.deviceFlow, views: deps.views, audit: deps.services.audit }),
+      device_resume: deviceResumeGuard({ views: deps.views }),
       device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       ...(config.admin.enabled

@@ -115,23 +115,36 @@ export function codeVerificationGuard(deps: { guards: DeviceFlowGuards; views: V
       ctx.body = deps.views.render('too-many-requests.njk', { retryAfter: guess.retryAfterSeconds, requestId: ctx.state.requestId });
       return;
     }
-    try {
-      await next();
-    } catch (error) {
-      // A POST with no live session (no cookie, or an expired one) cannot carry the page's xsrf value; the library
-      // then fails persisting the session it made for the error page (lib/helpers/initialize_app.js ensureSessionSave,
-      // lib/models/session.js persist, v9.13.3). The person's answer is the plain page a stale form gets.
-      if (!(error instanceof TypeError) || !/previously persisted Sessions/.test(error.message)) throw error;
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = deps.views.render('error.njk', { error: 'invalid_request', description: 'This form has expired. Open the code page again and enter the code.', requestId: ctx.state.requestId });
-    }
+    await withoutLiveSession(deps.views, ctx, next);
     if (ctx.state.deviceCodeMissed === 'unknown') {
       if (guess.missed().locked) deps.audit.record({ type: 'device.locked', outcome: 'failure', ...request(ctx) });
     } else {
       await guess.found();
     }
   };
+}
+
+/**
+ * A request with no live session (no cookie, or an expired one: a form posted
+ * from another browser, a stale resume link) makes the library fail persisting
+ * the session it made for its error page (lib/helpers/initialize_app.js
+ * ensureSessionSave, lib/models/session.js persist, v9.13.3): a 500 for what
+ * is a stale page. The person gets the plain page a stale form gets.
+ */
+async function withoutLiveSession(views: Views, ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    if (!(error instanceof TypeError) || !/previously persisted Sessions/.test(error.message)) throw error;
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = views.render('error.njk', { error: 'invalid_request', description: 'This page has expired. Open the code page again and enter the code.', requestId: ctx.state.requestId });
+  }
+}
+
+/** The resume step after the sign-in (`/device/<uid>`). */
+export function deviceResumeGuard(deps: { views: Views }) {
+  return (ctx: Context, next: Next) => withoutLiveSession(deps.views, ctx, next);
 }
 
 /** RFC 8628 §3.2: the response names the polling interval Gatehouse enforces (the library sends none, so clients would assume 5 s). */

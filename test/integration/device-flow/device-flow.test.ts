@@ -158,6 +158,10 @@ describe('device authorization grant (RFC 8628)', () => {
       expect(answer.status, body).toBeLessThan(500);
       expect(answer.status, body).toBeGreaterThanOrEqual(400);
     }
+    // A resume link for no interaction, without a session: a plain page too.
+    const resume = await fetch(page('/device/aBcD1234'));
+    expect(resume.status).toBe(400);
+    expect(await resume.text()).toMatch(/expired/);
     // Garbage and empty input are the same plain page, never a 5xx.
     for (const typed of ['', '\u00e9\u00e9\u00e9\u00e9-\u00e9\u00e9', 'x'.repeat(40)]) {
       const answer = await enterCode(new UserAgent(), typed);
