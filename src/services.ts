@@ -15,6 +15,7 @@ import { createClientSecretService, type ClientSecretService } from './clients/s
 import type { Config } from './config/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { LimiterFactory } from './db/counters.js';
+import { createDeviceFlowGuards, type DeviceFlowGuards } from './device/guards.js';
 import type { Db } from './db/index.js';
 import { createFederatedSignIns, type FederatedSignIns } from './federation/sign-ins.js';
 import { createUpstreamClient } from './federation/upstream-client.js';
@@ -93,11 +94,13 @@ export interface Services {
   emailVerification: EmailVerification;
   /** New-device sign-ins, and (through the audit sink) password and factor changes. */
   notices: SecurityNotices;
+  /** RFC 8628's user-code guessing limit and polling interval. */
+  deviceFlow: DeviceFlowGuards;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'deviceFlow' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
@@ -224,6 +227,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       clientExists: async (clientId) => (await clients.find(clientId)) !== undefined,
       audienceExists: async (audience) => (await resources.find(audience)) !== undefined,
     }),
+    deviceFlow: createDeviceFlowGuards(db, counters, { ...config.deviceFlow, windowSeconds: config.lockout.windowSeconds }),
   };
 }
 

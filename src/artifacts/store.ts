@@ -88,15 +88,41 @@ export function createArtifactStore(db: Db): ArtifactStore {
     }
   }
 
+  /**
+   * The library looks a device code up by its user code and saves it again
+   * (lib/actions/code_verification.js, then device_resume). The row holds only
+   * the device code's digest, so the code comes back without its id and the
+   * library saves it under a fresh one: an alias of the same authorization.
+   * The alias is marked consumed at once (its id, which the library keeps in
+   * the interaction, can never be redeemed at /token), and every save of
+   * either row is copied to the other, so the device polling with the
+   * original id sees the approval.
+   */
+  async function deviceCodeAliases(id: string, payload: string, alias: boolean): Promise<void> {
+    if (alias) await db.query("UPDATE oidc_models SET consumed_at = now() WHERE model = 'DeviceCode' AND id_hash = $1", [sha256(id)]);
+    await db.query(
+      `UPDATE oidc_models SET payload = $2::jsonb
+       WHERE model = 'DeviceCode' AND id_hash <> $1
+         AND user_code_hash = (SELECT user_code_hash FROM oidc_models WHERE model = 'DeviceCode' AND id_hash = $1)`,
+      [sha256(id), payload],
+    );
+  }
+
   return {
     async upsert(model: string, id: string, payload: ArtifactPayload, expiresInSeconds: number | undefined): Promise<void> {
-      const { jti: _jti, consumed: _consumed, ...stored } = payload;
+      // A user code is a credential (RFC 8628 §5.1) typed by a person: only its digest is kept (DESIGN invariant 1).
+      const { jti: _jti, consumed: _consumed, userCode: _userCode, ...stored } = payload;
+      const userCodeHash = payload.userCode ? sha256(payload.userCode) : null;
+      // See deviceCodeAliases below: a device code found by its user code comes back without its id.
+      const alias = model === 'DeviceCode' && userCodeHash !== null
+        && (await db.query('SELECT 1 FROM oidc_models WHERE model = $1 AND user_code_hash = $2 AND id_hash <> $3', [model, userCodeHash, sha256(id)])).rows.length > 0;
       await db.query(
         `INSERT INTO oidc_models (model, id_hash, payload, grant_id, session_uid_hash, user_code_hash, expires_at)
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, CASE WHEN $7::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $7::integer) END)
          ON CONFLICT (model, id_hash) DO UPDATE SET
            payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, session_uid_hash = EXCLUDED.session_uid_hash,
-           user_code_hash = EXCLUDED.user_code_hash, expires_at = EXCLUDED.expires_at`,
+           -- A device code found by its id has no user code to re-save; its digest stays, so the code still names it.
+           user_code_hash = COALESCE(EXCLUDED.user_code_hash, oidc_models.user_code_hash), expires_at = EXCLUDED.expires_at`,
         [
           model,
           sha256(id),
@@ -104,10 +130,11 @@ export function createArtifactStore(db: Db): ArtifactStore {
           // A grant row keeps its own id, so remembered consent can find it without a session (latestGrantId).
           payload.grantId ?? (model === 'Grant' ? id : null),
           model === 'Session' && payload.uid ? sha256(payload.uid) : null,
-          payload.userCode ? sha256(payload.userCode) : null,
+          userCodeHash,
           expiresInSeconds ?? null,
         ],
       );
+      if (model === 'DeviceCode') await deviceCodeAliases(id, JSON.stringify(stored), alias);
     },
 
     find(model: string, id: string): Promise<ArtifactPayload | undefined> {
@@ -145,8 +172,9 @@ export function createArtifactStore(db: Db): ArtifactStore {
         `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND user_code_hash = $2 AND ${live}`,
         [model, sha256(userCode)],
       );
+      // Found by its digest, so the code is this one: the library compares it with the payload's (lib/models/device_code.js findByUserCode).
       const row = rows[0];
-      return row ? { ...row.payload } : undefined;
+      return row ? { ...row.payload, userCode } : undefined;
     },
 
     /**

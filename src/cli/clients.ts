@@ -51,6 +51,7 @@ interface AddOptions {
   defaultResource?: string;
   jwks?: string;
   dpop?: boolean;
+  device?: boolean;
   backchannelLogoutUri?: string;
   backchannelLogoutSessionRequired?: boolean;
   profile?: 'fapi2';
@@ -95,6 +96,7 @@ async function add(options: AddOptions): Promise<void> {
     boundTokens: options.boundTokens ?? false,
     jwks: options.jwks ? await readJwks(options.jwks) : undefined,
     dpopBoundTokens: options.dpop ?? false,
+    deviceFlow: options.device ?? false,
     backchannelLogoutUri: options.backchannelLogoutUri,
     backchannelLogoutSessionRequired: options.backchannelLogoutSessionRequired ?? false,
     securityProfile: options.profile,
@@ -217,6 +219,7 @@ export function registerClientCommands(program: Command): void {
     .option('--backchannel-logout-uri <uri>', 'OpenID Connect Back-Channel Logout: where logout tokens are POSTed when the user\'s sessions end')
     .option('--backchannel-logout-session-required', 'logout tokens must carry the session id (sid)')
     .option('--dpop', 'require DPoP (RFC 9449): access tokens carry cnf.jkt and requests without a proof are refused')
+    .option('--device', 'allow the device authorization grant (RFC 8628) for a TV or CLI; a public client without --redirect-uri may use only that')
     .addOption(new Option('--profile <profile>', 'fapi2: the client follows the FAPI 2.0 Security Profile (PAR, sender-constrained tokens, private_key_jwt or mTLS)').choices(['fapi2']))
     .addOption(new Option('--id-token-alg <alg>', 'ID token signing algorithm (default ES256)').choices(signingAlgorithms))
     .option('--introspect <audience>', 'let the client introspect tokens for this resource server (repeatable), or `*` for every token (an API gateway)', collect)

@@ -38,6 +38,7 @@ const optionNames: Record<string, string> = {
   tlsSan: '--tls-san-*',
   certificatePem: '--certificate',
   boundTokens: '--bound-tokens',
+  deviceFlow: '--device',
 };
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

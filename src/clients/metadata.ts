@@ -108,6 +108,23 @@ export function scopeMetadata(scope: string | undefined): Record<string, string>
   return { allowed_scopes: scopes.join(' '), ...(oidc.length ? { scope: oidc.join(' ') } : {}) };
 }
 
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * The grants of a client that signs users in: the code flow when it has
+ * redirect URIs, the device grant (RFC 8628) when the operator registered it
+ * for one; the library refuses a grant a client's `grant_types` does not list
+ * (lib/actions/authorization/client.js checkClientGrantType), so this list is
+ * where "registered for the device flow" is decided.
+ */
+function userGrants(input: { redirectUris: string[]; deviceFlow: boolean }) {
+  const code = input.redirectUris.length > 0;
+  return {
+    grant_types: [...(code ? ['authorization_code'] : []), ...(input.deviceFlow ? [deviceCodeGrantType] : []), 'refresh_token'],
+    response_types: code ? ['code'] : [],
+  };
+}
+
 export function metadataFor(clientId: string, input: ReturnType<typeof newClientSchema.parse>): Record<string, unknown> {
   const common = {
     client_id: clientId,
@@ -124,19 +141,18 @@ export function metadataFor(clientId: string, input: ReturnType<typeof newClient
       return {
         ...common,
         application_type: 'web',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
+        ...userGrants(input),
         redirect_uris: input.redirectUris,
         post_logout_redirect_uris: input.postLogoutRedirectUris,
         token_endpoint_auth_method: input.authMethod,
       };
     case 'public': {
-      const native = input.redirectUris.some((uri) => !uri.startsWith('https:'));
+      // A device-only client (no redirect URIs) is an installed application too.
+      const native = input.redirectUris.length === 0 || input.redirectUris.some((uri) => !uri.startsWith('https:'));
       return {
         ...common,
         application_type: native ? 'native' : 'web',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
+        ...userGrants(input),
         redirect_uris: input.redirectUris,
         post_logout_redirect_uris: input.postLogoutRedirectUris,
         token_endpoint_auth_method: 'none',

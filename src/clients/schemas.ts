@@ -85,6 +85,8 @@ export const newClientSchema = z
     backchannelLogoutSessionRequired: z.boolean().default(false),
     /** `fapi2`: this client follows the FAPI 2.0 Security Profile (src/oidc/fapi.ts). */
     securityProfile: z.enum(['fapi2']).optional(),
+    /** RFC 8628: the client may use the device authorization grant (a TV, a CLI); without redirect URIs it may use only that. */
+    deviceFlow: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     if (value.authMethod === 'tls_client_auth' && (value.tlsSubjectDn === undefined) === (value.tlsSan === undefined)) {
@@ -114,7 +116,13 @@ export const newClientSchema = z
     if (value.backchannelLogoutSessionRequired && value.backchannelLogoutUri === undefined) {
       ctx.addIssue({ code: 'custom', path: ['backchannelLogoutSessionRequired'], message: 'requiring a sid needs a back-channel logout URI' });
     }
-    if (value.type !== 'service' && value.redirectUris.length === 0) {
+    if (value.type === 'service' && value.deviceFlow) {
+      ctx.addIssue({ code: 'custom', path: ['deviceFlow'], message: 'a service (client credentials) client has no user to sign in on another device' });
+    }
+    if (value.deviceFlow && value.securityProfile === 'fapi2') {
+      ctx.addIssue({ code: 'custom', path: ['deviceFlow'], message: 'the FAPI 2.0 Security Profile has no device authorization grant' });
+    }
+    if (value.type !== 'service' && !value.deviceFlow && value.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${value.type} client needs at least one redirect URI` });
     }
     if (value.type === 'service' && value.redirectUris.length > 0) {

@@ -183,6 +183,14 @@ export const settingTable = {
     windowSeconds: setting('GATEHOUSE_LOCKOUT_WINDOW', '15m', duration,
       'Lockout window: it starts at the first failure and the counters reset when it ends.'),
   },
+  deviceFlow: {
+    codeTtl: setting('GATEHOUSE_DEVICE_CODE_TTL', '10m', duration,
+      'Lifetime of a device authorization (RFC 8628): the user must enter the code and sign in within it.'),
+    pollInterval: setting('GATEHOUSE_DEVICE_POLL_INTERVAL', '5s', duration,
+      'Seconds a device waits between token requests (RFC 8628 §3.2 `interval`); a poll sooner is answered `slow_down` (§3.5).'),
+    maxGuessesPerIp: setting('GATEHOUSE_DEVICE_CODE_MAX_GUESSES_PER_IP', '10', integer(1, 100_000),
+      'Wrong user codes one client address (an IPv6 /64) may enter in one lockout window (GATEHOUSE_LOCKOUT_WINDOW) before the code page refuses it (HTTP 429).'),
+  },
   mfa: {
     required: setting('GATEHOUSE_MFA_REQUIRED', 'false', boolean,
       'Require a second factor (TOTP) from every user; users without one set it up during their next sign-in.'),

@@ -51,6 +51,7 @@ import { ownRoutes } from './own-routes.js';
 import { canonicalOrigins, pinRequestOrigin } from './origin.js';
 import { routes } from './route-table.js';
 import type { Services } from '../services.js';
+import { codeVerificationGuard, deviceAuthorizationInterval, devicePolling, deviceResumeGuard } from '../oidc/device-flow.js';
 
 export interface AppDeps {
   config: Config;
@@ -139,6 +140,10 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       federation_callback: interactions,
       federation_jwks: federationJwksRoute(deps.services.upstreams),
       federation_backchannel_logout: upstreamBackchannelLogoutRoute(deps.services.upstreamLogout),
+      code_verification: codeVerificationGuard({ guards: deps.services.deviceFlow, views: deps.views, audit: deps.services.audit }),
+      device_resume: deviceResumeGuard({ views: deps.views }),
+      device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
+      token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       ...(config.admin.enabled
         ? {
             admin: adminApi({

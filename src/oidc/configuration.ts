@@ -24,6 +24,7 @@ import { createIntrospectionPolicy, notYourToken, revocationDecision } from './i
 import { dpopFeature, dpopSigningAlgValues, requireDpopForPublicClients } from './dpop.js';
 import { allowedAlgorithms, fapiAuthMethods, fapiClientMetadata, fapiConfiguration, securityProfileProperty, validateSecurityProfile } from './fapi.js';
 import { adminTokenClaims } from './admin-token-claims.js';
+import { deviceFlowFeature } from './device-flow.js';
 import { exchangeTokenClaims } from './token-exchange.js';
 import { rbacTokenClaims } from './rbac-claims.js';
 import { adminScopes } from '../resources/admin-audience.js';
@@ -152,6 +153,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       AuthorizationCode: fapi.authorizationCodeTtl(ttl.authorizationCode) as NonNullable<Configuration['ttl']>['AuthorizationCode'],
       IdToken: ttl.idToken,
       Interaction: ttl.interaction,
+      DeviceCode: config.deviceFlow.codeTtl,
       Session: ttl.session,
       Grant: ttl.grant,
       RefreshToken(ctx, token, client) {
@@ -179,6 +181,8 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       fapi: fapi.fapi,
       pushedAuthorizationRequests: fapi.pushedAuthorizationRequests,
       clientCredentials: { enabled: true },
+      // RFC 8628, for clients registered with the device_code grant (src/clients/metadata.ts userGrants).
+      deviceFlow: deviceFlowFeature({ views, audit: services.audit }),
       introspection: {
         enabled: true,
         // Who may learn about an opaque token, and whether its client and user still stand:

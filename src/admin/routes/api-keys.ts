@@ -4,7 +4,8 @@ import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
-import { apiKeyListQuery, apiKeyParams, apiKeySchema, createdApiKeySchema, newApiKeyBody, pageOf, rotateApiKeyBody, rotatedApiKeySchema } from '../schemas.js';
+import { apiKeyListQuery, apiKeyParams, apiKeySchema, createdApiKeySchema, newApiKeyBody, rotateApiKeyBody, rotatedApiKeySchema } from '../credential-schemas.js';
+import { pageOf } from '../schemas.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -90,6 +90,7 @@ export function clientOperations(services: Pick<Services, 'clients' | 'clientSec
           backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? false,
           ...(body.jwks !== undefined ? { jwks: body.jwks } : {}),
           dpopBoundTokens: body.dpop_bound_access_tokens ?? false,
+          deviceFlow: body.device_flow ?? false,
           ...(body.security_profile !== undefined ? { securityProfile: body.security_profile } : {}),
         });
         return { status: 201, body: { client: clientJson(client), client_secret: clientSecret ?? null }, etag: versionTag(client), headers: { Location: `/admin/v1/clients/${encodeURIComponent(client.clientId)}` } };

@@ -4,7 +4,8 @@ import { ExchangePolicyError, type ExchangePolicy } from '../../token-exchange/p
 import { operation, type Operation } from '../operation.js';
 import { page } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
-import { clientParams, exchangePolicyBody, exchangePolicyListQuery, exchangePolicySchemaOut, pageOf } from '../schemas.js';
+import { exchangePolicyBody, exchangePolicyListQuery, exchangePolicySchemaOut } from '../credential-schemas.js';
+import { clientParams, pageOf } from '../schemas.js';
 
 const policyJson = (p: ExchangePolicy) => ({
   client_id: p.clientId,

@@ -173,4 +173,19 @@ describe('admin API: API keys and token-exchange policies', () => {
     expect(await auditedActor('client.exchange_policy_set', client.clientId)).toMatch(/^admin:/);
     expect(await auditedActor('client.exchange_policy_removed', gateway.clientId)).toMatch(/^admin:/);
   });
+
+  it('registers a client for the device authorization grant (device_flow), and refuses it for a service client', async () => {
+    const created = await call('POST', '/clients', { token: writer, body: { type: 'public', name: 'TV', device_flow: true, scope: 'openid' } });
+    expect(created.status).toBe(201);
+    const client = (body(created).client as { grant_types: string[]; redirect_uris: string[] });
+    expect(client.grant_types).toEqual(['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+    expect(client.redirect_uris).toEqual([]);
+    const both = body(await call('POST', '/clients', { token: writer, body: { type: 'confidential', name: 'Web and TV', device_flow: true, redirect_uris: ['https://app.example.test/cb'] } })).client as { grant_types: string[] };
+    expect(both.grant_types).toEqual(['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+    const service = await call('POST', '/clients', { token: writer, body: { type: 'service', name: 'svc', device_flow: true } });
+    expect(service.status).toBe(400);
+    expect(body(service).fields).toEqual([expect.stringMatching(/^body\.device_?flow$/i)]);
+    // Without the flag a public client still needs a redirect URI.
+    expect((await call('POST', '/clients', { token: writer, body: { type: 'public', name: 'nothing' } })).status).toBe(400);
+  });
 });
