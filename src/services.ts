@@ -35,6 +35,7 @@ import type { IatService } from './registration/initial-access-tokens.js';
 import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
 import { cacheKey as rbacCacheKey } from './rbac/effective.js';
+import type { UnusedClientSweep } from './registration/unused-clients.js';
 import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
@@ -61,6 +62,8 @@ export interface Services {
   registrationPolicies: PolicyService;
   initialAccessTokens: IatService;
   registrations: RegistrationService;
+  /** Expiry of registrations nobody uses (policy `expireUnusedAfterSeconds`), run by the cleanup job. */
+  unusedClients: UnusedClientSweep;
   resources: ResourceService;
   /** Roles, groups and assignments; effective permissions, cached (issue 15). */
   rbac: RbacService;

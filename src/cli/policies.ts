@@ -24,6 +24,8 @@ export function policyJson(policy: RegistrationPolicy) {
     max_clients_per_token: r.maxClientsPerToken ?? null,
     secret_lifetime_seconds: r.secretLifetimeSeconds ?? null,
     require_software_statement: r.requireSoftwareStatement,
+    expire_unused_after_seconds: r.expireUnusedAfterSeconds ?? null,
+    max_clients_per_software: r.maxClientsPerSoftware ?? null,
     updated_at: isoDate(policy.updatedAt),
   };
 }
@@ -41,6 +43,8 @@ interface SetOptions {
   resources?: string;
   maxClientsPerToken?: string;
   secretLifetime?: string;
+  expireUnused?: string;
+  maxClientsPerSoftware?: string;
   requireSoftwareStatement?: boolean;
   description?: string;
   json?: boolean;
@@ -63,6 +67,15 @@ function rulesFrom(options: SetOptions): PolicyInput {
     if (seconds === undefined) throw new CliError('--secret-lifetime: expected a duration such as 90d');
     rules.secretLifetimeSeconds = seconds;
   }
+  if (options.expireUnused !== undefined) {
+    const seconds = parseDuration(options.expireUnused);
+    if (seconds === undefined) throw new CliError('--expire-unused: expected a duration such as 30d');
+    rules.expireUnusedAfterSeconds = seconds;
+  }
+  if (options.maxClientsPerSoftware !== undefined) {
+    if (!/^\d+$/.test(options.maxClientsPerSoftware)) throw new CliError('--max-clients-per-software: expected a whole number');
+    rules.maxClientsPerSoftware = Number(options.maxClientsPerSoftware);
+  }
   return rules as PolicyInput;
 }
 
@@ -76,6 +89,8 @@ const optionFor: Record<string, string> = {
   resources: '--resources',
   maxClientsPerToken: '--max-clients-per-token',
   secretLifetimeSeconds: '--secret-lifetime',
+  expireUnusedAfterSeconds: '--expire-unused',
+  maxClientsPerSoftware: '--max-clients-per-software',
 };
 
 function describeRuleIssues(error: ZodError, rules: PolicyInput): CliError {
@@ -103,6 +118,8 @@ function printPolicy(policy: RegistrationPolicy): void {
     ['clients per token', r.maxClientsPerToken ?? '(no cap)'],
     ['secret lifetime', r.secretLifetimeSeconds ? `${r.secretLifetimeSeconds}s` : '(does not expire)'],
     ['software statement', r.requireSoftwareStatement ? 'required' : 'optional'],
+    ['unused clients', r.expireUnusedAfterSeconds ? `removed after ${r.expireUnusedAfterSeconds}s without a token` : '(kept)'],
+    ['clients per software_id', r.maxClientsPerSoftware ?? '(no cap)'],
     ['updated', isoDate(policy.updatedAt)],
   ]);
 }
@@ -168,6 +185,8 @@ export function registerPolicyCommands(program: Command): void {
     .option('--resources <list>', 'resource indicators (APIs) clients may get tokens for (default: none)')
     .option('--max-clients-per-token <n>', 'live clients one initial access token may have registered')
     .option('--secret-lifetime <duration>', 'client secrets expire after this (renewed by a management update), e.g. 90d')
+    .option('--expire-unused <duration>', 'remove registered clients that obtain no token for this long (never used: since registration), e.g. 30d')
+    .option('--max-clients-per-software <n>', 'live clients one software_id may have registered under the policy (software_id becomes required)')
     .option('--require-software-statement', 'clients must present a software statement from a trusted issuer')
     .option('--description <text>', 'what the policy is for')
     .option('--json', 'print a JSON object')
@@ -177,7 +196,8 @@ every later update; changing a policy applies to the next request.
 
 Examples:
   $ gatehouse policies set partners --redirect-hosts "*.partner.example" --grant-types authorization_code,refresh_token,client_credentials --resources https://api.example.com --secret-lifetime 90d
-  $ gatehouse policies set spa --auth-methods none --default-auth-method none --no-native-redirects`)
+  $ gatehouse policies set spa --auth-methods none --default-auth-method none --no-native-redirects
+  $ gatehouse policies set agents --auth-methods none --default-auth-method none --scopes openid,offline_access --resources https://tools.example.com/mcp --expire-unused 30d --max-clients-per-software 50`)
     .action(set);
 
   policies.command('list').description('list policies').option('--json', 'print a JSON array').action(listPolicies);

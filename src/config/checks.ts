@@ -76,6 +76,9 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
     if (config.ttl.authorizationCode > 60) problems.push('GATEHOUSE_AUTHORIZATION_CODE_TTL: GATEHOUSE_PROFILE=fapi2 allows at most 60s');
     if (config.keys.algorithms.includes('RS256')) problems.push('GATEHOUSE_SIGNING_ALGORITHMS: GATEHOUSE_PROFILE=fapi2 allows only PS256, ES256 and EdDSA (remove RS256)');
   }
+  if (config.registration.openPolicy && config.registration.mode !== 'open') {
+    problems.push('GATEHOUSE_REGISTRATION_OPEN_POLICY: only meaningful with GATEHOUSE_REGISTRATION=open (token registrations answer to their token\'s policy)');
+  }
   const documents = config.clientMetadataDocuments;
   if (documents.cacheMinSeconds > documents.cacheMaxSeconds) {
     problems.push('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MIN: must not exceed GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MAX');

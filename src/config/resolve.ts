@@ -56,6 +56,7 @@ export function resolveConfig(s: SettingValues) {
     },
     registration: {
       mode: s.registration.mode,
+      openPolicy: s.registration.openPolicy,
       softwareStatementIssuers: s.registration.softwareStatementIssuers.inline ?? s.registration.softwareStatementIssuers.file ?? {},
     },
   };

@@ -326,6 +326,8 @@ export const settingTable = {
   registration: {
     mode: setting('GATEHOUSE_REGISTRATION', 'token', z.enum(['token', 'open', 'off']),
       'Dynamic client registration at `/reg` (RFC 7591, managed per RFC 7592): `token` requires an initial access token (`gatehouse iat create`), `open` lets anyone register under the baseline policy, `off` removes the endpoint.'),
+    openPolicy: setting('GATEHOUSE_REGISTRATION_OPEN_POLICY', undefined, z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a policy name'),
+      'With `GATEHOUSE_REGISTRATION=open`: the registration policy (`gatehouse policies set`) that registrations without an initial access token answer to, e.g. an `agents` policy with `--resources`, `--expire-unused` and `--max-clients-per-software` (docs/mcp.md). Unset: the baseline policy.'),
     softwareStatementIssuers: {
       inline: setting('GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS', undefined, issuerKeysInline,
         'Trusted software-statement issuers (RFC 7591 §2.3) and their public keys, as JSON: `{"<iss>": {"keys": [<JWK>, …]}}`. Unset (and no `_FILE`): software statements are refused.'),

@@ -177,6 +177,11 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   });
   jwtTokens.listen(provider);
   auditProviderEvents(provider, deps.services.audit);
+  // A token issued is a use: registrations under a policy that expires unused clients stay while they are used.
+  provider.on('grant.success', (ctx: { oidc?: { client?: { clientId: string } } }) => {
+    const clientId = ctx.oidc?.client?.clientId;
+    if (clientId) deps.services.unusedClients.touch(clientId).catch((error: unknown) => log.warn({ err: error, clientId }, 'client use not recorded'));
+  });
   queueLibraryLogouts(provider, deps.services.sessions.logouts);
   signOutOnRefreshReplay(provider, deps.services.sessions, log);
   return provider;

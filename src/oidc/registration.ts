@@ -105,9 +105,13 @@ export const sectorIdentifierUriValidate = () => false;
  * silently dropping it (an unverified one is refused, never ignored).
  */
 export const registrationClientMetadata = {
-  properties: ['resources', 'software_statement'],
+  // software_id (RFC 7591 §2): kept so a registration policy can cap the clients of one piece of software.
+  properties: ['resources', 'software_statement', 'software_id'],
   validate(key: string, value: unknown): void {
     if (value === undefined) return;
+    if (key === 'software_id' && !(typeof value === 'string' && value.length > 0 && value.length <= 200)) {
+      throw new errors.InvalidClientMetadata('software_id must be a string of at most 200 characters');
+    }
     if (key === 'resources' && !(Array.isArray(value) && value.length <= 100 && value.every((v) => typeof v === 'string' && URL.canParse(v)))) {
       throw new errors.InvalidClientMetadata('resources must be an array of absolute URIs');
     }

@@ -13,13 +13,17 @@ import { createIatService } from './initial-access-tokens.js';
 import { createPolicyService } from './policies.js';
 import { createRegistrationService } from './registrations.js';
 import { createSoftwareStatementVerifier } from './software-statement.js';
+import { createUnusedClientSweep } from './unused-clients.js';
 
 export function createRegistrationServices(deps: { db: Db; clients: ClientService; audit: Audit; settings: Config['registration'] }) {
   const registrationPolicies = createPolicyService(deps.db, deps.audit);
   const initialAccessTokens = createIatService(deps.db, registrationPolicies, deps.audit);
+  const unusedClients = createUnusedClientSweep(deps.db, deps.clients, deps.audit);
   const registrations = createRegistrationService({
     db: deps.db,
     mode: deps.settings.mode,
+    openPolicy: deps.settings.openPolicy ?? null,
+    usage: unusedClients.usage,
     clients: deps.clients,
     policies: registrationPolicies,
     iats: initialAccessTokens,
@@ -27,5 +31,5 @@ export function createRegistrationServices(deps: { db: Db; clients: ClientServic
     // Config checked the shape (public EC/RSA/OKP keys); jose checks the rest when a statement arrives.
     verifySoftwareStatement: createSoftwareStatementVerifier(deps.settings.softwareStatementIssuers as unknown as Record<string, JSONWebKeySet>),
   });
-  return { registrationPolicies, initialAccessTokens, registrations };
+  return { registrationPolicies, initialAccessTokens, registrations, unusedClients };
 }

@@ -54,6 +54,13 @@ export const policyRulesSchema = z
     /** Lifetime of issued client secrets (`client_secret_expires_at`); unset: they do not expire. */
     secretLifetimeSeconds: z.number().int().min(300).max(5 * 366 * 86_400).optional(),
     requireSoftwareStatement: z.boolean().default(false),
+    /**
+     * Clients registered under this policy that have not obtained a token for this long (or never, counted
+     * from registration) are removed by the cleanup job, so open registration does not pile up.
+     */
+    expireUnusedAfterSeconds: z.number().int().min(60).max(366 * 86_400).optional(),
+    /** How many live clients one `software_id` may have registered under this policy (RFC 7591 §2). */
+    maxClientsPerSoftware: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
   .refine((rules) => rules.authMethods.includes(rules.defaultAuthMethod), {

@@ -15,6 +15,7 @@ import type { IatService, InitialAccessToken } from './initial-access-tokens.js'
 import type { PolicyService } from './policies.js';
 import { applyPolicyDefaults, baselinePolicy, metadataViolation, type PolicyRules } from './policy.js';
 import type { SoftwareStatementVerifier } from './software-statement.js';
+import type { UsageStore } from './usage-store.js';
 
 /** `token`: an initial access token is required; `open`: anyone may register (baseline policy); `off`: no endpoint. */
 export type RegistrationMode = 'token' | 'open' | 'off';
@@ -37,6 +38,9 @@ export interface PrepareRequest extends RequestOrigin {
 export interface RegistrationDeps {
   db: Db;
   mode: RegistrationMode;
+  /** The policy registrations without an initial access token answer to (open registration); null: the baseline. */
+  openPolicy: string | null;
+  usage: Pick<UsageStore, 'countBySoftware'>;
   clients: ClientService;
   policies: PolicyService;
   iats: IatService;
@@ -93,6 +97,17 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       record({ ...event, outcome: 'failure', detail: { ...event.detail, error: error.code, description: error.description } }, origin);
     }
     throw error;
+  }
+
+  /** A token's policy, or the open-registration one, which an operator may have removed since start-up. */
+  async function openRules(name: string, tx: Parameters<PolicyService['rules']>[1]): Promise<PolicyRules> {
+    try {
+      return await policies.rules(name, tx);
+    } catch (error) {
+      // Inside the transaction, so no second query on another connection (the embedded database has one).
+      if (name === deps.openPolicy) throw new RegistrationError('invalid_client_metadata', 'open registration is not available: its registration policy is not defined');
+      throw error;
+    }
   }
 
   async function rulesFor(request: { initialAccessToken?: string | undefined; clientId?: string | undefined }): Promise<PolicyRules> {
@@ -172,13 +187,26 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
           } else if (mode !== 'open') {
             throw new RegistrationError('invalid_token', 'an initial access token is required');
           }
-          const name = token?.policy ?? null;
-          const rules = name === null ? baselinePolicy : await policies.rules(name, tx);
+          const name = token ? token.policy : deps.openPolicy;
+          const rules = name === null ? baselinePolicy : await openRules(name, tx);
+          // No library policy ran for a registration without a token (lib/helpers/configuration.js): the open
+          // registration policy's defaults apply here instead. (The baseline keeps asking the client to say what it needs.)
+          if (!token && name !== null) {
+            metadata.scope ??= rules.scopes.join(' ');
+            metadata.resources ??= rules.resources;
+          }
           const violation = metadataViolation(rules, metadata);
           if (violation) throw violation;
           const cap = rules.maxClientsPerToken;
           if (token && cap !== undefined && (await clients.countRegisteredBy(tx, token.id)) >= cap) {
             throw new RegistrationError('invalid_client_metadata', `the registration policy allows ${cap} client${cap === 1 ? '' : 's'} per initial access token, and this token has registered ${cap}`);
+          }
+          const perSoftware = rules.maxClientsPerSoftware;
+          if (name !== null && perSoftware !== undefined) {
+            if (typeof metadata.software_id !== 'string' || !metadata.software_id) throw new RegistrationError('invalid_client_metadata', 'software_id is required by the registration policy');
+            if ((await deps.usage.countBySoftware(tx, name, metadata.software_id)) >= perSoftware) {
+              throw new RegistrationError('invalid_client_metadata', `the registration policy allows ${perSoftware} client${perSoftware === 1 ? '' : 's'} per software_id, and ${metadata.software_id} has registered ${perSoftware}`);
+            }
           }
           await clients.insertRegistered(tx, { clientId, metadata, registeredBy: token?.id ?? null, policy: name });
           return name;
