@@ -20,6 +20,7 @@ import { adminRouter } from './router.js';
 import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { resourceOperations } from './routes/resources.js';
+import { passkeyOperations } from './routes/passkeys.js';
 import { sessionOperations } from './routes/sessions.js';
 import { userOperations } from './routes/users.js';
 
@@ -34,7 +35,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

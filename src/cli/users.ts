@@ -5,6 +5,7 @@ import type { Account } from '../accounts/accounts.js';
 import { newAccountSchema } from '../accounts/schemas.js';
 import { withContext, type CliContext } from './context.js';
 import { registerSecondFactorCommands } from './mfa.js';
+import { registerPasskeyCommands } from './passkeys.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 import { assertPasswordSource, readNewPassword } from './password.js';
@@ -199,4 +200,5 @@ Example:
     .action(setPassword);
 
   registerSecondFactorCommands(users);
+  registerPasskeyCommands(users);
 }
