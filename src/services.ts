@@ -4,6 +4,7 @@
  * tests. Every service that changes state records its own audit event with
  * the actor it is given (DESIGN invariant 5).
  */
+import { createSelfService, type SelfService } from './accounts/self-service.js';
 import { createAccountService, type AccountService } from './accounts/accounts.js';
 import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
@@ -45,6 +46,8 @@ export interface Services {
   mfa: MfaService;
   /** WebAuthn credentials: a second factor, or a sign-in without a password. */
   passkeys: PasskeyService;
+  /** What a signed-in user does to their own account (the /account page, issue 19); the mail service's notices plug in as its notifier. */
+  selfService: SelfService;
   pendingSignIns: PendingSignIns;
   clients: ClientService;
   /** Secret rotation with overlap (issue 14). */
@@ -135,6 +138,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       return counts;
     },
     accounts,
+    // No notifier yet: the mail service (issue 19 §3) passes one here.
+    selfService: createSelfService({ db, accounts, mfa, passkeys, sessions }),
     rbac,
     lockout,
     mfa,
