@@ -5,6 +5,7 @@
  * the actor it is given (DESIGN invariant 5).
  */
 import { createAccountService, type Account, type AccountService } from './accounts/accounts.js';
+import { createSelfService, type SelfService } from './accounts/self-service.js';
 import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
 import { createIdempotencyStore, type IdempotencyStore } from './artifacts/idempotency-store.js';
@@ -55,6 +56,8 @@ export interface Services {
   mfa: MfaService;
   /** WebAuthn credentials: a second factor, or a sign-in without a password. */
   passkeys: PasskeyService;
+  /** What a signed-in user does to their own account (the /account page, issue 19); the mail service's notices plug in as its notifier. */
+  selfService: SelfService;
   pendingSignIns: PendingSignIns;
   clients: ClientService;
   /** Secret rotation with overlap (issue 14). */
@@ -189,6 +192,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       return counts;
     },
     accounts,
+    // No notifier yet: the mail service (issue 19 §3) passes one here.
+    selfService: createSelfService({ db, accounts, mfa, passkeys, sessions }),
     rbac,
     lockout,
     mfa,

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 
 import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';
-import type { Lockout, LockoutStatus } from './lockout.js';
+import { recordLocks, type Lockout, type LockoutStatus } from './lockout.js';
 import { passwordRefusal } from './password-rules.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
 import { newAccountSchema, passwordSchema, type NewAccount } from './schemas.js';
@@ -71,20 +71,6 @@ function toAccount(row: AccountRow): Account {
     admin: row.admin,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  };
-}
-
-/** Standard claims (OIDC Core §5.1) released per scope; `sub` is the account id. */
-export function standardClaims(account: Account): Record<string, unknown> {
-  return {
-    sub: account.id,
-    preferred_username: account.username,
-    name: account.name ?? undefined,
-    given_name: account.givenName ?? undefined,
-    family_name: account.familyName ?? undefined,
-    updated_at: Math.floor(account.updatedAt.getTime() / 1000),
-    email: account.email ?? undefined,
-    email_verified: account.email ? account.emailVerified : undefined,
   };
 }
 
@@ -323,12 +309,4 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
       return { account: toAccount(row), cleared };
     },
   };
-}
-
-
-/** `login.locked` for each lock a failed attempt just set (the address's carries no subject). */
-export function recordLocks(audit: Audit, lockedNow: { account: boolean; address: boolean }, facts: { subject: string | undefined; factor: string; clientId: string | undefined; actor?: string }): void {
-  const { subject, factor, clientId, actor } = facts;
-  if (lockedNow.account) audit.record({ type: 'login.locked', outcome: 'failure', actor, subject, clientId, detail: { scope: 'account', factor } });
-  if (lockedNow.address) audit.record({ type: 'login.locked', outcome: 'failure', clientId, detail: { scope: 'address', factor } });
 }

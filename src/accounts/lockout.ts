@@ -17,6 +17,7 @@
  */
 import { createHmac } from 'node:crypto';
 
+import type { Audit } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import { addressBucket } from './address-bucket.js';
 import { createLockoutStore, type Reserved } from './lockout-store.js';
@@ -175,3 +176,9 @@ export function createLockout(db: Db, settings: LockoutSettings, bucketKey: Buff
   };
 }
 
+/** `login.locked` for each lock a failed attempt just set (the address's carries no subject). */
+export function recordLocks(audit: Audit, lockedNow: { account: boolean; address: boolean }, facts: { subject: string | undefined; factor: string; clientId: string | undefined; actor?: string }): void {
+  const { subject, factor, clientId, actor } = facts;
+  if (lockedNow.account) audit.record({ type: 'login.locked', outcome: 'failure', actor, subject, clientId, detail: { scope: 'account', factor } });
+  if (lockedNow.address) audit.record({ type: 'login.locked', outcome: 'failure', clientId, detail: { scope: 'address', factor } });
+}

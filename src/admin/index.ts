@@ -27,6 +27,7 @@ import { auditOperations, keyOperations } from './routes/operations.js';
 import { registrationOperations } from './routes/registration.js';
 import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
+import { passkeyOperations } from './routes/passkeys.js';
 import { sessionOperations } from './routes/sessions.js';
 import { upstreamOperations } from './routes/upstreams.js';
 import { userOperations } from './routes/users.js';
@@ -46,7 +47,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services)];
+  return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

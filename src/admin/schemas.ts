@@ -8,6 +8,7 @@
 import { z } from 'zod';
 
 import { newAccountSchema, passwordSchema } from '../accounts/schemas.js';
+import { passkeyName } from '../passkeys/schemas.js';
 import { clientAuthMethods, clientTypes, newClientSchema } from '../clients/schemas.js';
 import { signingAlgorithms } from '../keys/keystore.js';
 import { newResourceSchema } from '../resources/resources.js';
@@ -84,6 +85,23 @@ export const lockoutSchema = z.strictObject({ cleared: z.boolean() }).meta({ id:
 export const emailVerificationSchema = z
   .strictObject({ sent_to: z.string().describe('The address the link went to: the account\'s current one.'), expires_at: z.string().describe('When the link stops working (RFC 3339).') })
   .meta({ id: 'EmailVerification' });
+// A user's passkeys
+
+export const passkeyParams = z.strictObject({ id: z.string().min(1).max(200), passkeyId: z.string().min(1).max(200) });
+
+export const passkeySchema = z
+  .strictObject({
+    id: z.string().describe('Gatehouse\'s id for the passkey (not the WebAuthn credential id).'),
+    name: z.string(),
+    device_type: z.enum(['singleDevice', 'multiDevice']).describe('`multiDevice`: a synced passkey (backup eligible, WebAuthn §6.1.3).'),
+    backed_up: z.boolean(),
+    transports: z.array(z.string()),
+    created_at: timestamp,
+    last_used_at: nullableTimestamp,
+  })
+  .meta({ id: 'Passkey' });
+export const passkeyListSchema = z.strictObject({ items: z.array(passkeySchema) }).meta({ id: 'PasskeyList' });
+export const passkeyPatchBody = z.strictObject({ name: passkeyName }).meta({ id: 'PasskeyPatch' });
 
 // A user's sessions and grants
 

@@ -6,6 +6,7 @@ import { newAccountSchema } from '../accounts/schemas.js';
 import { withContext, type CliContext } from './context.js';
 import { registerEmailCommands } from './email.js';
 import { registerSecondFactorCommands } from './mfa.js';
+import { registerPasskeyCommands } from './passkeys.js';
 import { CliError, withInput } from './errors.js';
 import { isoDate, out, printFields, printJson, printTable } from './output.js';
 import { assertPasswordSource, readNewPassword } from './password.js';
@@ -201,4 +202,5 @@ Example:
 
   registerSecondFactorCommands(users);
   registerEmailCommands(users);
+  registerPasskeyCommands(users);
 }

@@ -4,7 +4,8 @@
  * purpose `totp-seed`) with the account id as context, so a ciphertext moved
  * to another account's row does not open.
  */
-import { recordLocks, type SignInOrigin } from '../accounts/accounts.js';
+import type { SignInOrigin } from '../accounts/accounts.js';
+import { recordLocks } from '../accounts/lockout.js';
 import type { Lockout } from '../accounts/lockout.js';
 import { recordAs, viaOf, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import type { Db } from '../db/index.js';

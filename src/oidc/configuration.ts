@@ -5,7 +5,7 @@
  */
 import { errors, type Configuration, type Grant } from 'oidc-provider';
 
-import { standardClaims } from '../accounts/accounts.js';
+import { standardClaims } from '../accounts/claims.js';
 import type { Services } from '../services.js';
 import { isLoopbackHost, type Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';

@@ -20,7 +20,8 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 
-import { recordLocks, type SignInOrigin } from '../accounts/accounts.js';
+import type { SignInOrigin } from '../accounts/accounts.js';
+import { recordLocks } from '../accounts/lockout.js';
 import type { Lockout } from '../accounts/lockout.js';
 import { recordAs, viaOf, type Actor, type Audit, type EventOrigin } from '../audit/events.js';
 import { sha256 } from '../crypto/digest.js';

@@ -6,6 +6,7 @@
  * party's refresh token stops with its grant; audited with the admin actor.
  */
 import * as oidc from 'openid-client';
+import type { Db } from '../../../src/db/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
@@ -13,6 +14,17 @@ import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
 import { adminCaller, adminServiceClient, createContract, secretLookingValues, type AdminAnswer } from './helpers.js';
 
 const redirectUri = 'https://rp.example.test/callback';
+
+/** A passkey row as registration stores it (the key itself is not needed to list, rename or remove it). */
+async function seedPasskey(db: Pick<Db, 'query'>, accountId: string, name: string): Promise<string> {
+  const id = `pk-${name}-${accountId.slice(0, 8)}`;
+  await db.query(
+    `INSERT INTO passkeys (id, account_id, credential_id, public_key, counter, transports, device_type, backed_up, aaguid, attestation, name)
+     VALUES ($1, $2, $3, $4, 0, '["internal"]', 'multiDevice', true, '00000000-0000-0000-0000-000000000000', 'none', $5)`,
+    [id, accountId, Buffer.from(id).toString('base64url'), Buffer.from('public key'), name],
+  );
+  return id;
+}
 
 describe("admin API: a user's sessions and grants", () => {
   let gh: TestGatehouse;
@@ -107,6 +119,33 @@ describe("admin API: a user's sessions and grants", () => {
     expect(items(await call('GET', `/users/${owner.id}/sessions`, { token: reader }))).toHaveLength(1);
     // A reader cannot write.
     expect((await call('DELETE', `/users/${owner.id}/sessions`, { token: reader })).status).toBe(403);
+  });
+
+  it("lists, renames and removes a user's passkeys; another user's passkey is a 404; audited with the caller", async () => {
+    const owner = await gh.createUser();
+    const other = await gh.createUser();
+    const phone = await seedPasskey(gh.app.db, owner.id, 'Phone');
+    const listed = await call('GET', `/users/${owner.id}/passkeys`, { token: reader });
+    expect(listed.status).toBe(200);
+    expect(items(listed)).toEqual([expect.objectContaining({ id: phone, name: 'Phone', device_type: 'multiDevice', backed_up: true, transports: ['internal'], last_used_at: null })]);
+    expect(JSON.stringify(listed.body)).not.toMatch(/public_key|credential_id|counter/);
+
+    const renamed = await call('PATCH', `/users/${owner.id}/passkeys/${phone}`, { token, body: { name: 'Work phone' } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ id: phone, name: 'Work phone' });
+    expect((await call('PATCH', `/users/${owner.id}/passkeys/${phone}`, { token, body: { name: '' } })).status).toBe(400);
+    expect((await call('PATCH', `/users/${owner.id}/passkeys/${phone}`, { token, body: { name: 'x', counter: 0 } })).status).toBe(400);
+    expect((await call('PATCH', `/users/${owner.id}/passkeys/${phone}`, { token: reader, body: { name: 'x' } })).status).toBe(403);
+
+    expect((await call('DELETE', `/users/${other.id}/passkeys/${phone}`, { token })).status).toBe(404);
+    expect((await call('GET', '/users/no-such-user/passkeys', { token: reader })).status).toBe(404);
+    expect((await call('DELETE', `/users/${owner.id}/passkeys/${phone}`, { token: reader })).status).toBe(403);
+    expect((await call('DELETE', `/users/${owner.id}/passkeys/${phone}`, { token })).status).toBe(204);
+    expect((await call('DELETE', `/users/${owner.id}/passkeys/${phone}`, { token })).status).toBe(404);
+    expect(items(await call('GET', `/users/${owner.id}/passkeys`, { token: reader }))).toEqual([]);
+    await gh.app.audit.flush();
+    const { rows } = await gh.app.db.query<{ type: string; actor: string }>("SELECT type, actor FROM audit_events WHERE subject = $1 AND type LIKE 'passkey.%'", [owner.id]);
+    expect(rows.map((r) => r.type).sort()).toEqual(['passkey.removed', 'passkey.renamed']);
   });
 
   it('registers a client with a back-channel logout URI; refuses one that is not https', async () => {

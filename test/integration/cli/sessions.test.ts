@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import type { Db } from '../../../src/db/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { operator } from '../../../src/audit/events.js';
@@ -12,6 +13,17 @@ import { cli, withServices } from '../../support/cli.js';
 import { freshDatabase, integrationDbKind, type TestDatabase } from '../../support/databases.js';
 
 const id = () => randomBytes(16).toString('base64url');
+
+/** A passkey row as registration stores it (the key itself is not needed to list, rename or remove it). */
+async function seedPasskey(db: Pick<Db, 'query'>, accountId: string, name: string): Promise<string> {
+  const id = `pk-${name}-${accountId.slice(0, 8)}`;
+  await db.query(
+    `INSERT INTO passkeys (id, account_id, credential_id, public_key, counter, transports, device_type, backed_up, aaguid, attestation, name)
+     VALUES ($1, $2, $3, $4, 0, '["internal"]', 'multiDevice', true, '00000000-0000-0000-0000-000000000000', 'none', $5)`,
+    [id, accountId, Buffer.from(id).toString('base64url'), Buffer.from('public key'), name],
+  );
+  return id;
+}
 
 describe('gatehouse sessions', () => {
   let db: TestDatabase;
@@ -85,6 +97,34 @@ describe('gatehouse sessions', () => {
       { type: 'grant.revoked', actor: 'operator' },
       { type: 'sessions.revoked', actor: 'operator' },
     ]);
+  });
+
+  it("users passkeys: lists, renames and removes an account's passkeys, with --json and clean failures", async () => {
+    const passkeyId = await withServices(db, (_services, handle) => seedPasskey(handle, accountId, 'Laptop'));
+    const table = await cli(db, ['users', 'passkeys', 'alice']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+KIND\s+BACKED UP\s+CREATED\s+LAST USED$/m);
+    expect(table.stdout).toContain('Laptop');
+    expect(table.stdout).toContain('synced');
+    const listed = await cli(db, ['users', 'passkeys', 'list', 'alice', '--json']);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: passkeyId, name: 'Laptop', device_type: 'multiDevice', last_used_at: null })]);
+
+    const renamed = await cli(db, ['users', 'passkeys', 'rename', 'alice', passkeyId, 'Old laptop', '--json']);
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(JSON.parse(renamed.stdout)).toEqual({ id: passkeyId, name: 'Old laptop' });
+    const badName = await cli(db, ['users', 'passkeys', 'rename', 'alice', passkeyId, 'x'.repeat(65)]);
+    expect(badName.code).not.toBe(0);
+    expect(badName.stderr).toMatch(/1 to 64 characters/);
+
+    const missing = await cli(db, ['users', 'passkeys', 'remove', 'alice', 'no-such-passkey']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/has no passkey no-such-passkey/);
+    expect((await cli(db, ['users', 'passkeys', 'list', 'nobody'])).stderr).toMatch(/no such account: nobody/);
+    const removed = await cli(db, ['users', 'passkeys', 'remove', 'alice', passkeyId]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/no longer signs in/);
+    expect((await cli(db, ['users', 'passkeys', 'alice'])).stdout).toMatch(/alice has no passkeys/);
+    expect((await cli(undefined, ['users', 'passkeys', 'remove', '--help'])).stdout).toMatch(/remove \[options\] <user> <passkey-id>/);
   });
 
   it('has help for the group and each command', async () => {
