@@ -152,7 +152,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       settings: config.backchannelLogout,
       onOutcome: metrics.backchannelLogout,
     });
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.rollups], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })

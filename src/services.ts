@@ -28,6 +28,7 @@ import type { PolicyService } from './registration/policies.js';
 import type { RegistrationService } from './registration/registrations.js';
 import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
+import type { Rollups } from './rollups/rollups.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
 import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
@@ -70,6 +71,8 @@ export interface Services {
   sessions: SessionService;
   /** API keys (issue 18): made, rotated and revoked by operators, exchanged at /token for short-lived JWTs. */
   apiKeys: ApiKeyService;
+  /** Per-minute counts of the security signals, shared by all nodes (the console's dashboard, GET /admin/v1/stats). */
+  rollups: Rollups;
   /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
   exchangePolicies: ExchangePolicyService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
@@ -79,7 +82,7 @@ export interface Services {
 export type ServiceSettings = Pick<Config, 'argon2' | 'ttl' | 'keys' | 'lockout' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
-export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
+export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory, rollups: Rollups): Services {
   const resources = createResourceService(db, audit);
   const sessions = createSessionService(db, audit);
   const clients = createClientService(db, secrets, {
@@ -128,6 +131,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   };
   return {
     audit,
+    rollups,
     async rewrapSealedSecrets(actor, onProgress = () => {}) {
       const counts: Record<string, number> = {};
       for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));

@@ -21,6 +21,7 @@ import { clientOperations } from './routes/clients.js';
 import { auditOperations, keyOperations } from './routes/operations.js';
 import { resourceOperations } from './routes/resources.js';
 import { sessionOperations } from './routes/sessions.js';
+import { statsOperations } from './routes/stats.js';
 import { userOperations } from './routes/users.js';
 
 export interface AdminApiDeps {
@@ -34,7 +35,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader)];
+  return [...userOperations(services), ...sessionOperations(services), ...clientOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...keyOperations(services), ...auditOperations(auditReader), ...statsOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

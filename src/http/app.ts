@@ -101,7 +101,10 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
         limits: deps.rateLimits,
         views: deps.views,
         log,
-        onLimited: deps.metrics.rateLimited,
+        onLimited: (cls, key) => {
+          deps.metrics.rateLimited(cls, key);
+          deps.services.rollups.count('rate_limited', cls);
+        },
         usableInitialAccessToken: async (value) => (await deps.services.initialAccessTokens.findUsable(value))?.id,
       }),
     }),

@@ -19,6 +19,7 @@ export const adminScopes = [
   'admin:keys.read',
   'admin:keys.write',
   'admin:audit.read',
+  'admin:stats.read',
 ] as const;
 
 export type AdminScope = (typeof adminScopes)[number];
