@@ -16,3 +16,17 @@ CREATE TABLE stats_minute (
   count      bigint      NOT NULL CHECK (count >= 0),
   PRIMARY KEY (minute, metric, label, client_id)
 );
+
+-- The console's backend-for-frontend sessions (docs/console.md): the browser
+-- holds only a random id in a __Host- cookie; the row holds its SHA-256, the
+-- operator's admin access token sealed under the master secret, and when it
+-- ends (the token's expiry). Shared by every node; swept when expired.
+CREATE TABLE console_sessions (
+  id_hash       bytea       PRIMARY KEY,
+  account_id    text        NOT NULL,
+  token_sealed  text        NOT NULL,
+  auth_time     timestamptz NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz NOT NULL
+);
+CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);

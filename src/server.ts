@@ -28,6 +28,8 @@ import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { openCore } from './core.js';
+import { system } from './audit/events.js';
+import { consoleClient, consoleClientId } from './console/built-in-client.js';
 import { adminSocketPath } from './cli/socket-client.js';
 import { serveAdminSocket, type AdminSocket } from './cli/socket-server.js';
 import type { Services } from './services.js';
@@ -76,6 +78,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     });
     const rateLimits = createRateLimits(core.counters, config.rateLimits, (error) => log.warn({ err: error }, 'counting a failed client authentication failed'));
     await services.keystore.ensureActiveKeys();
+    // The console's built-in client follows the issuer (its redirect URI); a no-op when nothing changed.
+    await services.clients.ensureBuiltIn(system, consoleClientId, consoleClient(config.issuer));
     const keys = await services.keystore.load();
 
     let draining = false;
@@ -133,6 +137,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       metrics,
       mtls,
       auditReader: createAuditReader(db, secrets),
+      selfUrl: () => listeners.url,
     };
     handle = new ProviderHandle(buildProvider(deps, keys));
     const current = handle;
@@ -152,7 +157,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       settings: config.backchannelLogout,
       onOutcome: metrics.backchannelLogout,
     });
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.rollups], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.rollups, services.consoleSessions], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })

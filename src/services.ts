@@ -9,6 +9,7 @@ import { createLockout, type Lockout } from './accounts/lockout.js';
 import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js';
 import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
 import { recordAs, type Actor, type Audit } from './audit/events.js';
+import { createConsoleSessions, type ConsoleSessions } from './console-sessions/console-sessions.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createClientSecretService, type ClientSecretService } from './clients/secret-rotation.js';
 import type { Config } from './config/index.js';
@@ -73,6 +74,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   /** Per-minute counts of the security signals, shared by all nodes (the console's dashboard, GET /admin/v1/stats). */
   rollups: Rollups;
+  /** The admin console's server-side sessions (tokens sealed, ids hashed). */
+  consoleSessions: ConsoleSessions;
   /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
   exchangePolicies: ExchangePolicyService;
   /** Re-seals everything still under a previous master secret (`gatehouse keys rewrap`); returns counts per holder. */
@@ -132,6 +135,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   return {
     audit,
     rollups,
+    consoleSessions: createConsoleSessions(db, secrets),
     async rewrapSealedSecrets(actor, onProgress = () => {}) {
       const counts: Record<string, number> = {};
       for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));

@@ -17,6 +17,7 @@ import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
 import { adminApi } from '../admin/index.js';
+import { consoleRoutes } from '../console/routes.js';
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
@@ -67,6 +68,8 @@ export interface AppDeps {
   mtls?: ProviderDeps['mtls'];
   /** Read side of the audit trail, for the admin API's search and verification. */
   auditReader: AuditReader;
+  /** This node's own listener URL: the console's backend redeems its codes there (src/console/self-request.ts). */
+  selfUrl: () => string;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -118,6 +121,17 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
     revocations: deps.services.accessTokenRevocations,
   });
   const revocationAudit = auditRevocations(deps.services.audit);
+  const admin = config.admin.enabled
+    ? adminApi({
+        config,
+        services: deps.services,
+        auditReader: deps.auditReader,
+        publicJwks: keys.publicJwks,
+        certificate: (ctx) => deps.mtls?.source.certificate(ctx),
+        log,
+        bodyLimit: routes.byName('admin').bodyLimit,
+      })
+    : undefined;
   provider.use(
     ownRoutes({
       healthz: health,
@@ -132,16 +146,18 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       setup: setupPage({ setup: deps.services.setup, views: deps.views, csrf: deps.csrf, issuer: config.issuer }),
       home: homePage({ views: deps.views, issuer: config.issuer }),
       federation_callback: interactions,
-      ...(config.admin.enabled
+      ...(admin
         ? {
-            admin: adminApi({
-              config,
-              services: deps.services,
-              auditReader: deps.auditReader,
+            admin,
+            // The console calls only the admin API, so it exists only with it.
+            console: consoleRoutes({
+              issuer: config.issuer,
+              selfUrl: deps.selfUrl,
+              sessions: deps.services.consoleSessions,
+              accounts: deps.services.accounts,
               publicJwks: keys.publicJwks,
-              certificate: (ctx) => deps.mtls?.source.certificate(ctx),
-              log,
-              bodyLimit: routes.byName('admin').bodyLimit,
+              views: deps.views,
+              admin,
             }),
           }
         : {}),
