@@ -29,7 +29,7 @@ import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { openCore } from './core.js';
 import { system } from './audit/events.js';
-import { consoleClient, consoleClientId } from './console/built-in-client.js';
+import { consoleClient, consoleClientId, consoleClientMetadata } from './console/built-in-client.js';
 import { adminSocketPath } from './cli/socket-client.js';
 import { serveAdminSocket, type AdminSocket } from './cli/socket-server.js';
 import type { Services } from './services.js';
@@ -79,7 +79,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     const rateLimits = createRateLimits(core.counters, config.rateLimits, (error) => log.warn({ err: error }, 'counting a failed client authentication failed'));
     await services.keystore.ensureActiveKeys();
     // The console's built-in client follows the issuer (its redirect URI); a no-op when nothing changed.
-    await services.clients.ensureBuiltIn(system, consoleClientId, consoleClient(config.issuer));
+    await services.clients.ensureBuiltIn(system, consoleClientId, consoleClient(config.issuer), consoleClientMetadata);
     const keys = await services.keystore.load();
 
     let draining = false;

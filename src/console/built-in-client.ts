@@ -23,3 +23,12 @@ export function consoleClient(issuer: string): NewClient {
     scope: consoleScope,
   };
 }
+
+/**
+ * A web application whatever the issuer's scheme: its one redirect URI is
+ * this issuer's own page. A public client with an http:// redirect would
+ * otherwise be `native`, and oidc-provider asks every native client's user
+ * to consent (lib/helpers/interaction_policy/prompts/consent.js
+ * `native_client_prompt`), which a first-party console need not.
+ */
+export const consoleClientMetadata = { application_type: 'web' } as const;

@@ -21,11 +21,8 @@ export async function api(method, path, body) {
   const json = text ? JSON.parse(text) : undefined;
   if (response.status === 401) {
     const stepUp = json?.type === 'urn:gatehouse:problem:insufficient-user-authentication' || /insufficient_user_authentication/.test(response.headers.get('www-authenticate') ?? '');
-    if (stepUp) {
-      if (window.confirm('This action needs your password and second factor again. Sign in again now?')) window.location.assign('/console/login?step_up=1');
-    } else {
-      window.location.assign('/console/login');
-    }
+    if (!stepUp) window.location.assign('/console/login');
+    else throw new ApiError(401, { detail: 'This action needs your password and second factor again: sign in again (Sign out, then sign in) and repeat it.', stepUp: true });
   }
   if (!response.ok) throw new ApiError(response.status, json);
   return json;

@@ -22,4 +22,7 @@ function Console() {
     <main><${Page} /></main>`;
 }
 
-render(html`<${Console} />`, document.getElementById('console'));
+const root = document.getElementById('console');
+// The server-rendered "Loading" line goes; Preact owns the container from here.
+root.textContent = '';
+render(html`<${Console} />`, root);

@@ -1,4 +1,4 @@
-/* global window, URLSearchParams */
+/* global URLSearchParams */
 // Pages to act: users, clients, audit events. Each action names its
 // consequence before it runs; the admin API decides and audits.
 import { html, useEffect, useState } from './preact-htm.js';
@@ -11,24 +11,41 @@ function useList(load, deps) {
   return [state, reload];
 }
 
-function act(message, run, done) {
-  return async () => {
-    if (!window.confirm(message)) return;
+/**
+ * Every action asks first, naming its consequence, in the page (role
+ * alertdialog) rather than window.confirm; the outcome or the admin API's
+ * refusal is announced in a live region.
+ */
+function useConfirm() {
+  const [pending, setPending] = useState(undefined);
+  const [outcome, setOutcome] = useState(undefined);
+  const ask = (message, run, done) => () => setPending({ message, run, done });
+  const confirm = async () => {
+    const { run, done } = pending;
+    setPending(undefined);
     try {
       await run();
+      setOutcome({ ok: true, text: 'Done.' });
       done();
     } catch (e) {
-      window.alert(e.message);
+      setOutcome({ ok: false, stepUp: e.problem?.stepUp === true, text: e.status === 401 ? e.message : `Refused: ${e.message}` });
     }
   };
+  const node = html`${pending && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text" aria-modal="false">
+      <p id="confirm-text">${pending.message}</p>
+      <button type="button" onClick=${confirm}>Confirm</button> <button type="button" onClick=${() => setPending(undefined)}>Cancel</button></div>`}
+    <p class=${outcome?.ok === false ? 'error' : 'outcome'} role="status" data-testid="outcome">${outcome?.text ?? ''}${outcome?.stepUp && html` <a href="/console/login?step_up=1">Sign in again</a>`}</p>`;
+  return [node, ask];
 }
 
 export function Users() {
   const [q, setQ] = useState('');
   const [query, setQuery] = useState('');
+  const [dialog, act] = useConfirm();
   const [list, reload] = useList(() => api('GET', `/users?limit=50${query ? `&q=${encodeURIComponent(query)}` : ''}`), [query]);
   return html`<section aria-labelledby="users-title">
     <h1 id="users-title">Users</h1>
+    ${dialog}
     <form role="search" onSubmit=${(e) => { e.preventDefault(); setQuery(q); }}>
       <label for="user-search">Username or email</label>
       <input id="user-search" type="search" value=${q} onInput=${(e) => setQ(e.target.value)} />
@@ -51,6 +68,7 @@ export function Users() {
 
 export function Clients() {
   const [shown, setShown] = useState(undefined);
+  const [dialog, act] = useConfirm();
   const [list, reload] = useList(() => api('GET', '/clients?limit=200'), []);
   const rotate = (c) => act(`Rotate the secret of ${c.name}? The current secret keeps working for 24 hours, then only the new one does.`, async () => {
     const r = await api('POST', `/clients/${encodeURIComponent(c.client_id)}/secrets`, {});
@@ -58,6 +76,7 @@ export function Clients() {
   }, reload);
   return html`<section aria-labelledby="clients-title">
     <h1 id="clients-title">Clients</h1>
+    ${dialog}
     ${shown && html`<div class="notice" role="status"><p>New secret of <code>${shown.clientId}</code>, shown only now:</p><p><output data-testid="secret"><code>${shown.secret}</code></output></p>
       <button type="button" onClick=${() => setShown(undefined)}>I have stored it</button></div>`}
     ${list.error && html`<p class="error" role="alert">${list.error}</p>`}
