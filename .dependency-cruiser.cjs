@@ -12,7 +12,7 @@
 /** @type {import('dependency-cruiser').IConfiguration} */
 
 const edge = '^src/(http|admin|interactions|account|console|oidc|cli)/';
-const services = '^src/(accounts|mfa|clients|rbac|resources|keys|registration|federation|api-keys|audit|mail|rollups|artifacts)/';
+const services = '^src/(accounts|mfa|clients|rbac|resources|keys|registration|federation|api-keys|audit|mail|rollups|artifacts|console-sessions)/';
 const base = '^src/(crypto|db|config|observability|tls)/';
 const root = '^src/[^/]+\\.ts$';
 const webLibraries = '^node_modules/(koa|koa-[^/]+|@koa/[^/]+|oidc-provider|@types/koa[^/]*|@types/oidc-provider)/';

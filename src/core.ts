@@ -16,6 +16,7 @@ import { createSecretBox, type SecretBox } from './crypto/secret-box.js';
 import { createLimiterFactory, type LimiterFactory } from './db/counters.js';
 import { openDb, type Db } from './db/index.js';
 import { migrate, MigrationError, type Migration, type MigrationReport } from './db/migrate.js';
+import { createRollups, type Rollups } from './rollups/rollups.js';
 import { createServices, type Services } from './services.js';
 
 export interface Core {
@@ -79,6 +80,8 @@ export async function openCore(config: Config, log: Logger, options: CoreOptions
 
     const secrets = createSecretBox(masterKey.secret, previousMasterKeys);
     const counters = createLimiterFactory(db);
+    const rollups: Rollups = createRollups({ db, log, flushIntervalSeconds: config.stats.flushIntervalSeconds, retentionSeconds: config.stats.retentionSeconds });
+    const hooks = options.auditHooks ?? {};
     const trail = openAuditTrail({
       db,
       chainKey: secrets.deriveKey('audit-chain'),
@@ -87,15 +90,23 @@ export async function openCore(config: Config, log: Logger, options: CoreOptions
       counters,
       alerts: config.alerts,
       issuer: config.issuer,
-      ...(options.auditHooks ? { hooks: options.auditHooks } : {}),
+      hooks: {
+        ...hooks,
+        onAlert: (rule) => {
+          rollups.count('alerts_raised', rule);
+          hooks.onAlert?.(rule);
+        },
+      },
     });
-    const services = createServices(db, config, secrets, trail.audit, counters);
+    trail.audit.subscribe(rollups.observe);
+    const services = createServices(db, config, secrets, trail.audit, counters, rollups);
     // The named in-process caches (invariant 2) cache only while they listen for invalidations.
     const caches = [services.clients.cache, services.resources.cache, services.rbac.permissions.cache, services.accessTokenRevocations.cache, services.sessions.cache];
     try {
       for (const cache of caches) await cache.start();
     } catch (error) {
       await trail.close();
+      await rollups.close();
       throw error;
     }
     return {
@@ -112,6 +123,8 @@ export async function openCore(config: Config, log: Logger, options: CoreOptions
         try {
           // Every event recorded so far is queued: write them all before the database goes.
           await trail.close();
+          // After the trail: its last events and alerts are counted too.
+          await rollups.close();
           for (const cache of caches) await cache.stop();
         } finally {
           await db.close().catch((error: unknown) => log.warn({ err: error }, 'closing the database failed'));

@@ -30,6 +30,8 @@ import { createCertificateSource } from './http/client-certificate.js';
 import { createClientAddress } from './http/client-ip.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { openCore } from './core.js';
+import { system } from './audit/events.js';
+import { consoleClient, consoleClientId, consoleClientMetadata } from './console/built-in-client.js';
 import { adminSocketPath } from './cli/socket-client.js';
 import { serveAdminSocket, type AdminSocket } from './cli/socket-server.js';
 import type { Services } from './services.js';
@@ -82,6 +84,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     });
     const rateLimits = createRateLimits(core.counters, config.rateLimits, (error) => log.warn({ err: error }, 'counting a failed client authentication failed'));
     await services.keystore.ensureActiveKeys();
+    // The console's built-in client follows the issuer (its redirect URI); a no-op when nothing changed.
+    await services.clients.ensureBuiltIn(system, consoleClientId, consoleClient(config.issuer), consoleClientMetadata);
     const keys = await services.keystore.load();
 
     let draining = false;
@@ -140,6 +144,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
       mtls,
       auditReader: createAuditReader(db, secrets),
       adminUrl: listeners.adminUrl,
+      selfUrl: () => listeners.url,
     };
     handle = new ProviderHandle(buildProvider(deps, keys));
     const current = handle;
@@ -163,7 +168,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     const mailWorker = smtpUrl && from
       ? await startMailWorker({ db, outbox: services.mail.outbox, transport: createSmtpTransport({ smtpUrl, from, requireTls: config.mail.requireTls }), log, settings: config.mail })
       : undefined;
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency, services.mail, services.notices, services.unusedClients], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency, services.mail, services.notices, services.unusedClients, services.rollups, services.consoleSessions], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })

@@ -11,6 +11,7 @@ import { createApiKeyService, type ApiKeyService } from './api-keys/api-keys.js'
 import { createIdempotencyStore, type IdempotencyStore } from './artifacts/idempotency-store.js';
 import { createArtifactStore, type ArtifactStore } from './artifacts/store.js';
 import { recordAs, type Actor, type Audit } from './audit/events.js';
+import { createConsoleSessions, type ConsoleSessions } from './console-sessions/console-sessions.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createClientSecretService, type ClientSecretService } from './clients/secret-rotation.js';
 import type { Config } from './config/index.js';
@@ -39,6 +40,7 @@ import { cacheKey as rbacCacheKey } from './rbac/effective.js';
 import type { UnusedClientSweep } from './registration/unused-clients.js';
 import { createRbacService, type RbacService } from './rbac/rbac.js';
 import { createReplayService, type ReplayService } from './replay/replay.js';
+import type { Rollups } from './rollups/rollups.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
 import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
@@ -89,6 +91,10 @@ export interface Services {
   sessions: SessionService;
   /** API keys (issue 18): made, rotated and revoked by operators, exchanged at /token for short-lived JWTs. */
   apiKeys: ApiKeyService;
+  /** Per-minute counts of the security signals, shared by all nodes (the console's dashboard, GET /admin/v1/stats). */
+  rollups: Rollups;
+  /** The admin console's server-side sessions (tokens sealed, ids hashed). */
+  consoleSessions: ConsoleSessions;
   /** Which clients may use token exchange (RFC 8693), into which audiences, and whether to impersonate. */
   exchangePolicies: ExchangePolicyService;
   /** Responses of admin API creates sent with Idempotency-Key (src/admin/idempotency.ts). */
@@ -109,7 +115,7 @@ export interface Services {
 export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'deviceFlow' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
-export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory): Services {
+export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory, rollups: Rollups): Services {
   const resources = createResourceService(db, audit);
   const sessions = createSessionService(db, audit);
   const clients = createClientService(db, secrets, {
@@ -185,6 +191,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   };
   return {
     audit,
+    rollups,
+    consoleSessions: createConsoleSessions(db, secrets),
     async rewrapSealedSecrets(actor, onProgress = () => {}) {
       const counts: Record<string, number> = {};
       for (const [holder, rewrap] of Object.entries(sealedSecretHolders)) counts[holder] = await rewrap((done, total) => onProgress(holder, done, total));

@@ -29,6 +29,7 @@ import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
 import { passkeyOperations } from './routes/passkeys.js';
 import { sessionOperations } from './routes/sessions.js';
+import { statsOperations } from './routes/stats.js';
 import { upstreamOperations } from './routes/upstreams.js';
 import { userOperations } from './routes/users.js';
 
@@ -47,7 +48,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services)];
+  return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services), ...statsOperations(services)];
 }
 
 export function adminApi(deps: AdminApiDeps) {

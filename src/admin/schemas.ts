@@ -310,3 +310,27 @@ export const chainReportSchema = z
   })
   .meta({ id: 'ChainReport' });
 
+// Stats (issue 16: the console's dashboard)
+
+export const statsQuery = z.strictObject({ range: z.enum(['1h', '24h', '7d']).default('1h') }).meta({ id: 'StatsQuery' });
+const statsMetric = z.enum(['tokens_issued', 'sign_ins_succeeded', 'sign_ins_failed', 'lockouts', 'rate_limited', 'client_auth_failed', 'alerts_raised']);
+export const statsSchema = z
+  .strictObject({
+    range: z.enum(['1h', '24h', '7d']),
+    step_seconds: z.number().int(),
+    from: timestamp,
+    until: timestamp,
+    buckets: z.array(timestamp).describe('Start of each bucket, oldest first; every series has one count per bucket.'),
+    series: z.array(
+      z.strictObject({
+        metric: statsMetric,
+        label: z.string().describe('Grant type (tokens_issued), failure reason, endpoint, rate-limit class or alert rule; empty when none.'),
+        client_id: z.string().describe('The client, for tokens_issued; empty otherwise.'),
+        counts: z.array(z.number().int()),
+        total: z.number().int(),
+      }),
+    ),
+    totals: z.record(statsMetric, z.number().int()),
+    active_sessions: z.number().int().describe('Signed-in sessions alive now.'),
+  })
+  .meta({ id: 'Stats' });

@@ -27,6 +27,8 @@ export interface CachedClient {
 export interface ClientService {
   /** Creates a client; the secret (if any) is returned once and stored only encrypted. */
   create(actor: Actor, input: NewClient): Promise<{ client: ClientSummary; clientSecret: string | undefined }>;
+  /** Seeds (or brings up to date) a built-in client with a fixed id and no secret; audited when it changes. */
+  ensureBuiltIn(actor: Actor, clientId: string, input: NewClient, metadata?: Record<string, unknown>): Promise<void>;
   /** Metadata oidc-provider needs for a live client, secret decrypted in memory only; undefined for disabled or unknown clients. */
   metadataForProvider(clientId: string): Promise<Record<string, unknown> | undefined>;
   /** What the operator lets a live client do beyond its metadata; undefined for a disabled or unknown client. */
@@ -110,6 +112,14 @@ export function createClientService(db: Db, secrets: SecretBox, deps: ClientServ
       const client = summarise(row);
       recordAs(audit, actor, { type: 'client.created', subject: clientId, detail: { type: client.type, name: client.name, redirectUris: client.redirectUris } });
       return { client, clientSecret };
+    },
+
+    async ensureBuiltIn(actor: Actor, clientId: string, input: NewClient, extra: Record<string, unknown> = {}): Promise<void> {
+      const parsed = newClientSchema.parse(input);
+      const outcome = await store.upsertBuiltIn(clientId, { ...metadataFor(clientId, parsed), ...extra });
+      if (outcome === 'unchanged') return;
+      await cache.invalidate(clientId);
+      recordAs(audit, actor, { type: outcome === 'created' ? 'client.created' : 'client.updated', subject: clientId, detail: { type: parsed.type, name: parsed.name, builtIn: true } });
     },
 
     /**

@@ -33,6 +33,20 @@ export function createClientStore(db: Db) {
       );
       return rows[0]!;
     },
+    /**
+     * A built-in client (the console's): inserted with its fixed id, or its
+     * metadata brought up to date (the issuer, hence the redirect URI, may
+     * change). Idempotent; two nodes starting at once insert it once.
+     */
+    async upsertBuiltIn(clientId: string, metadata: Record<string, unknown>): Promise<'created' | 'updated' | 'unchanged'> {
+      const inserted = await db.query(
+        `INSERT INTO clients (client_id, metadata, secret_ciphertext, source) VALUES ($1, $2::jsonb, NULL, 'cli') ON CONFLICT (client_id) DO NOTHING`,
+        [clientId, JSON.stringify(metadata)],
+      );
+      if (inserted.rowCount === 1) return 'created';
+      const updated = await db.query('UPDATE clients SET metadata = $2::jsonb WHERE client_id = $1 AND metadata IS DISTINCT FROM $2::jsonb', [clientId, JSON.stringify(metadata)]);
+      return updated.rowCount === 1 ? 'updated' : 'unchanged';
+    },
     async findById(clientId: string, executor: Queryable = db): Promise<ClientRow | undefined> {
       const { rows } = await executor.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [clientId]);
       return rows[0];

@@ -163,6 +163,12 @@ export const settingTable = {
   },
   cleanupIntervalSeconds: setting('GATEHOUSE_CLEANUP_INTERVAL', '5m', duration,
     'How often one node deletes expired tokens, sessions and interactions.'),
+  stats: {
+    retentionSeconds: setting('GATEHOUSE_STATS_RETENTION', '14d', duration,
+      'How long the per-minute roll-ups behind the console dashboard and `GET /admin/v1/stats` are kept (docs/console.md); older minutes go with the expired-row cleanup.'),
+    flushIntervalSeconds: setting('GATEHOUSE_STATS_FLUSH_INTERVAL', '10s', duration,
+      'How often each node adds its in-memory roll-up counters to the shared per-minute table (one upsert per interval, off the request path).'),
+  },
   argon2: {
     memoryKib: setting('GATEHOUSE_ARGON2_MEMORY_KIB', '7168', integer(1024, 4_194_304),
       'argon2id memory cost in KiB. The default pair (7168 KiB, 5 iterations) is one of OWASP\'s five equivalent argon2id settings, chosen because it costs the least CPU and memory per check of the five (bench/RESULTS.md); 19456 with 2 iterations is another.'),

@@ -17,6 +17,7 @@ import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
 import { adminApi } from '../admin/index.js';
+import { consoleRoutes } from '../console/routes.js';
 import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { KeySet } from '../keys/keystore.js';
@@ -72,6 +73,8 @@ export interface AppDeps {
   auditReader: AuditReader;
   /** The separate admin listener's URL (GATEHOUSE_ADMIN_PORT), which the OpenAPI document names as its server. */
   adminUrl?: string | undefined;
+  /** This node's own listener URL: the console's backend redeems its codes there (src/console/self-request.ts). */
+  selfUrl: () => string;
 }
 
 export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
@@ -107,7 +110,10 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
         limits: deps.rateLimits,
         views: deps.views,
         log,
-        onLimited: deps.metrics.rateLimited,
+        onLimited: (cls, key) => {
+          deps.metrics.rateLimited(cls, key);
+          deps.services.rollups.count('rate_limited', cls);
+        },
         usableInitialAccessToken: async (value) => (await deps.services.initialAccessTokens.findUsable(value))?.id,
       }),
     }),
@@ -122,6 +128,19 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
   });
   const revocationAudit = auditRevocations(deps.services.audit);
   const recovery = recoveryPages({ recovery: deps.services.passwordRecovery, verification: deps.services.emailVerification, views: deps.views, csrf: deps.csrf, resetTtlSeconds: config.mail.resetTtlSeconds });
+  const admin = config.admin.enabled
+    ? adminApi({
+        config,
+        services: deps.services,
+        auditReader: deps.auditReader,
+        publicJwks: keys.publicJwks,
+        certificate: (ctx) => deps.mtls?.source.certificate(ctx),
+        log,
+        bodyLimit: routes.byName('admin').bodyLimit,
+        serverUrl: deps.adminUrl,
+        views: deps.views,
+      })
+    : undefined;
   provider.use(
     ownRoutes({
       healthz: health,
@@ -144,18 +163,18 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       device_resume: deviceResumeGuard({ views: deps.views }),
       device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
-      ...(config.admin.enabled
+      ...(admin
         ? {
-            admin: adminApi({
-              config,
-              services: deps.services,
-              auditReader: deps.auditReader,
+            admin,
+            // The console calls only the admin API, so it exists only with it.
+            console: consoleRoutes({
+              issuer: config.issuer,
+              selfUrl: deps.selfUrl,
+              sessions: deps.services.consoleSessions,
+              accounts: deps.services.accounts,
               publicJwks: keys.publicJwks,
-              certificate: (ctx) => deps.mtls?.source.certificate(ctx),
-              log,
-              bodyLimit: routes.byName('admin').bodyLimit,
-              serverUrl: deps.adminUrl,
               views: deps.views,
+              admin,
             }),
           }
         : {}),

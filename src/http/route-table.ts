@@ -124,7 +124,8 @@ export const routeTable: readonly Route[] = [
   // Admin API bodies: a client's PEM certificate is the largest field (src/admin/schemas.ts). Each operation's scope is in src/admin/routes/.
   { ...own, ...api, name: 'admin', path: '/admin/v1', match: 'tree', rateLimit: 'admin', bodyLimit: 64 * KiB, label: 'admin', token: { required: true, scopes: [] } },
   { ...own, ...page, name: 'account', path: '/account', match: 'tree', rateLimit: 'other', label: 'account', reserved: true },
-  { ...own, ...page, name: 'console', path: '/console', match: 'tree', rateLimit: 'other', label: 'console', reserved: true },
+  // The admin console (src/console/routes.ts); its /console/api/… calls run the admin router (each operation's scope there).
+  { ...own, ...page, name: 'console', path: '/console', match: 'tree', rateLimit: 'other', bodyLimit: 64 * KiB, label: 'console' },
 ];
 
 /** What a path in no entry is: limited, labelled, and answered by content negotiation. */

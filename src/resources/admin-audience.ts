@@ -22,6 +22,7 @@ export const adminScopes = [
   // Roles, groups and assignments (issue 15): writing them can grant any admin permission.
   'admin:roles.read',
   'admin:roles.write',
+  'admin:stats.read',
 ] as const;
 
 export type AdminScope = (typeof adminScopes)[number];

@@ -56,6 +56,8 @@ export interface SignOutResult {
 export interface SessionService {
   listSessions(accountId: string): Promise<SessionView[]>;
   listGrants(accountId: string): Promise<GrantView[]>;
+  /** Signed-in sessions alive now, across every node (the console's overview). */
+  countSignedIn(): Promise<number>;
   /** Ends one session of the account and revokes the grants it holds; false when it is not the account's. */
   revokeSession(actor: Actor, accountId: string, sessionId: string): Promise<boolean>;
   /** Revokes one grant and everything issued under it; false when it is not the account's. */
@@ -165,6 +167,7 @@ export function createSessionService(db: Db, audit: Audit): SessionService {
   return {
     cache,
     logouts,
+    countSignedIn: () => store.countSignedIn(),
 
     async listSessions(accountId) {
       return (await store.sessionsOf(accountId)).map((row) => sessionView(row.payload, row.expires_at));

@@ -51,6 +51,11 @@ export interface LogoutTarget {
 
 export function createSessionStore(db: Db) {
   return {
+    /** Signed-in sessions that have not expired (the library also stores sessions before anyone signs in). */
+    async countSignedIn(): Promise<number> {
+      const { rows } = await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM oidc_models WHERE model = 'Session' AND payload ? 'accountId' AND ${live}`);
+      return Number(rows[0]!.n);
+    },
     async sessionsOf(accountId: string): Promise<SessionRow[]> {
       const { rows } = await db.query<SessionRow>(
         `SELECT payload, expires_at FROM oidc_models WHERE model = 'Session' AND payload->>'accountId' = $1 AND ${live} ORDER BY payload->>'loginTs' DESC`,

@@ -51,7 +51,7 @@ describe('the route table', () => {
     expect(routes.resolve('/to\u212aen').name).toBe('unmatched');
     expect(routes.resolve('/').name).toBe('home');
     expect(routes.resolve('').name).toBe('unmatched');
-    expect(routeTable.filter((r) => r.reserved).map((r) => r.name)).toEqual(['account', 'console']);
+    expect(routeTable.filter((r) => r.reserved).map((r) => r.name)).toEqual(['account']);
     expect(routes.byName('admin').token).toEqual({ required: true, scopes: [] });
   });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { operator } from '../../../src/audit/events.js';
+import { adminAudience, adminScopes } from '../../../src/resources/admin-audience.js';
 
 const withClaims = 'https://claims.example.test';
 const without = 'https://plain.example.test';
@@ -57,5 +58,14 @@ describe('RBAC claims and the claim limit', () => {
     await expect(rbac.assign(operator, 'role-c', { kind: 'group', id: 'g2' })).rejects.toThrow(/3 roles; at most 2/);
     expect((await rbac.effective({ kind: 'user', id: user.id })).roles).toEqual(['role-a', 'role-b']);
     expect((await rbac.effective({ kind: 'user', id: user.id })).groups).toEqual(['g1', 'g2']);
+  });
+
+  it('the built-in administrator role holds every admin scope, and the auditor every read scope: a new scope without a role row would be unreachable', async () => {
+    const admin = await gh.createUser();
+    await gh.app.services.accounts.setAdmin(operator, admin.id, true);
+    const held = await gh.app.services.rbac.effective({ kind: 'user', id: admin.id });
+    expect([...held.scopesAt(adminAudience)].sort()).toEqual([...adminScopes].sort());
+    const { rows } = await gh.app.db.query<{ scope: string }>("SELECT scope FROM role_permissions WHERE role = 'auditor' AND audience = $1", [adminAudience]);
+    expect(rows.map((r) => r.scope).sort()).toEqual(adminScopes.filter((s) => s.endsWith('.read')).sort());
   });
 });
