@@ -26,8 +26,8 @@ import { consoleAssets } from './assets.js';
 import { clearCookie, readCookie, sessionCookie } from './cookies.js';
 import { consoleSignIn, type SignInDeps } from './sign-in.js';
 
-/** The pages' policy plus `connect-src 'self'` for the console's calls to /console/api: still no inline script or style. */
-export const consoleCsp = `${contentSecurityPolicy()}; connect-src 'self'`;
+/** The pages' policy, whose `connect-src 'self'` lets the console call /console/api: still no inline script or style. */
+export const consoleCsp = contentSecurityPolicy();
 
 export interface ConsoleDeps extends Omit<SignInDeps, 'render'> {
   sessions: ConsoleSessions;

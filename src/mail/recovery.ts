@@ -149,6 +149,10 @@ export function createPasswordRecovery(deps: RecoveryDeps): PasswordRecovery {
       if (opened.secondFactor === 'passkey_only') return { ok: false, reason: 'passkey_only' };
       const password = passwordSchema.safeParse(input.password);
       if (!password.success) return { ok: false, reason: 'password', message: password.error.issues[0]?.message ?? 'Choose another password.' };
+      // The password rules (src/accounts/password-rules.ts) judge before the link is spent, so a refused password costs nothing.
+      const account = await accounts.findById(opened.accountId);
+      const refusal = account && accounts.passwordRefusal(password.data, [account.username, account.email, account.name, account.givenName, account.familyName]);
+      if (refusal) return { ok: false, reason: 'password', message: refusal };
       if (opened.secondFactor === 'totp') {
         const code = (input.code ?? '').trim();
         if (!code) return { ok: false, reason: 'second_factor', message: 'Enter the code your authenticator app shows, or a recovery code.' };

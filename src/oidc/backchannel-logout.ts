@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type Provider from 'oidc-provider';
 
 import type { Db } from '../db/index.js';
+import { startQueueWorker, type QueueWorker } from '../db/queue-worker.js';
 import type { LogoutQueue, LogoutRow } from '../sessions/sessions.js';
 
 type BackchannelLogout = (this: unknown, sub: string, sid: string | undefined) => Promise<void>;
@@ -50,77 +51,25 @@ export interface LogoutWorkerDeps {
   onOutcome?: (outcome: 'delivered' | 'retry' | 'failed') => void;
 }
 
-/** How long a claimed entry is this node's before another may try it (longer than one delivery's timeout). */
-const leaseSeconds = 60;
-const batch = 20;
-
-export async function startLogoutWorker(deps: LogoutWorkerDeps): Promise<{ stop(): Promise<void>; runOnce(): Promise<number> }> {
-  const { queue, log, settings } = deps;
-  let running: Promise<number> | undefined;
-  let again = false;
-  let stopped = false;
-
-  async function deliver(entry: LogoutRow): Promise<void> {
-    const provider = deps.provider();
-    try {
+export function startLogoutWorker(deps: LogoutWorkerDeps): Promise<QueueWorker> {
+  return startQueueWorker<LogoutRow>({
+    db: deps.db,
+    queue: deps.queue,
+    name: 'back-channel logout',
+    describe: (entry) => ({ clientId: entry.client_id, reason: entry.reason }),
+    async deliver(entry) {
+      const provider = deps.provider();
       const client = (await provider.Client.find(entry.client_id)) as ClientLike | undefined;
       if (!client?.backchannelLogoutUri) throw new Error('the client is gone, disabled or has no backchannel_logout_uri');
       const send = libraryLogout.get(provider) ?? (provider.Client.prototype as unknown as { backchannelLogout: BackchannelLogout }).backchannelLogout;
       await send.call(client, entry.account_id, entry.sid ?? undefined);
-      await queue.delivered(entry);
-      deps.onOutcome?.('delivered');
-      log.info({ clientId: entry.client_id, attempts: entry.attempts, reason: entry.reason }, 'back-channel logout delivered');
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const retryIn = entry.attempts < settings.attempts ? settings.retryDelaySeconds * 2 ** (entry.attempts - 1) : undefined;
-      await queue.failed(entry, message, retryIn);
-      deps.onOutcome?.(retryIn === undefined ? 'failed' : 'retry');
-      log.warn({ clientId: entry.client_id, attempts: entry.attempts, retryInSeconds: retryIn, err: message }, retryIn === undefined ? 'back-channel logout failed: given up' : 'back-channel logout failed: will retry');
-    }
-  }
-
-  async function drain(): Promise<number> {
-    let delivered = 0;
-    for (;;) {
-      const due = await queue.claimDue(batch, leaseSeconds);
-      await Promise.all(due.map(deliver));
-      delivered += due.length;
-      if (due.length < batch || stopped) return delivered;
-    }
-  }
-
-  /** One pass; a kick while a pass runs schedules one more, so no notification is lost. */
-  function runOnce(): Promise<number> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = drain()
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'back-channel logout queue unavailable');
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-        if (again && !stopped) {
-          again = false;
-          void runOnce();
-        }
-      });
-    return running;
-  }
-
-  const unlisten = await deps.db.listen(queue.channel, () => void runOnce(), () => void runOnce());
-  const timer = setInterval(() => void runOnce(), settings.pollIntervalSeconds * 1000);
-  timer.unref();
-  void runOnce();
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await unlisten().catch(() => undefined);
-      await running;
     },
-  };
+    log: deps.log,
+    settings: deps.settings,
+    batch: 20,
+    // Longer than one delivery's timeout.
+    leaseSeconds: 60,
+    sequential: false,
+    onOutcome: deps.onOutcome,
+  });
 }

@@ -145,6 +145,8 @@ describe('mutual TLS (RFC 8705) on the mTLS listener', () => {
       revocation_endpoint: `https://localhost:${port}/token/revocation`,
       userinfo_endpoint: `https://localhost:${port}/me`,
       pushed_authorization_request_endpoint: `https://localhost:${port}/request`,
+      // RFC 8705 §5: a confidential device client authenticates at the device authorization endpoint too.
+      device_authorization_endpoint: `https://localhost:${port}/device/auth`,
     });
     expect(discovery.tls_client_certificate_bound_access_tokens).toBe(true);
     expect(discovery.claim_types_supported).toEqual(['normal']);
