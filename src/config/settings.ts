@@ -25,40 +25,10 @@ import {
   text,
   threshold,
 } from './formats.js';
-import { hostPatternList, resolveOverrides, resourceIndicatorList } from './outbound-formats.js';
+import { clientMetadataDocumentsSettings, mailSettings, testingSettings } from './outbound-settings.js';
+import { setting, type SettingGroup } from './setting.js';
 
-/** One environment variable: its name, default (as written in the environment), format and meaning. */
-export interface Setting<T = unknown, D extends string | undefined = string | undefined> {
-  readonly env: string;
-  readonly default: D;
-  readonly schema: z.ZodType<T>;
-  readonly description: string;
-}
-
-export function setting<T, const D extends string | undefined>(env: string, defaultValue: D, schema: z.ZodType<T>, description: string): Setting<T, D> {
-  return { env, default: defaultValue, schema, description };
-}
-
-/** A group of settings, nested as in `Config`. */
-export interface SettingGroup {
-  readonly [field: string]: Setting | SettingGroup;
-}
-
-/** The parsed values of a table: each setting's type, `| undefined` when it has no default. */
-export type ValuesOf<G> = {
-  -readonly [K in keyof G]: G[K] extends Setting<infer T, infer D> ? (D extends string ? T : T | undefined) : ValuesOf<G[K]>;
-};
-
-export function isSetting(entry: Setting | SettingGroup): entry is Setting {
-  return typeof entry.env === 'string' && 'schema' in entry;
-}
-
-/** The table's settings with their field paths, in table (README) order. */
-export function flatten(group: SettingGroup, prefix: string[] = []): Array<{ path: string[]; setting: Setting }> {
-  return Object.entries(group).flatMap(([field, entry]) =>
-    isSetting(entry) ? [{ path: [...prefix, field], setting: entry }] : flatten(entry, [...prefix, field]),
-  );
-}
+export { flatten, isSetting, setting, type Setting, type SettingGroup, type ValuesOf } from './setting.js';
 
 export const settingTable = {
   env: setting('NODE_ENV', 'development', z.enum(['development', 'production', 'test']),
@@ -215,28 +185,7 @@ export const settingTable = {
     attestation: setting('GATEHOUSE_PASSKEY_ATTESTATION', 'none', z.enum(['none', 'direct']),
       'Attestation asked for when a passkey is registered: `none` (any authenticator, no attestation statement kept), or `direct` (the authenticator\'s attestation statement is requested and verified, and a registration without one is refused).'),
   },
-  mail: {
-    smtpUrl: setting('GATEHOUSE_SMTP_URL', undefined, z.url({ protocol: /^smtps?$/ }),
-      'SMTP server that password-reset, email-verification and security-notice messages go through (docs/email.md): `smtps://user:pass@host:465` (TLS from the start) or `smtp://host:587` (STARTTLS). Unset: Gatehouse sends no mail, and the sign-in page offers no password reset.'),
-    from: setting('GATEHOUSE_MAIL_FROM', undefined, z.string().trim().min(3).max(254).regex(/^[^\r\n]+@[^\r\n]+$/, 'must be an address, optionally with a display name: `Gatehouse <id@example.com>`'),
-      'The `From` of every message; required with `GATEHOUSE_SMTP_URL`.'),
-    requireTls: setting('GATEHOUSE_SMTP_REQUIRE_TLS', 'auto', z.enum(['auto', 'true', 'false']),
-      'Refuse to send over an SMTP connection that is not encrypted (`smtps://`, or `smtp://` that must upgrade with STARTTLS) and not verified: `true`, `false`, or `auto` (true when `NODE_ENV=production`). Reset links are credentials; they never travel in clear by default.'),
-    attempts: setting('GATEHOUSE_MAIL_ATTEMPTS', '6', integer(1, 20),
-      'Delivery attempts of one message before it is given up (audited as `mail.failed`); its recipient and body are then erased.'),
-    retryDelaySeconds: setting('GATEHOUSE_MAIL_RETRY', '30s', duration,
-      'Wait before the first retry of a message the SMTP server did not take; each further retry waits twice as long.'),
-    pollIntervalSeconds: setting('GATEHOUSE_MAIL_POLL', '10s', duration,
-      'How often each node looks for messages that are due (new ones are sent at once, on a notification).'),
-    resetTtlSeconds: setting('GATEHOUSE_PASSWORD_RESET_TTL', '20m', duration,
-      'Lifetime of a password-reset link; it also stops working once used or once a newer link is sent.'),
-    verificationTtlSeconds: setting('GATEHOUSE_EMAIL_VERIFICATION_TTL', '24h', duration,
-      'Lifetime of an email-verification link.'),
-    resetPerAccount: setting('GATEHOUSE_PASSWORD_RESET_LIMIT_ACCOUNT', '3/1h', threshold,
-      'Reset requests that send a message per account (or per name typed, when it matches none) in a window; past it the page answers the same and nothing is sent.'),
-    resetPerIp: setting('GATEHOUSE_PASSWORD_RESET_LIMIT_IP', '20/1h', threshold,
-      'Reset requests per client IP address in a window, across all names.'),
-  },
+  mail: mailSettings,
   profile: setting('GATEHOUSE_PROFILE', 'standard', z.enum(['standard', 'fapi2']),
     '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).'),
   dpop: {
@@ -307,28 +256,8 @@ export const settingTable = {
     invalidClient: setting('GATEHOUSE_ALERT_INVALID_CLIENT', '30/1m', threshold,
       'Alert when client authentication fails (`invalid_client`) this many times within the window, across all clients.'),
   },
-  clientMetadataDocuments: {
-    hosts: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS', undefined, hostPatternList,
-      'Hosts whose https URLs may be used as a `client_id` (OAuth Client ID Metadata Documents, docs/mcp.md): comma-separated names, `*.example.com` for the subdomains of one. Unset: the feature is off and URL client ids are unknown clients.'),
-    resources: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES', '', resourceIndicatorList,
-      'Resource indicators (RFC 8707, registered resource servers) a metadata-document client may ask tokens for, comma-separated; empty: none (sign-in only).'),
-    scopes: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_SCOPES', 'openid,profile,email,offline_access', listOf(['openid', 'profile', 'email', 'offline_access']),
-      'OpenID scopes a metadata document may list in its `scope`; a document asking for others is refused.'),
-    maxBytes: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_MAX_BYTES', '5120', integer(512, 65_536),
-      'Largest metadata document read; a longer one is refused (its `Content-Length`, or the bytes as they arrive).'),
-    timeoutSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_TIMEOUT', '2s', duration,
-      'Time allowed for fetching one metadata document, connection included (the library stops at 2.5 s in any case).'),
-    cacheMinSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MIN', '30s', duration,
-      'Shortest time a fetched document is kept, whatever its `Cache-Control: max-age` or `Expires` says (the default when it says nothing).'),
-    cacheMaxSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MAX', '1h', duration,
-      'Longest time a fetched document is kept in each node\'s cache (at most 100 documents), so a changed or withdrawn document takes effect within it.'),
-  },
-  testing: {
-    outboundResolve: setting('GATEHOUSE_TEST_OUTBOUND_RESOLVE', undefined, resolveOverrides,
-      'Tests only, refused in production: fixed answers for host names fetched as metadata documents (`name=address,…`, like curl --resolve). A loopback answer is let through the address guard; any other answer is still checked.'),
-    outboundCaFile: setting('GATEHOUSE_TEST_OUTBOUND_CA_FILE', undefined, text,
-      'Tests only, refused in production: a PEM CA also trusted when fetching metadata documents (a test CA for a local TLS server).'),
-  },
+  clientMetadataDocuments: clientMetadataDocumentsSettings,
+  testing: testingSettings,
   registration: {
     mode: setting('GATEHOUSE_REGISTRATION', 'token', z.enum(['token', 'open', 'off']),
       'Dynamic client registration at `/reg` (RFC 7591, managed per RFC 7592): `token` requires an initial access token (`gatehouse iat create`), `open` lets anyone register under the baseline policy, `off` removes the endpoint.'),

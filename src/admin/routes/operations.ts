@@ -2,12 +2,10 @@
 import type { AuditReader } from '../../audit/reader.js';
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
+import { auditEventSchema, auditQuery, chainReportSchema } from '../audit-schemas.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
 import {
-  auditEventSchema,
-  auditQuery,
-  chainReportSchema,
   keyListSchema,
   kidParams,
   pageOf,

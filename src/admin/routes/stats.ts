@@ -1,7 +1,7 @@
 /** /admin/v1/stats: the roll-ups the console's overview charts (issue 16). */
 import type { Services } from '../../services.js';
 import { operation, type Operation } from '../operation.js';
-import { statsQuery, statsSchema } from '../schemas.js';
+import { statsQuery, statsSchema } from '../audit-schemas.js';
 
 export function statsOperations(services: Pick<Services, 'rollups' | 'sessions'>): Operation[] {
   const { rollups, sessions } = services;
