@@ -85,6 +85,8 @@ export interface LogoutQueue {
   failed(entry: LogoutRow, error: string, retryInSeconds: number | undefined): Promise<void>;
   of(accountId: string): Promise<LogoutRow[]>;
   deleteSettled(olderThanSeconds: number): Promise<number>;
+  /** The cleanup job's sweep (src/artifacts/cleanup.ts): delivered and given-up entries a week after they settled. */
+  deleteExpired(batchSize: number): Promise<number>;
 }
 
 /** A node serves a cached cutoff at most this long when an invalidation NOTIFY was lost. */
@@ -92,6 +94,8 @@ export const cutoffCacheTtlMs = 5_000;
 const logoutChannel = 'gatehouse_backchannel_logout';
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+/** How long a delivered or given-up logout stays visible (`gatehouse sessions logouts`) before the cleanup job removes it. */
+const settledRetentionSeconds = 7 * 86_400;
 const fromEpoch = (seconds: number | undefined) => (typeof seconds === 'number' ? new Date(seconds * 1000) : null);
 
 function sessionView(payload: SessionPayload, expiresAt: Date | null): SessionView {
@@ -162,6 +166,7 @@ export function createSessionService(db: Db, audit: Audit): SessionService {
     },
     of: (accountId) => store.logoutsOf(accountId),
     deleteSettled: (olderThanSeconds) => store.deleteSettled(olderThanSeconds),
+    deleteExpired: () => store.deleteSettled(settledRetentionSeconds),
   };
 
   return {

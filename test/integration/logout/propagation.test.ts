@@ -12,6 +12,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { removeExpiredArtifacts } from '../../../src/artifacts/cleanup.js';
 import { operator } from '../../../src/audit/events.js';
 import { startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
@@ -210,6 +211,16 @@ describe('revocation that propagates, with back-channel logout', () => {
     const [token] = (await receiver.waitFor(before + 1)).slice(before);
     expect(token).toMatchObject({ sub: user.id, sid: signedIn.claims.sid, aud: clientId });
     expect(await gh.app.services.sessions.logouts.of(user.id)).toEqual([expect.objectContaining({ reason: 'rp_initiated_logout', state: 'delivered', attempts: 2 })]);
+  });
+
+  it('the cleanup job sweeps settled logouts a week after they settled, and keeps the recent ones', async () => {
+    const { rows } = await gh.app.db.query<{ id: string }>("SELECT id::text AS id FROM backchannel_logouts WHERE state <> 'pending' ORDER BY id");
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const [old, ...recent] = rows.map((r) => r.id);
+    await gh.app.db.query("UPDATE backchannel_logouts SET updated_at = now() - interval '8 days' WHERE id = $1::bigint", [old!]);
+    expect(await removeExpiredArtifacts(gh.app.db, gh.app.services.sessions.logouts)).toBe(1);
+    const left = await gh.app.db.query<{ id: string }>("SELECT id::text AS id FROM backchannel_logouts WHERE state <> 'pending' ORDER BY id");
+    expect(left.rows.map((r) => r.id)).toEqual(recent);
   });
 
   it('every logout token this suite received verified', () => {
