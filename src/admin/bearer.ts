@@ -26,6 +26,13 @@ export interface AdminCaller {
 export interface BearerSettings {
   issuer: string;
   requireBoundTokens: boolean;
+  /**
+   * Whether a verified token still stands: not revoked (its jti), its client
+   * and user live, and issued after every sign-out cutoff of theirs
+   * (src/oidc/introspection-policy.ts), as for any resource server asking
+   * Gatehouse; so "sign out everywhere" ends an operator's admin tokens too.
+   */
+  stands(claims: JWTPayload & { jti: string; iat: number; exp: number; sub: string; client_id: string }): Promise<boolean>;
 }
 
 const realm = 'realm="gatehouse-admin"';
@@ -57,12 +64,13 @@ export function createBearerVerifier(publicJwks: () => { keys: JWK[] }, settings
     if (!match) throw invalidToken('expected a Bearer token');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1]!, keySet(), { issuer: settings.issuer, audience: adminAudience, typ: 'at+jwt', requiredClaims: ['exp', 'iat', 'client_id', 'sub'] }));
+      ({ payload } = await jwtVerify(match[1]!, keySet(), { issuer: settings.issuer, audience: adminAudience, typ: 'at+jwt', requiredClaims: ['exp', 'iat', 'client_id', 'sub', 'jti'] }));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw invalidToken('the access token expired');
       throw invalidToken('the access token is not valid for this API');
     }
     const clientId = String(payload.client_id);
+    if (!(await settings.stands(payload as Parameters<BearerSettings['stands']>[0]))) throw invalidToken('the access token was revoked');
     const thumbprint = (payload.cnf as { 'x5t#S256'?: unknown } | undefined)?.['x5t#S256'];
     if (typeof thumbprint === 'string') {
       const presented = certificate ? createHash('sha256').update(certificate.raw).digest('base64url') : undefined;

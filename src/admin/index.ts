@@ -13,9 +13,11 @@ import type { AuditReader } from '../audit/reader.js';
 import type { Config } from '../config/index.js';
 import type { Views } from '../http/views.js';
 import { dpopSigningAlgValues } from '../oidc/dpop.js';
+import { createIntrospectionPolicy } from '../oidc/introspection-policy.js';
+import { factsOf } from '../oidc/jwt-access-tokens.js';
 import { adminAudience } from '../resources/admin-audience.js';
 import type { Services } from '../services.js';
-import { createBearerVerifier } from './bearer.js';
+import { createBearerVerifier, type BearerSettings } from './bearer.js';
 import type { Operation } from './operation.js';
 import { openApiDocument } from './openapi.js';
 import { referenceModel } from './reference.js';
@@ -51,6 +53,16 @@ export function adminOperations(services: Services, auditReader: AuditReader, is
   return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services), ...statsOperations(services)];
 }
 
+/** A verified admin token stands while its jti is not revoked and its client, user and cutoffs allow it. */
+function tokenStanding(services: Services): BearerSettings['stands'] {
+  const policy = createIntrospectionPolicy(services);
+  return async (claims) => {
+    const revoked = services.accessTokenRevocations.isRevoked(claims.jti);
+    if (revoked === true || (typeof revoked !== 'boolean' && (await revoked))) return false;
+    return policy.stillStands(factsOf(claims));
+  };
+}
+
 export function adminApi(deps: AdminApiDeps) {
   const operations = adminOperations(deps.services, deps.auditReader, deps.config.issuer);
   const described = openApiDocument(operations, deps.config.issuer, deps.serverUrl);
@@ -60,7 +72,7 @@ export function adminApi(deps: AdminApiDeps) {
   const reference = deps.views.render('admin-reference.njk', { ...referenceModel(described), server, openapi: `${adminPrefix}/openapi.json` });
   return adminRouter({
     operations,
-    verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens }),
+    verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens, stands: tokenStanding(deps.services) }),
     certificate: deps.certificate,
     audit: deps.services.audit,
     log: deps.log,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { adminOperations } from '../../../src/admin/index.js';
+import { operator } from '../../../src/audit/events.js';
 import { developmentTls } from '../../../src/tls/development.js';
 import { freshDatabase, integrationDbKind } from '../../support/databases.js';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
@@ -121,7 +122,9 @@ describe('a separate admin listener with TLS', () => {
 
   it('speaks TLS with the main listener’s certificate, and refuses plain HTTP', async () => {
     expect(gh.app.adminUrl).toBe(`https://127.0.0.1:${adminPort}`);
-    const token = await mintToken(gh, { sub: 'svc', client_id: 'svc', scope: 'admin:keys.read' });
+    // A token of a real, live client (the API checks that it still stands), minted without a TLS round trip.
+    const { client } = await gh.app.services.clients.create(operator, { type: 'service', name: 'svc', scope: 'admin:keys.read' });
+    const token = await mintToken(gh, { sub: client.clientId, client_id: client.clientId, scope: 'admin:keys.read' });
     const keys = await get('/admin/v1/keys', token);
     expect(keys.status).toBe(200);
     expect((JSON.parse(keys.body) as { items: unknown[] }).items.length).toBeGreaterThan(0);

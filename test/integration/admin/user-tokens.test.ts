@@ -5,6 +5,7 @@
  * `acr` and `auth_time`; reads need the scope and the marker, writes also a
  * second factor (RFC 9470 step-up challenge otherwise).
  */
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { operator } from '../../../src/audit/events.js';
@@ -53,6 +54,24 @@ describe('admin API with a user token', () => {
     // Without the marker the same kind of token is refused, reads too.
     await bed.gh.app.services.accounts.setAdmin(operator, user.id, false);
     expect((await adminGet(withMfa, '/users')).status).toBe(403);
+  }, 120_000);
+
+  it('a token revoked at the revocation endpoint is refused at once, and a sign-out everywhere ends the admin\'s other tokens', async () => {
+    const user = await bed.gh.createUser();
+    await bed.gh.app.services.accounts.setAdmin(operator, user.id, true);
+    const first = await signIn(user);
+    const second = await signIn(user);
+    expect((await adminGet(first, '/users')).status).toBe(200);
+    await oidc.tokenRevocation(rp, first);
+    const revoked = await adminGet(first, '/users');
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get('www-authenticate')).toMatch(/error="invalid_token", error_description="the access token was revoked"/);
+    expect((await adminGet(second, '/users')).status).toBe(200);
+
+    await bed.gh.app.services.sessions.signOutEverywhere(operator, user.id, 'sign_out_everywhere');
+    const cutOff = await adminGet(second, '/users');
+    expect(cutOff.status).toBe(401);
+    expect(cutOff.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
   }, 120_000);
 
   describe('through roles (issue 15 §4)', () => {
