@@ -94,7 +94,7 @@ export const cutoffCacheTtlMs = 5_000;
 const logoutChannel = 'gatehouse_backchannel_logout';
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
-/** How long a delivered or given-up logout stays visible (`gatehouse sessions logouts`) before the cleanup job removes it. */
+/** How long a delivered or given-up logout is kept for inspection before the cleanup job removes it. */
 const settledRetentionSeconds = 7 * 86_400;
 const fromEpoch = (seconds: number | undefined) => (typeof seconds === 'number' ? new Date(seconds * 1000) : null);
 
