@@ -210,7 +210,8 @@ describe('revocation that propagates, with back-channel logout', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     const [token] = (await receiver.waitFor(before + 1)).slice(before);
     expect(token).toMatchObject({ sub: user.id, sid: signedIn.claims.sid, aud: clientId });
-    expect(await gh.app.services.sessions.logouts.of(user.id)).toEqual([expect.objectContaining({ reason: 'rp_initiated_logout', state: 'delivered', attempts: 2 })]);
+    // The worker marks the entry delivered after the receiver has answered: poll for it.
+    await expect.poll(() => gh.app.services.sessions.logouts.of(user.id)).toEqual([expect.objectContaining({ reason: 'rp_initiated_logout', state: 'delivered', attempts: 2 })]);
   });
 
   it('the cleanup job sweeps settled logouts a week after they settled, and keeps the recent ones', async () => {
