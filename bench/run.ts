@@ -30,7 +30,7 @@ import { compile, freePort, root, startBaseline, startGatehouse, startPostgres, 
 import { signingCeiling } from './signing.js';
 import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 
-const scenarioNames = ['client-credentials', 'admin-polling', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
+const scenarioNames = ['client-credentials', 'rbac-client-credentials', 'admin-polling', 'dpop-client-credentials', 'mtls-client-credentials', 'authorization-code', 'refresh', 'introspection', 'jwks', 'discovery'] as const;
 type Scenario = (typeof scenarioNames)[number];
 const cores = os.availableParallelism();
 // pgbouncer-1: one process on PostgreSQL through PgBouncer in transaction mode (unprepared statements; docs/operations.md).
@@ -57,6 +57,8 @@ const connections = 16;
 /** Sign-ins in flight at once, each on its own account; argon2id runs on libuv's 4 threads. */
 const signInConcurrency = 8;
 const audience = 'https://api.bench.test';
+/** The same resource server with RBAC on: the service client holds `read` through a role (issue 15's bench). */
+const rbacAudience = 'https://rbac-api.bench.test';
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
 // PostgreSQL runs as its own OS user when we are root (test/support/pg-server.sh): it must reach its directory.
 chmodSync(runDir, 0o755);
@@ -115,6 +117,9 @@ async function seed(env: Record<string, string>): Promise<Seeded> {
     const { services } = core;
     await services.resources.add(operator, { rbac: false, audience, name: 'Bench API', scopes: ['read', 'write'], accessTokenTtl: 300 });
     const service = await services.clients.create(operator, { type: 'service', name: 'Bench worker' });
+    await services.resources.add(operator, { rbac: true, audience: rbacAudience, name: 'Bench API with RBAC', scopes: ['read', 'write'], accessTokenTtl: 300 });
+    await services.rbac.createRole(operator, { name: 'bench-reader', permissions: [{ audience: rbacAudience, scope: 'read' }] });
+    await services.rbac.assign(operator, 'bench-reader', { kind: 'client', id: service.client.clientId });
     const dpopService = await services.clients.create(operator, { type: 'service', name: 'Bench DPoP worker', dpopBoundTokens: true });
     const redirectUri = 'http://127.0.0.1:9/callback';
     const web = await services.clients.create(operator, { type: 'confidential', name: 'Bench web app', redirectUris: [redirectUri], firstParty: true });
@@ -287,6 +292,13 @@ async function runConfig(config: string, baseline: Running, pgAdmin: () => strin
             curves.push(await sweep('Gatehouse (PostgreSQL, 1 process)', gatehouse, cc, g.requestsPerSecond));
             if (raw) curves.push(await sweep('raw oidc-provider', baseline, rawCc, raw.requestsPerSecond));
           }
+          break;
+        }
+        case 'rbac-client-credentials': {
+          // Client credentials for a resource with RBAC on, the scope held through a role: compare with client-credentials'
+          // ratio of the same invocation (issue 15: within 3 points).
+          const request: HttpRequest = { ...cc, body: new URLSearchParams({ grant_type: 'client_credentials', resource: rbacAudience, scope: 'read' }).toString() };
+          await alternate(scenario, config, baseline, rawCc, gatehouse, request, rounds);
           break;
         }
         case 'admin-polling': {

@@ -117,3 +117,23 @@ describe('registration settings', () => {
     expect(() => loadConfig({ GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS: JSON.stringify(issuers), GATEHOUSE_SOFTWARE_STATEMENT_ISSUERS_FILE: path.join(dir, 'issuers.json') })).toThrow(/set one, not both/);
   });
 });
+
+describe('recording client use on the token path', () => {
+  it('writes at most once a minute per client from one node, and again after the minute', async () => {
+    const { createUnusedClientSweep } = await import('../../src/registration/unused-clients.js');
+    const queries: unknown[][] = [];
+    const db = { query: async (_sql: string, params: unknown[]) => (queries.push(params), { rows: [], rowCount: 0 }) } as unknown as Parameters<typeof createUnusedClientSweep>[0];
+    let clock = 1_000_000;
+    const sweep = createUnusedClientSweep(db, { removeRegistered: async () => undefined }, { record: () => undefined } as never, () => clock);
+    await sweep.touch('a');
+    await sweep.touch('a');
+    await sweep.touch('b');
+    expect(queries).toEqual([['a'], ['b']]);
+    clock += 59_999;
+    await sweep.touch('a');
+    expect(queries).toHaveLength(2);
+    clock += 1;
+    await sweep.touch('a');
+    expect(queries).toEqual([['a'], ['b'], ['a']]);
+  });
+});
