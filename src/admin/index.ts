@@ -72,7 +72,7 @@ export function adminApi(deps: AdminApiDeps) {
   const reference = deps.views.render('admin-reference.njk', { ...referenceModel(described), server, openapi: `${adminPrefix}/openapi.json` });
   return adminRouter({
     operations,
-    verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens, stands: tokenStanding(deps.services) }),
+    verify: createBearerVerifier(() => deps.publicJwks, { issuer: deps.config.issuer, requireBoundTokens: deps.config.admin.requireBoundTokens, stands: tokenStanding(deps.services), firstUse: deps.services.replay.firstUse }),
     certificate: deps.certificate,
     audit: deps.services.audit,
     log: deps.log,
@@ -81,6 +81,7 @@ export function adminApi(deps: AdminApiDeps) {
     heldAdminScopes: async (id) => (await deps.services.rbac.effective({ kind: 'user', id })).scopesAt(adminAudience),
     maxAuthAgeSeconds: deps.config.admin.maxAuthAgeSeconds,
     idempotency: { store: deps.services.adminIdempotency, ttlSeconds: deps.config.admin.idempotencyTtlSeconds },
+    serverUrl: server,
     publicRoutes: {
       '/openapi.json': (ctx) => {
         ctx.type = 'application/json';

@@ -139,7 +139,7 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
       securitySchemes: {
         gatehouse: {
           type: 'oauth2',
-          description: `Access tokens for audience ${adminAudience}; service clients through client credentials (certificate-bound in production), people through a first-party client with code + PKCE.`,
+          description: `Access tokens for audience ${adminAudience}; service clients through client credentials (certificate- or DPoP-bound in production), people through a first-party client with code + PKCE.`,
           flows: {
             clientCredentials: { tokenUrl: `${issuer}/token`, scopes: scopeDescriptions },
             authorizationCode: { authorizationUrl: `${issuer}/auth`, tokenUrl: `${issuer}/token`, scopes: scopeDescriptions },

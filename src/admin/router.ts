@@ -124,6 +124,8 @@ export interface AdminRouterDeps extends AuthoriseDeps {
   publicRoutes: Record<string, (ctx: Context) => void>;
   /** Where creates keep their Idempotency-Key responses, and for how long. */
   idempotency: { store: IdempotencyStore; ttlSeconds: number };
+  /** The API's advertised base URL (the OpenAPI document's server): DPoP proofs name it in `htu`. */
+  serverUrl: string;
 }
 
 /** RFC 9745 `Deprecation` (an sf-date), RFC 8594 `Sunset` (an HTTP-date) and their links. */
@@ -186,7 +188,7 @@ export function adminRouter(deps: AdminRouterDeps) {
       // On every answer of a deprecated operation, refusals included: a caller learns of it before it matters.
       if (op.deprecated) for (const [name, value] of Object.entries(deprecationHeaders(op.deprecated))) ctx.set(name, value);
       const certificate = deps.certificate(ctx);
-      const caller = await deps.verify(ctx.get('Authorization') || undefined, certificate);
+      const caller = await deps.verify(ctx.get('Authorization') || undefined, certificate, { method: ctx.method, htu: `${deps.serverUrl}${path}`, dpop: ctx.get('DPoP') || undefined });
       await authorise(op, caller, deps);
       const params = parse(op.params, found.params, 'path.');
       const query = parse(op.query, { ...ctx.query }, 'query.');

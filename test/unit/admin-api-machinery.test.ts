@@ -72,6 +72,7 @@ describe('Deprecation and Sunset on operations marked deprecated', () => {
           return { actor: { kind: 'admin', clientId: 'svc' }, scopes: new Set(['admin:users.read']), user: undefined, bound: false };
         },
         certificate: () => undefined,
+        serverUrl: 'http://127.0.0.1/admin/v1',
         audit: noAudit,
         log: pino({ level: 'silent' }),
         bodyLimit: 1024,

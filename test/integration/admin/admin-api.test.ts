@@ -527,7 +527,7 @@ describe('admin API rate limit and binding', () => {
     const call = adminCaller(gh, undefined);
     const unbound = await call('GET', '/users', { token });
     expect(unbound.status).toBe(401);
-    expect(unbound.headers.get('www-authenticate')).toBe('Bearer realm="gatehouse-admin", error="invalid_token", error_description="this API accepts only sender-constrained (certificate-bound) access tokens"');
+    expect(unbound.headers.get('www-authenticate')).toBe('Bearer realm="gatehouse-admin", error="invalid_token", error_description="this API accepts only sender-constrained (certificate- or DPoP-bound) access tokens"');
     const statuses: number[] = [];
     for (let i = 0; i < 6; i += 1) statuses.push((await call('GET', '/users', { token })).status);
     expect(statuses).toContain(429);
