@@ -98,29 +98,29 @@ function printUpstream(context: CliContext, upstream: Upstream, json: boolean | 
   }
 }
 
+/** The fields `add` and `update` take from the same options (sharedOptions below). */
+function sharedFields(options: SharedOptions, clientSecret: string | undefined) {
+  return {
+    displayName: options.displayName,
+    clientId: options.clientId,
+    clientSecret,
+    clientAuth: options.clientAuth,
+    scopes: options.scope,
+    claims: claimsOf(options),
+    linking: options.linking,
+    secondFactor: options.secondFactor,
+    domains: options.domain,
+    endUpstreamSession: options.endUpstreamSession,
+  };
+}
+
 async function add(name: string, options: AddOptions): Promise<void> {
   await withContext(async (context) => {
     const clientSecret = await secretFrom(options);
     if (!options.clientId) throw new CliError('--client-id is required');
     const preset = options.preset === 'oidc' ? undefined : options.preset === 'entra' ? 'microsoft' : options.preset;
     if (options.preset === 'oidc' && !options.issuer) throw new CliError('--preset oidc needs --issuer (the upstream\'s issuer or discovery URL)');
-    const input = defined({
-      name,
-      preset,
-      tenant: options.tenant,
-      issuer: options.issuer,
-      displayName: options.displayName,
-      clientId: options.clientId,
-      clientSecret,
-      clientAuth: options.clientAuth,
-      scopes: options.scope,
-      claims: claimsOf(options),
-      linking: options.linking,
-      secondFactor: options.secondFactor,
-      domains: options.domain,
-      endUpstreamSession: options.endUpstreamSession,
-      enabled: options.disabled ? false : undefined,
-    }) as NewUpstream;
+    const input = defined({ name, preset, tenant: options.tenant, issuer: options.issuer, ...sharedFields(options, clientSecret), enabled: options.disabled ? false : undefined }) as NewUpstream;
     const upstream = await serviceCall(() => withInput(input, (value) => context.services.upstreams.create(operator, value)));
     printUpstream(context, upstream, options.json);
   });
@@ -129,19 +129,7 @@ async function add(name: string, options: AddOptions): Promise<void> {
 async function update(name: string, options: SharedOptions & { enabled?: boolean }): Promise<void> {
   await withContext(async (context) => {
     const clientSecret = await secretFrom(options);
-    const changes = defined({
-      displayName: options.displayName,
-      clientId: options.clientId,
-      clientSecret,
-      clientAuth: options.clientAuth,
-      scopes: options.scope,
-      claims: claimsOf(options),
-      linking: options.linking,
-      secondFactor: options.secondFactor,
-      domains: options.domain,
-      endUpstreamSession: options.endUpstreamSession,
-      enabled: options.enabled,
-    }) as UpstreamChanges;
+    const changes = defined({ ...sharedFields(options, clientSecret), enabled: options.enabled }) as UpstreamChanges;
     if (Object.keys(changes).length === 0) throw new CliError('nothing to change: name at least one option (see --help)');
     const upstream = await serviceCall(() => withInput(changes, (value) => context.services.upstreams.update(operator, name, value)));
     printUpstream(context, upstream, options.json);
