@@ -168,7 +168,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
     const mailWorker = smtpUrl && from
       ? await startMailWorker({ db, outbox: services.mail.outbox, transport: createSmtpTransport({ smtpUrl, from, requireTls: config.mail.requireTls }), log, settings: config.mail })
       : undefined;
-    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency, services.mail, services.notices, services.unusedClients, services.rollups, services.consoleSessions, services.sessions.logouts], config.cleanupIntervalSeconds, log);
+    const stopCleanup = scheduleCleanup(db, [services.artifacts, services.replay, services.setup, services.adminIdempotency, services.mail, services.invitations, services.notices, services.unusedClients, services.rollups, services.consoleSessions, services.sessions.logouts], config.cleanupIntervalSeconds, log);
 
     const metricsListener: MetricsListener | undefined = config.metrics.port !== undefined
       ? await startMetricsListener(metrics.registry, { host: config.metrics.host, port: config.metrics.port, token: config.metrics.token })
@@ -201,6 +201,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Gateh
         await listeners.close(10_000);
         await logoutWorker.stop();
         await services.passwordRecovery.idle();
+        await services.signups.idle();
         await mailWorker?.stop();
         await metricsListener?.close();
         await adminSocket?.close();

@@ -43,6 +43,8 @@ import { createReplayService, type ReplayService } from './replay/replay.js';
 import type { Rollups } from './rollups/rollups.js';
 import { createResourceService, type ResourceService } from './resources/resources.js';
 import { createSetupService, type SetupService } from './setup/setup.js';
+import { createInvitationService, type InvitationService } from './signup/invitations.js';
+import { createSignupService, type SignupService } from './signup/signups.js';
 import { createSessionService, type SessionService, type SignOutReason } from './sessions/sessions.js';
 import { createExchangePolicyService, type ExchangePolicyService } from './token-exchange/policies.js';
 import { createAccessTokenRevocations, type AccessTokenRevocations } from './tokens/revocation-list.js';
@@ -104,6 +106,9 @@ export interface Services {
   /** "Forgot password": reset links by email, with the second factor still required. */
   passwordRecovery: PasswordRecovery;
   emailVerification: EmailVerification;
+  /** Self-service sign-up (GATEHOUSE_SIGNUP, issue 19 §5) and the operators' invitations it may require. */
+  signups: SignupService;
+  invitations: InvitationService;
   /** New-device sign-ins, and (through the audit sink) password and factor changes. */
   notices: SecurityNotices;
   /** RFC 8628's user-code guessing limit and polling interval. */
@@ -112,7 +117,7 @@ export interface Services {
   rewrapSealedSecrets(actor: Actor, onProgress?: (holder: string, done: number, total: number) => void): Promise<Record<string, number>>;
 }
 
-export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'deviceFlow' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail'>;
+export type ServiceSettings = Pick<Config, 'argon2' | 'passwords' | 'ttl' | 'keys' | 'lockout' | 'deviceFlow' | 'mfa' | 'passkeys' | 'registration' | 'rbac' | 'issuer' | 'federation' | 'mail' | 'signup'>;
 
 /** Only the composition root calls this (the grep in issue 13 holds it to that). */
 export function createServices(db: Db, config: ServiceSettings, secrets: SecretBox, audit: Audit, counters: LimiterFactory, rollups: Rollups): Services {
@@ -142,6 +147,11 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     counters,
     audit,
     settings: { issuer: config.issuer, ttlSeconds: config.mail.resetTtlSeconds, perAccount: config.mail.resetPerAccount, perIp: config.mail.resetPerIp },
+  });
+  const invitations = createInvitationService({ db, mail, accounts: accountService, audit, settings: { enabled: config.signup.mode === 'invite', issuer: config.issuer, ttlSeconds: config.signup.invitationTtlSeconds } });
+  const signups = createSignupService({
+    db, mail, accounts: accountService, verification: emailVerification, invitations, counters, audit,
+    settings: { mode: config.signup.mode, issuer: config.issuer, perAddress: config.signup.perAddress, perIp: config.signup.perIp },
   });
   const rbac = createRbacService(db, {
     audit,
@@ -227,6 +237,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     mail,
     passwordRecovery,
     emailVerification,
+    signups,
+    invitations,
     notices,
     apiKeys: createApiKeyService({
       db,

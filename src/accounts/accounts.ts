@@ -80,7 +80,8 @@ export interface SignInOrigin extends EventOrigin {
 }
 
 export interface AccountService {
-  create(actor: Actor, input: NewAccount): Promise<Account>;
+  /** `detail` joins the `account.created` event (`via: 'signup'`, `via: 'invitation'`). */
+  create(actor: Actor, input: NewAccount, detail?: Record<string, unknown>): Promise<Account>;
   /**
    * An account with no password (created just in time for a user an upstream
    * identity provider vouches for, src/federation/): the password page can
@@ -188,9 +189,9 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
   }
 
   return {
-    async create(actor: Actor, input: NewAccount): Promise<Account> {
+    async create(actor: Actor, input: NewAccount, detail: Record<string, unknown> = {}): Promise<Account> {
       const parsed = newAccountSchema.parse(input);
-      return insertAccount(actor, parsed, await passwords.hash(allowedPassword(parsed.password, [parsed.username, parsed.email, parsed.name, parsed.givenName, parsed.familyName])), {});
+      return insertAccount(actor, parsed, await passwords.hash(allowedPassword(parsed.password, [parsed.username, parsed.email, parsed.name, parsed.givenName, parsed.familyName])), detail);
     },
 
     async createWithoutPassword(actor: Actor, input: Omit<NewAccount, 'password'>, detail: Record<string, unknown> = {}): Promise<Account> {

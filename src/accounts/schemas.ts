@@ -16,6 +16,8 @@ export const passwordSchema = z
   .min(1, 'password must not be empty')
   .max(256, 'password must be at most 256 characters');
 
+export const emailSchema = z.string().trim().pipe(z.email().max(254));
+
 export const newAccountSchema = z.object({
   username: usernameSchema,
   email: z.email().max(254).optional(),

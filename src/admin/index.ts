@@ -30,6 +30,7 @@ import { registrationOperations } from './routes/registration.js';
 import { rbacOperations } from './routes/rbac.js';
 import { resourceOperations } from './routes/resources.js';
 import { passkeyOperations } from './routes/passkeys.js';
+import { invitationOperations } from './routes/invitations.js';
 import { sessionOperations } from './routes/sessions.js';
 import { statsOperations } from './routes/stats.js';
 import { upstreamOperations } from './routes/upstreams.js';
@@ -50,7 +51,7 @@ export interface AdminApiDeps {
 }
 
 export function adminOperations(services: Services, auditReader: AuditReader, issuer: string): Operation[] {
-  return [...userOperations(services), ...passkeyOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services), ...statsOperations(services)];
+  return [...userOperations(services), ...passkeyOperations(services), ...invitationOperations(services), ...sessionOperations(services), ...clientOperations(services), ...apiKeyOperations(services), ...exchangePolicyOperations(services), ...resourceOperations(services, { issuer, dpopSigningAlgs: dpopSigningAlgValues }), ...registrationOperations(services), ...keyOperations(services), ...upstreamOperations(services, issuer), ...auditOperations(auditReader), ...rbacOperations(services), ...statsOperations(services)];
 }
 
 /** A verified admin token stands while its jti is not revoked and its client, user and cutoffs allow it. */

@@ -5,6 +5,7 @@ import type { Account } from '../accounts/accounts.js';
 import { newAccountSchema } from '../accounts/schemas.js';
 import { withContext, type CliContext } from './context.js';
 import { registerEmailCommands } from './email.js';
+import { registerInvitationCommands } from './invitations.js';
 import { registerSecondFactorCommands } from './mfa.js';
 import { registerPasskeyCommands } from './passkeys.js';
 import { CliError, withInput } from './errors.js';
@@ -202,5 +203,6 @@ Example:
 
   registerSecondFactorCommands(users);
   registerEmailCommands(users);
+  registerInvitationCommands(users);
   registerPasskeyCommands(users);
 }

@@ -50,6 +50,9 @@ export function checkConsistency(s: SettingValues, config: Config, problems: str
   if (Boolean(config.mail.smtpUrl) !== Boolean(config.mail.from)) {
     problems.push('GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM: set both or neither (every message needs a sender)');
   }
+  if (config.signup.mode === 'open' && !config.mail.smtpUrl) {
+    problems.push('GATEHOUSE_SIGNUP=open: needs GATEHOUSE_SMTP_URL (open sign-up answers every request with "check your email"; without mail nobody could finish)');
+  }
   if (config.mail.resetTtlSeconds > 3600) {
     problems.push('GATEHOUSE_PASSWORD_RESET_TTL: at most 1h; a reset link is a credential sitting in a mailbox');
   }

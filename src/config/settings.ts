@@ -27,6 +27,7 @@ import {
 } from './formats.js';
 import { clientMetadataDocumentsSettings, mailSettings, testingSettings } from './outbound-settings.js';
 import { setting, type SettingGroup } from './setting.js';
+import { signupSettings } from './signup-settings.js';
 
 export { flatten, isSetting, setting, type Setting, type SettingGroup, type ValuesOf } from './setting.js';
 
@@ -186,6 +187,7 @@ export const settingTable = {
       'Attestation asked for when a passkey is registered: `none` (any authenticator, no attestation statement kept), or `direct` (the authenticator\'s attestation statement is requested and verified, and a registration without one is refused).'),
   },
   mail: mailSettings,
+  signup: signupSettings,
   profile: setting('GATEHOUSE_PROFILE', 'standard', z.enum(['standard', 'fapi2']),
     '`fapi2`: every client follows the FAPI 2.0 Security Profile (PAR, PKCE S256, DPoP- or certificate-bound tokens, `private_key_jwt` or mTLS client authentication, PS256/ES256/EdDSA only, codes of at most 60 s, no refresh-token rotation); `standard`: only clients registered with `security_profile: fapi2` (CLI `--profile fapi2`) do (docs/fapi.md).'),
   dpop: {

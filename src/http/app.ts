@@ -25,6 +25,7 @@ import type { Csrf } from '../interactions/csrf.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage, setupPage } from '../interactions/setup.js';
 import { recoveryPages } from '../interactions/recovery.js';
+import { signupPages } from '../interactions/signup.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
@@ -156,6 +157,7 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       home: homePage({ views: deps.views, issuer: config.issuer }),
       recovery,
       verify_email: recovery,
+      signup: signupPages({ signups: deps.services.signups, views: deps.views, csrf: deps.csrf, minLength: config.passwords.minLength, invitationTtlSeconds: config.signup.invitationTtlSeconds }),
       federation_callback: interactions,
       federation_jwks: federationJwksRoute(deps.services.upstreams),
       federation_backchannel_logout: upstreamBackchannelLogoutRoute(deps.services.upstreamLogout),

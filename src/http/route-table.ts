@@ -110,6 +110,8 @@ export const routeTable: readonly Route[] = [
   { ...own, ...page, name: 'interaction', path: '/interaction', match: 'under', rateLimit: 'interaction', label: 'interaction' },
   // Password recovery and email verification (src/interactions/recovery.ts): forms a person fills, at the sign-in pages' budget.
   { ...own, ...page, name: 'recovery', path: '/recovery', match: 'tree', rateLimit: 'interaction', label: 'recovery' },
+  // Self-service sign-up and invitations (src/interactions/signup.ts; 404 unless GATEHOUSE_SIGNUP is on): the form's password reaches argon2.
+  { ...own, ...page, name: 'signup', path: '/signup', match: 'tree', rateLimit: 'interaction', label: 'signup' },
   { ...own, ...page, name: 'verify_email', path: '/verify-email', match: 'exact', rateLimit: 'interaction', label: 'verify_email' },
   // The one redirect URI every upstream identity provider returns to (src/interactions/federation.ts).
   { ...own, ...page, name: 'federation_callback', path: '/federation/callback', match: 'exact', rateLimit: 'interaction', label: 'federation_callback' },

@@ -21,7 +21,7 @@ export const passwordlessCeremony = (uid: string) => `passwordless:${uid}`;
 export async function renderLoginPage(pages: Pages, ctx: Context, details: Details, client: PageClient, form: { login?: string; error?: string; notice?: string; passkeyRefused?: boolean } = {}, status = 200) {
   const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
   const choices = await pages.upstreamChoices(details);
-  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeys: true, autofill: !form.passkeyRefused, recovery: pages.services.passwordRecovery.enabled }, status, choices.formTargets);
+  pages.render(ctx, details, 'login.njk', { client: client.name, login: form.login ?? hint, error: form.error, notice: form.notice ?? choices.notice, upstreams: choices.upstreams, passkeys: true, autofill: !form.passkeyRefused, recovery: pages.services.passwordRecovery.enabled, signup: pages.services.signups.mode === 'open' }, status, choices.formTargets);
 }
 
 /** The second-factor step a password sign-in hands over to (src/interactions/second-factor.ts); true when it answered. */

@@ -20,7 +20,7 @@ import type { Csrf } from './csrf.js';
 import type { Views } from '../http/views.js';
 
 export interface InteractionDeps {
-  services: Pick<Services, 'accounts' | 'mfa' | 'passkeys' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns' | 'passwordRecovery' | 'notices'>;
+  services: Pick<Services, 'accounts' | 'mfa' | 'passkeys' | 'pendingSignIns' | 'upstreams' | 'federatedSignIns' | 'passwordRecovery' | 'notices' | 'signups'>;
   views: Views;
   csrf: Csrf;
   /** GATEHOUSE_MFA_REQUIRED. */

@@ -45,20 +45,21 @@ export interface RecoveryPageDeps {
   resetTtlSeconds: number;
 }
 
-function render(ctx: Context, views: Views, template: string, data: Record<string, unknown>, status = 200): void {
+/** A page outside an interaction, under the page CSP (also the sign-up pages', signup.ts). */
+export function render(ctx: Context, views: Views, template: string, data: Record<string, unknown>, status = 200): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.set('Content-Security-Policy', contentSecurityPolicy());
   ctx.body = views.render(template, data);
 }
 
-function allow(ctx: Context, methods: string): never {
+export function allow(ctx: Context, methods: string): never {
   ctx.set('Allow', methods);
   throw new PageError(405, 'This page does not accept that kind of request.');
 }
 
-const isRead = (ctx: Context) => ctx.method === 'GET' || ctx.method === 'HEAD';
-const parse = (ctx: Context, next: Next) => requireFormBody(ctx, () => parseForm(ctx, next));
+export const isRead = (ctx: Context) => ctx.method === 'GET' || ctx.method === 'HEAD';
+export const parse = (ctx: Context, next: Next) => requireFormBody(ctx, () => parseForm(ctx, next));
 
 export function recoveryPages({ recovery, verification, views, csrf, resetTtlSeconds }: RecoveryPageDeps): Middleware {
   // Lax, not Strict: the link is opened from a mail client, a cross-site navigation whose redirect must still carry the cookie.

@@ -12,9 +12,9 @@ import { createMessageTemplates, type MessageKind, type MessageTemplates } from 
 
 export type { OutboxRow };
 
-/** Who a message is about and to. */
+/** Who a message is about and to; `id` null for an address with no account yet (an invitation, a sign-up). */
 export interface Addressee {
-  id: string;
+  id: string | null;
   username: string;
   email: string | null;
 }

@@ -20,11 +20,17 @@ export type NoticeKind =
   | 'notice_factor_removed'
   | 'notice_recovery_code_used';
 
-export type MessageKind = 'password_reset' | 'email_verification' | NoticeKind;
+/** Sign-up (src/signup/): the invitation link, and the two answers to a sign-up whose names are taken. */
+export type SignupMessageKind = 'invitation' | 'signup_existing_account' | 'signup_username_taken';
+
+export type MessageKind = 'password_reset' | 'email_verification' | SignupMessageKind | NoticeKind;
 
 const subjects: Record<MessageKind, string> = {
   password_reset: 'Reset your password',
   email_verification: 'Confirm your email address',
+  invitation: 'You are invited to create an account',
+  signup_existing_account: 'You already have an account',
+  signup_username_taken: 'Choose another username',
   notice_new_sign_in: 'New sign-in to your account',
   notice_password_changed: 'Your password was changed',
   notice_password_reset: 'Your password was reset',
