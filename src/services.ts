@@ -209,7 +209,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
     clientSecrets,
-    ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
+    ...createRegistrationServices({ db, clients, resources, audit, settings: config.registration }),
     resources,
     upstreams,
     federationLinks: createLinkService(db, audit, upstreams),

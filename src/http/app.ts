@@ -44,6 +44,7 @@ import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
 import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
 import { resourceIndicators } from '../oidc/resources.js';
+import { registeredScope } from '../oidc/registration-scope.js';
 import { installTokenExchange } from '../oidc/token-exchange.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
@@ -163,6 +164,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       device_resume: deviceResumeGuard({ views: deps.views }),
       device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
+      registration: registeredScope,
+      client: registeredScope,
       ...(admin
         ? {
             admin,
