@@ -23,6 +23,7 @@ import { createFederatedSignIns, type FederatedSignIns } from './federation/sign
 import { createUpstreamClient } from './federation/upstream-client.js';
 import { createLinkService, type LinkService } from './federation/links.js';
 import { createUpstreamLogout, type UpstreamLogout } from './federation/logout.js';
+import { createUpstreamSessionEnd, type UpstreamSessionEnd } from './federation/session-end.js';
 import { createUpstreamService, type UpstreamService } from './federation/upstreams.js';
 import { createKeystore, type Keystore } from './keys/keystore.js';
 import { createMailService, type MailService } from './mail/mail.js';
@@ -80,6 +81,7 @@ export interface Services {
   federationLinks: LinkService;
   /** Back-channel logout tokens from upstreams (POST /federation/backchannel-logout). */
   upstreamLogout: UpstreamLogout;
+  upstreamSessionEnd: UpstreamSessionEnd;
   federatedSignIns: FederatedSignIns;
   keystore: Keystore;
   artifacts: ArtifactStore;
@@ -181,6 +183,8 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
   const upstreamClient = createUpstreamClient(config.federation);
   const replay = createReplayService(db);
   const upstreamLogout = createUpstreamLogout({ db, audit, upstreams, client: upstreamClient, sessions, replay });
+  const artifacts = createArtifactStore(db);
+  const upstreamSessionEnd = createUpstreamSessionEnd({ artifacts, secrets, audit, upstreams, client: upstreamClient, issuer: config.issuer });
   const federatedSignIns = createFederatedSignIns({
     db,
     secrets,
@@ -190,6 +194,7 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     client: upstreamClient,
     redirectUri: `${config.issuer.replace(/\/$/, '')}/federation/callback`,
     rememberUpstreamSession: (issuer, sid, accountId) => upstreamLogout.remember(issuer, sid, accountId, new Date(Date.now() + config.ttl.session * 1000)),
+    rememberSignIn: (uid, signIn, ttlSeconds) => upstreamSessionEnd.rememberSignIn(uid, signIn, ttlSeconds),
   });
   // Every service that stores something sealed under the master secret.
   const sealedSecretHolders: Record<string, (onProgress: (done: number, total: number) => void) => Promise<number>> = {
@@ -219,14 +224,15 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
     pendingSignIns: createPendingSignIns(db, secrets, audit),
     clients,
     clientSecrets,
-    ...createRegistrationServices({ db, clients, audit, settings: config.registration }),
+    ...createRegistrationServices({ db, clients, resources, audit, settings: config.registration }),
     resources,
     upstreams,
     federationLinks: createLinkService(db, audit, upstreams),
     upstreamLogout,
+    upstreamSessionEnd,
     federatedSignIns,
     keystore,
-    artifacts: createArtifactStore(db),
+    artifacts,
     accessTokenRevocations: createAccessTokenRevocations(db, audit),
     /** One-time use of proof JWT ids (DPoP proofs, client assertions), shared by all nodes. */
     replay,

@@ -47,6 +47,10 @@ export const clientMetadataDocumentsSettings = {
     'Shortest time a fetched document is kept, whatever its `Cache-Control: max-age` or `Expires` says (the default when it says nothing).'),
   cacheMaxSeconds: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MAX', '1h', duration,
     'Longest time a fetched document is kept in each node\'s cache (at most 100 documents), so a changed or withdrawn document takes effect within it.'),
+  hostFetchesPerMinute: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOST_FETCHES_PER_MINUTE', '30', integer(1, 10_000),
+    'Most metadata-document fetches one host gets from each node in any minute; beyond it its clients are refused (`invalid_client`) without a request.'),
+  hostClients: setting('GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOST_CLIENTS', '20', integer(1, 1000),
+    'Most distinct client ids of one host each node fetches within `…_CACHE_MAX`, so one host cannot fill the document cache; a further client id of that host is refused.'),
 } satisfies SettingGroup;
 
 export const testingSettings = {

@@ -11,7 +11,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
  * new secret plus the previous one, decrypt under either, seal under the new
  * one, and `gatehouse keys rewrap` re-seals what is left under the old one.
  */
-export type SecretPurpose = 'client-secret' | 'signing-key' | 'totp-seed' | 'upstream-client-secret' | 'upstream-signing-key' | 'federation-attempt' | 'console-session';
+export type SecretPurpose = 'client-secret' | 'signing-key' | 'totp-seed' | 'upstream-client-secret' | 'upstream-signing-key' | 'federation-attempt' | 'console-session' | 'upstream-id-token';
 
 const VERSION = 'v1';
 

@@ -80,6 +80,8 @@ export function createFederatedSignIns(deps: {
   redirectUri: string;
   /** Records the upstream session a sign-in came from, for its back-channel logout (src/federation/logout.ts). */
   rememberUpstreamSession?: (issuer: string, sid: string, accountId: string) => Promise<void>;
+  /** Keeps what ending the upstream session at RP-initiated logout needs (src/federation/session-end.ts). */
+  rememberSignIn?: (uid: string, signIn: { upstreamId: string; subject: string; idToken: string | undefined }, ttlSeconds: number) => Promise<void>;
 }): FederatedSignIns {
   const { secrets, audit, accounts, upstreams, client, redirectUri } = deps;
   const attempts = createAttemptStore(deps.db);
@@ -164,10 +166,12 @@ export function createFederatedSignIns(deps: {
       let identity: MappedIdentity;
       let upstreamMfa: boolean;
       let upstreamSid: string | undefined;
+      let idToken: string | undefined;
       try {
         const answer = await client.redeem(target, callbackUrl, checks);
         identity = mapClaims(answer.claims, upstream.claims);
         upstreamSid = answer.sid;
+        idToken = answer.idToken;
         upstreamMfa = upstream.secondFactor === 'trust-upstream' && upstreamDidMfa(answer.amr);
       } catch (error) {
         // openid-client's codes name the check (OAUTH_JWT_CLAIM_COMPARISON_FAILED, …); no secret is in them.
@@ -201,6 +205,9 @@ export function createFederatedSignIns(deps: {
         return { kind: 'locked', retryAfterSeconds, upstream };
       }
       if (upstreamSid && upstreamSid.length <= 255 && deps.rememberUpstreamSession) await deps.rememberUpstreamSession(upstream.issuer, upstreamSid, account.id);
+      if (upstream.protocol === 'oidc' && deps.rememberSignIn) {
+        await deps.rememberSignIn(uid, { upstreamId: upstream.id, subject: identity.subject, idToken }, Math.max(60, Math.ceil((origin.expiresAt.getTime() - Date.now()) / 1000)));
+      }
       audit.record({ type: 'federation.signed_in', outcome: 'success', actor: account.id, subject: account.id, clientId: origin.clientId, detail: { upstream: upstream.name, issuer: upstream.issuer, upstreamMfa } });
       return { kind: 'signed-in', accountId: account.id, upstream, amr: upstreamMfa ? ['fed', 'mfa'] : ['fed'], upstreamMfa };
     },

@@ -38,8 +38,10 @@ export interface UpstreamIdentity {
   /** The ID token's `amr` and `acr` (an OAuth 2.0 upstream has neither). */
   amr: string[];
   acr: string | undefined;
-  /** Kept for RP-initiated logout at the upstream (`id_token_hint`); never stored. */
+  /** The upstream's end_session_endpoint (OpenID RP-Initiated Logout 1.0), when its discovery names one. */
   endSessionEndpoint: string | undefined;
+  /** The ID token itself, for `id_token_hint` when Gatehouse ends the upstream session (stored sealed, src/federation/session-end.ts). */
+  idToken: string | undefined;
   /** The upstream's session id (ID token `sid`), for its back-channel logout tokens. */
   sid: string | undefined;
 }
@@ -50,6 +52,8 @@ export interface UpstreamClient {
   redeem(target: UpstreamTarget, callbackUrl: URL, checks: AuthorizationChecks): Promise<UpstreamIdentity>;
   /** The upstream's jwks_uri from its discovery (back-channel logout tokens are checked against it). */
   jwksUri(target: UpstreamTarget): Promise<string | undefined>;
+  /** The upstream's end_session_endpoint from its discovery; undefined for OAuth 2.0 upstreams and those without one. */
+  endSessionEndpoint(target: UpstreamTarget): Promise<string | undefined>;
 }
 
 /** Discovery is cached per upstream version for five minutes: a sign-in costs no extra round trip, a rotated JWKS is followed by the library. */
@@ -141,7 +145,7 @@ export function createUpstreamClient(options: { allowHttpLoopback: boolean }): U
         expectedState: checks.state,
         ...(isOidc ? { expectedNonce: checks.nonce, idTokenExpected: true } : {}),
       });
-      if (!isOidc) return { claims: await oauthProfile(config, target, tokens.access_token), amr: [], acr: undefined, endSessionEndpoint: undefined, sid: undefined };
+      if (!isOidc) return { claims: await oauthProfile(config, target, tokens.access_token), amr: [], acr: undefined, endSessionEndpoint: undefined, idToken: undefined, sid: undefined };
       const idToken = tokens.claims()!;
       let claims: Record<string, unknown> = { ...idToken };
       if (config.serverMetadata().userinfo_endpoint) {
@@ -150,7 +154,12 @@ export function createUpstreamClient(options: { allowHttpLoopback: boolean }): U
         claims = { ...info, ...idToken };
       }
       const amr = Array.isArray(idToken.amr) ? idToken.amr.filter((v): v is string => typeof v === 'string') : [];
-      return { claims, amr, acr: typeof idToken.acr === 'string' ? idToken.acr : undefined, endSessionEndpoint: config.serverMetadata().end_session_endpoint, sid: typeof idToken.sid === 'string' ? idToken.sid : undefined };
+      return { claims, amr, acr: typeof idToken.acr === 'string' ? idToken.acr : undefined, endSessionEndpoint: config.serverMetadata().end_session_endpoint, idToken: tokens.id_token, sid: typeof idToken.sid === 'string' ? idToken.sid : undefined };
+    },
+
+    async endSessionEndpoint(target) {
+      if (target.protocol !== 'oidc') return undefined;
+      return (await configurationOf(target)).serverMetadata().end_session_endpoint;
     },
 
     async jwksUri(target) {

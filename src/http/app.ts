@@ -29,7 +29,8 @@ import { signupPages } from '../interactions/signup.js';
 import { staticAssets } from '../interactions/static.js';
 import type { Views } from './views.js';
 import { edge } from './edge.js';
-import { federationJwksRoute, upstreamBackchannelLogoutRoute } from './federation-routes.js';
+import { federationJwksRoute, upstreamBackchannelLogoutRoute, upstreamLogoutReturnRoute } from './federation-routes.js';
+import { bindUpstreamSession, endUpstreamSession } from '../oidc/upstream-session-end.js';
 import { auditProviderEvents, auditRevocations } from '../oidc/audit-events.js';
 import { queueLibraryLogouts } from '../oidc/backchannel-logout.js';
 import { signOutOnRefreshReplay } from '../oidc/replay-sign-out.js';
@@ -45,6 +46,7 @@ import { jwtAccessTokens } from '../oidc/jwt-access-tokens.js';
 import { installSharedReplayDetection } from '../oidc/dpop.js';
 import { acceptPreviousSecrets } from '../oidc/client-secrets.js';
 import { resourceIndicators } from '../oidc/resources.js';
+import { registeredScope } from '../oidc/registration-scope.js';
 import { installTokenExchange } from '../oidc/token-exchange.js';
 import type { ClientAddress } from './client-ip.js';
 import { errorBoundary } from './errors.js';
@@ -161,10 +163,15 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       federation_callback: interactions,
       federation_jwks: federationJwksRoute(deps.services.upstreams),
       federation_backchannel_logout: upstreamBackchannelLogoutRoute(deps.services.upstreamLogout),
+      federation_logout_return: upstreamLogoutReturnRoute(deps.services.upstreamSessionEnd, deps.views),
+      resume: bindUpstreamSession(deps.services.upstreamSessionEnd, config.ttl.session),
+      end_session_confirm: endUpstreamSession(deps.services.upstreamSessionEnd),
       code_verification: codeVerificationGuard({ guards: deps.services.deviceFlow, views: deps.views, audit: deps.services.audit }),
       device_resume: deviceResumeGuard({ views: deps.views }),
       device_authorization: deviceAuthorizationInterval({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
       token: devicePolling({ guards: deps.services.deviceFlow, audit: deps.services.audit }),
+      registration: registeredScope,
+      client: registeredScope,
       ...(admin
         ? {
             admin,

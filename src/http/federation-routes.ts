@@ -10,6 +10,8 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 
 import type { UpstreamLogout } from '../federation/logout.js';
+import type { UpstreamSessionEnd } from '../federation/session-end.js';
+import type { Views } from './views.js';
 import type { UpstreamService } from '../federation/upstreams.js';
 
 export function federationJwksRoute(upstreams: Pick<UpstreamService, 'jwks'>): Middleware {
@@ -50,5 +52,27 @@ export function upstreamBackchannelLogoutRoute(logout: Pick<UpstreamLogout, 'rec
     if (!result.ok) return refuse(ctx, 400, 'invalid_request', 'the logout token was not accepted');
     ctx.status = 200;
     ctx.body = '';
+  };
+}
+
+/**
+ * The upstream's logout sends the browser back here with the state Gatehouse gave it: on to where Gatehouse's own
+ * logout was going (the relying party's post_logout_redirect_uri with its state). An unknown or used state: a plain
+ * page, the user is signed out of Gatehouse either way.
+ */
+export function upstreamLogoutReturnRoute(service: Pick<UpstreamSessionEnd, 'returnFrom'>, views: Views): Middleware {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.method !== 'GET') return next();
+    ctx.set('Cache-Control', 'no-store');
+    const state = ctx.query.state;
+    const continueTo = typeof state === 'string' && state.length > 0 && state.length <= 100 ? await service.returnFrom(state) : undefined;
+    if (continueTo) {
+      ctx.status = 303;
+      ctx.redirect(continueTo);
+      return;
+    }
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = views.render('logged-out.njk', {});
   };
 }

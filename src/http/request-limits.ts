@@ -70,6 +70,21 @@ export async function readBodyAhead(ctx: Context): Promise<Buffer | undefined> {
   return body;
 }
 
+/**
+ * Hands the library `body` in place of the one the client sent (read ahead
+ * first): what was put back into the stream is drained, and the library reads
+ * `req.body` instead, as it does after a chunked body (see readBodyAhead).
+ */
+export async function replaceBodyAhead(ctx: Context, body: Buffer): Promise<void> {
+  const req = ctx.req as typeof ctx.req & { body?: unknown };
+  if (req.readable) {
+    // Draining only: the bytes were read (and size-checked) by readBodyAhead.
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) void chunk;
+  }
+  req.body = body;
+  ctx.state.bodyAhead = body;
+}
+
 async function readAhead(ctx: Context): Promise<Buffer | undefined> {
   const req = ctx.req as typeof ctx.req & { body?: unknown };
   if (Buffer.isBuffer(req.body)) return req.body;

@@ -118,6 +118,8 @@ export const routeTable: readonly Route[] = [
   // Public keys of Gatehouse's private_key_jwt clients at upstreams, and upstreams' back-channel logout (src/http/federation-routes.ts).
   { ...own, ...api, name: 'federation_jwks', path: '/federation/jwks', match: 'exact', rateLimit: 'other', label: 'federation_jwks' },
   { ...own, ...api, name: 'federation_backchannel_logout', path: '/federation/backchannel-logout', match: 'exact', rateLimit: 'token', label: 'federation_backchannel_logout' },
+  // Where an upstream's logout returns the browser when RP-initiated logout ended its session too (src/federation/session-end.ts).
+  { ...own, ...page, name: 'federation_logout_return', path: '/federation/logout-return', match: 'exact', rateLimit: 'interaction', label: 'federation_logout_return' },
   { ...own, ...page, name: 'static', path: '/static', match: 'under', rateLimit: 'other', label: 'static' },
   { ...own, ...page, name: 'favicon', path: '/favicon.ico', match: 'exact', rateLimit: 'other', label: 'favicon.ico' },
   { ...own, ...api, name: 'healthz', path: '/healthz', match: 'exact', rateLimit: 'unlimited', label: 'healthz' },

@@ -17,6 +17,7 @@
 import { hostAllowed } from '../config/outbound-formats.js';
 import type { Config } from '../config/index.js';
 import { redirectUriProblem } from '../registration/redirect-uris.js';
+import { createHostBudget } from './document-host-budget.js';
 import { createOutboundFetch, type OutboundFetch } from './outbound-fetch.js';
 
 /** The library's name for the document in `fetchResponseBodyLimits` (lib/helpers/client_id_metadata_document.js:152). */
@@ -111,6 +112,7 @@ export function metadataDocumentWiring(config: Config, log: (event: string, deta
   // for a few seconds keeps a slow or refused host from costing each request the timeout twice (and from being
   // hammered through us). Bounded, oldest first out.
   const recentFailures = new Map<string, number>();
+  const budget = createHostBudget({ fetchesPerMinute: settings.hostFetchesPerMinute, clientsPerHost: settings.hostClients, clientTtlMs: settings.cacheMaxSeconds * 1000 });
   const remember = (target: string) => {
     recentFailures.delete(target);
     recentFailures.set(target, Date.now());
@@ -139,6 +141,12 @@ export function metadataDocumentWiring(config: Config, log: (event: string, deta
         if (!mayFetchDocument(settings, target)) return fallback(url, init);
         const failedAt = recentFailures.get(target);
         if (failedAt !== undefined && Date.now() - failedAt < failureMemoryMs) throw new Error('the last fetch of this document failed moments ago');
+        const overBudget = budget.spend(new URL(target).hostname.toLowerCase(), target);
+        if (overBudget) {
+          // Nothing leaves Gatehouse; the library answers invalid_client "client_id metadata document fetch failed".
+          log('client_metadata_document.refused', { clientId: target.slice(0, 300), reason: overBudget });
+          throw new Error(overBudget);
+        }
         try {
           return await guarded(url, init);
         } catch (error) {

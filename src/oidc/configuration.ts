@@ -207,7 +207,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeySet): Configu
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          ctx.set('Content-Security-Policy', contentSecurityPolicy(formTargetFor(ctx.oidc.params?.post_logout_redirect_uri)));
+          // The confirmation may lead on to the upstream's logout (src/oidc/upstream-session-end.ts): form-action must allow it.
+          const upstream = ctx.oidc.session?.uid ? await services.upstreamSessionEnd.logoutOrigin(ctx.oidc.session.uid) : undefined;
+          ctx.set('Content-Security-Policy', contentSecurityPolicy([...formTargetFor(ctx.oidc.params?.post_logout_redirect_uri), ...(upstream ? [upstream] : [])]));
           ctx.type = 'html';
           ctx.body = views.render('logout.njk', { form, client: ctx.oidc.client?.clientName });
         },

@@ -9,13 +9,14 @@ import type { Audit } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
+import type { ResourceService } from '../resources/resources.js';
 import { createIatService } from './initial-access-tokens.js';
 import { createPolicyService } from './policies.js';
 import { createRegistrationService } from './registrations.js';
 import { createSoftwareStatementVerifier } from './software-statement.js';
 import { createUnusedClientSweep } from './unused-clients.js';
 
-export function createRegistrationServices(deps: { db: Db; clients: ClientService; audit: Audit; settings: Config['registration'] }) {
+export function createRegistrationServices(deps: { db: Db; clients: ClientService; resources: Pick<ResourceService, 'find'>; audit: Audit; settings: Config['registration'] }) {
   const registrationPolicies = createPolicyService(deps.db, deps.audit);
   const initialAccessTokens = createIatService(deps.db, registrationPolicies, deps.audit);
   const unusedClients = createUnusedClientSweep(deps.db, deps.clients, deps.audit);
@@ -30,6 +31,10 @@ export function createRegistrationServices(deps: { db: Db; clients: ClientServic
     audit: deps.audit,
     // Config checked the shape (public EC/RSA/OKP keys); jose checks the rest when a statement arrives.
     verifySoftwareStatement: createSoftwareStatementVerifier(deps.settings.softwareStatementIssuers as unknown as Record<string, JSONWebKeySet>),
+    async resourceScopes(audiences) {
+      const found = await Promise.all(audiences.map(async (audience) => [audience, (await deps.resources.find(audience))?.scopes ?? []] as const));
+      return new Map(found);
+    },
   });
   return { registrationPolicies, initialAccessTokens, registrations, unusedClients };
 }

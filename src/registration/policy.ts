@@ -17,6 +17,7 @@ import { z } from 'zod';
 
 import { redirectUriProblem } from './redirect-uris.js';
 import { RegistrationError } from './errors.js';
+import { apiScopesOf } from './registered-scope.js';
 
 export const registrableGrantTypes = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 // The RFC 8705 methods are registrable when a policy allows them; the provider accepts them when mTLS is on.
@@ -27,10 +28,10 @@ const hostPattern = z
   .toLowerCase()
   .regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a host name such as app.example.com, or *.example.com for its subdomains');
 /**
- * The OpenID scopes the provider offers (src/oidc/configuration.ts). A client's
- * `scope` metadata can only name these: oidc-provider leaves the scopes of a
- * resource server to the resource server, so API access is governed by
- * `resources` and, within an API, by the scopes its operator defined.
+ * The OpenID scopes the provider offers (src/oidc/configuration.ts) that a
+ * policy may allow. A registration's `scope` may also name the scopes of the
+ * resource servers in its `resources` (src/registration/registered-scope.ts);
+ * those are the resource servers' own, so a policy lists only its resources.
  */
 export const openidScopes = ['openid', 'offline_access', 'profile', 'email'] as const;
 const resourceIndicator = z.url().max(2000).refine((v) => !v.includes('#'), 'a resource indicator has no fragment (RFC 8707 §2)');
@@ -87,12 +88,15 @@ export function applyPolicyDefaults(rules: PolicyRules, properties: Metadata): v
 
 const clientMetadata = (description: string) => new RegistrationError('invalid_client_metadata', description);
 
+/** The scopes each resource server offers, by audience: what a registration's API scopes are judged against. */
+export type ResourceScopes = ReadonlyMap<string, readonly string[]>;
+
 /**
  * The first rule `metadata` (validated by the library) breaks, as the error to
  * answer with, or undefined. One finding at a time: RFC 7591 §3.2.2 carries one
  * error_description, and it should name the exact field and value.
  */
-export function metadataViolation(rules: PolicyRules, metadata: Metadata): RegistrationError | undefined {
+export function metadataViolation(rules: PolicyRules, metadata: Metadata, resourceScopes: ResourceScopes = new Map()): RegistrationError | undefined {
   if (metadata.software_statement !== undefined) {
     // Only the policy hook consumes statements; one that reaches this point was never verified.
     return new RegistrationError('invalid_software_statement', 'software statements are accepted only with an initial access token');
@@ -121,16 +125,24 @@ export function metadataViolation(rules: PolicyRules, metadata: Metadata): Regis
     }
   }
 
+  for (const resource of strings(metadata.resources)) {
+    if (!rules.resources.includes(resource)) {
+      return clientMetadata(`resources: ${resource} is not allowed by the registration policy (allowed: ${rules.resources.join(' ') || 'none'})`);
+    }
+  }
+  // API scopes (src/registration/registered-scope.ts): only those of the resource servers this client is
+  // registered for, which the check above holds to the policy's. A scope no such server offers is unknown here.
+  const apiScopes = new Set(strings(metadata.resources).flatMap((resource) => resourceScopes.get(resource) ?? []));
+  for (const scope of apiScopesOf(metadata)) {
+    if (!apiScopes.has(scope)) {
+      return clientMetadata(`scope: ${scope} is not allowed by the registration policy (allowed: ${[...rules.scopes, ...apiScopes].join(' ') || 'none'})`);
+    }
+  }
   if (typeof metadata.scope !== 'string') {
     return clientMetadata(`scope: register the scopes this client needs (allowed: ${rules.scopes.join(' ') || 'none'})`);
   }
   for (const scope of metadata.scope.split(' ')) {
     if (!(rules.scopes as readonly string[]).includes(scope)) return clientMetadata(`scope: ${scope} is not allowed by the registration policy (allowed: ${rules.scopes.join(' ') || 'none'})`);
-  }
-  for (const resource of strings(metadata.resources)) {
-    if (!rules.resources.includes(resource)) {
-      return clientMetadata(`resources: ${resource} is not allowed by the registration policy (allowed: ${rules.resources.join(' ') || 'none'})`);
-    }
   }
   return undefined;
 }

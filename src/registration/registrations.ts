@@ -13,7 +13,8 @@ import { holdsUnstorableText } from '../db/storable-text.js';
 import { RegistrationError } from './errors.js';
 import type { IatService, InitialAccessToken } from './initial-access-tokens.js';
 import type { PolicyService } from './policies.js';
-import { applyPolicyDefaults, baselinePolicy, metadataViolation, type PolicyRules } from './policy.js';
+import { applyPolicyDefaults, baselinePolicy, metadataViolation, type PolicyRules, type ResourceScopes } from './policy.js';
+import { apiScopesOf } from './registered-scope.js';
 import type { SoftwareStatementVerifier } from './software-statement.js';
 import type { UsageStore } from './usage-store.js';
 
@@ -46,6 +47,8 @@ export interface RegistrationDeps {
   iats: IatService;
   audit: Audit;
   verifySoftwareStatement: SoftwareStatementVerifier;
+  /** The scopes of the resource servers with these audiences (a missing one: none), read outside any transaction. */
+  resourceScopes(audiences: readonly string[]): Promise<ResourceScopes>;
 }
 
 const unusableToken = () => new RegistrationError('invalid_token', 'initial access token is expired, revoked or used up');
@@ -58,6 +61,7 @@ function describe(metadata: Record<string, unknown>) {
     authMethod: metadata.token_endpoint_auth_method,
     redirectUris: metadata.redirect_uris,
     scope: metadata.scope,
+    allowedScopes: metadata.allowed_scopes,
   };
 }
 
@@ -107,6 +111,25 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       // Inside the transaction, so no second query on another connection (the embedded database has one).
       if (name === deps.openPolicy) throw new RegistrationError('invalid_client_metadata', 'open registration is not available: its registration policy is not defined');
       throw error;
+    }
+  }
+
+  /**
+   * The scopes of every resource server a registration could name, looked up only when it names API scopes.
+   * Before the transaction: the embedded database has one connection, which the transaction holds.
+   */
+  async function scopesFor(metadata: Record<string, unknown>, fallback: readonly string[]): Promise<ResourceScopes> {
+    if (apiScopesOf(metadata).length === 0) return new Map();
+    const named = Array.isArray(metadata.resources) ? metadata.resources.filter((r): r is string => typeof r === 'string') : [];
+    return deps.resourceScopes([...new Set([...named, ...fallback])]);
+  }
+
+  /** The open policy's resources, or none when it is not defined (the transaction then refuses with its reason). */
+  async function openPolicyResources(): Promise<readonly string[]> {
+    try {
+      return (await policies.rules(deps.openPolicy!)).resources;
+    } catch {
+      return [];
     }
   }
 
@@ -180,6 +203,8 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       const { initialAccessToken, ...origin } = request;
       let token: InitialAccessToken | undefined;
       try {
+        // An open registration's resources may still be the open policy's default, filled in below.
+        const resourceScopes = await scopesFor(metadata, initialAccessToken === undefined && deps.openPolicy !== null ? await openPolicyResources() : []);
         const policy = await db.transaction(async (tx) => {
           if (initialAccessToken !== undefined) {
             token = await iats.consumeUse(tx, initialAccessToken);
@@ -195,7 +220,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
             metadata.scope ??= rules.scopes.join(' ');
             metadata.resources ??= rules.resources;
           }
-          const violation = metadataViolation(rules, metadata);
+          const violation = metadataViolation(rules, metadata, resourceScopes);
           if (violation) throw violation;
           const cap = rules.maxClientsPerToken;
           if (token && cap !== undefined && (await clients.countRegisteredBy(tx, token.id)) >= cap) {
@@ -221,11 +246,12 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     /** Stores an update (RFC 7592) the library validated; the policy the client was registered under still applies. */
     async update(clientId: string, metadata: Record<string, unknown>, origin: RequestOrigin): Promise<void> {
       try {
+        const resourceScopes = await scopesFor(metadata, []);
         const { secretRotated } = await db.transaction(async (tx) => {
           const registration = await clients.lockRegistered(tx, clientId);
           if (!registration) throw new RegistrationError('invalid_token', 'the client is no longer registered');
           const rules = registration.policy === null ? baselinePolicy : await policies.rules(registration.policy, tx);
-          const violation = metadataViolation(rules, metadata);
+          const violation = metadataViolation(rules, metadata, resourceScopes);
           if (violation) throw violation;
           return clients.replaceRegistered(tx, clientId, metadata);
         });

@@ -39,6 +39,10 @@ export interface TestUpstream {
   readonly tokenAuth: string[];
   /** The `sid` of the last ID token issued. */
   readonly lastSid: string | undefined;
+  /** The last ID token issued. */
+  readonly lastIdToken: string | undefined;
+  /** Every request to the end_session_endpoint (RP-initiated logout), which answers by redirecting to post_logout_redirect_uri with state. */
+  readonly endSessions: URLSearchParams[];
   /** From now on the token endpoint takes private_key_jwt assertions verified with the keys at this JWKS URI (and still Basic). */
   acceptClientAssertions(jwksUri: string): void;
   /** A back-channel logout token signed with the upstream's key; `claims` override or (undefined) remove members; `key: 'other'` signs with a stranger's key. */
@@ -73,6 +77,8 @@ export async function startTestUpstream(): Promise<TestUpstream> {
   let issuer = '';
   const tokenAuth: string[] = [];
   let lastSid: string | undefined;
+  let lastIdToken: string | undefined;
+  const endSessions: URLSearchParams[] = [];
   let clientKeys: ReturnType<typeof createRemoteJWKSet> | undefined;
   const seenAssertions = new Set<string>();
   const stranger = (await generateKeyPair('ES256')).privateKey;
@@ -146,7 +152,18 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         const { amr, ...profile } = grant.user;
         lastSid = randomBytes(8).toString('hex');
         const idToken = await sign({ iss: issuer, aud: grant.misbehave.aud ?? clientId, nonce: grant.misbehave.nonce ?? grant.nonce, sid: lastSid, ...profile, ...(amr ? { amr } : {}) }, privateKey);
+        lastIdToken = idToken;
         return json(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+      }
+      if (url.pathname === '/logout') {
+        endSessions.push(url.searchParams);
+        const back = url.searchParams.get('post_logout_redirect_uri');
+        if (!back) return json(200, { signed_out: true });
+        const to = new URL(back);
+        const state = url.searchParams.get('state');
+        if (state !== null) to.searchParams.set('state', state);
+        res.writeHead(302, { location: to.href });
+        return res.end();
       }
       if (url.pathname === '/userinfo') {
         const user = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
@@ -172,6 +189,10 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     get lastSid() {
       return lastSid;
     },
+    get lastIdToken() {
+      return lastIdToken;
+    },
+    endSessions,
     acceptClientAssertions(jwksUri) {
       clientKeys = createRemoteJWKSet(new URL(jwksUri));
     },

@@ -15,6 +15,7 @@ import { generateClientId } from '../../src/clients/clients.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { baselinePolicy, metadataViolation, policyRulesSchema } from '../../src/registration/policy.js';
 import { hostAllowed, redirectUriProblem } from '../../src/registration/redirect-uris.js';
+import { joinRegisteredScope, splitRegisteredScope } from '../../src/registration/registered-scope.js';
 
 describe('redirect URI rules', () => {
   const hosts = policyRulesSchema.parse({ redirectHosts: ['app.example.com', '*.partner.example'] });
@@ -78,6 +79,45 @@ describe('policy rules', () => {
     expect(metadataViolation(baselinePolicy, { ...valid, redirect_uris: ['http://x.example/cb'] })?.code).toBe('invalid_redirect_uri');
     expect(metadataViolation(baselinePolicy, { ...valid, post_logout_redirect_uris: ['http://x.example/cb'] })?.code).toBe('invalid_client_metadata');
     expect(metadataViolation(baselinePolicy, { ...valid, software_statement: 'x' })?.code).toBe('invalid_software_statement');
+  });
+});
+
+describe('a registration\'s scope', () => {
+  const split = (metadata: Record<string, unknown>) => {
+    const copy = { ...metadata };
+    splitRegisteredScope(copy);
+    return copy;
+  };
+
+  it('keeps the provider\'s scopes in scope and the whole list in allowed_scopes', () => {
+    expect(split({ scope: 'mcp:tools offline_access mcp:tools' })).toEqual({ scope: 'offline_access', allowed_scopes: 'mcp:tools offline_access' });
+    expect(split({ scope: 'mcp:tools' })).toEqual({ allowed_scopes: 'mcp:tools' });
+    // Only OpenID scopes: stored as before, no allowed_scopes.
+    expect(split({ scope: 'openid email' })).toEqual({ scope: 'openid email' });
+  });
+
+  it('discards an allowed_scopes the client sends', () => {
+    expect(split({ allowed_scopes: 'admin:write' })).toEqual({});
+    expect(split({ scope: 'openid', allowed_scopes: 'mcp:tools' })).toEqual({ scope: 'openid' });
+  });
+
+  it('shows the client one scope, what a policy filled in included', () => {
+    const answer: Record<string, unknown> = { scope: 'openid offline_access', allowed_scopes: 'mcp:tools offline_access' };
+    joinRegisteredScope(answer);
+    expect(answer).toEqual({ scope: 'mcp:tools offline_access openid' });
+    const plain: Record<string, unknown> = { scope: 'openid' };
+    joinRegisteredScope(plain);
+    expect(plain).toEqual({ scope: 'openid' });
+  });
+
+  it('refuses API scopes of servers the client is not registered for, and names them', () => {
+    const rules = policyRulesSchema.parse({ scopes: ['openid'], resources: ['https://a.example/', 'https://b.example/'] });
+    const scopes = new Map([['https://a.example/', ['a:read']], ['https://b.example/', ['b:read']]]);
+    const registration = (scope: string, resources: string[]) => ({ ...split({ scope }), resources, token_endpoint_auth_method: 'none', redirect_uris: [] });
+    expect(metadataViolation(rules, { ...registration('a:read openid', ['https://a.example/']), scope: 'openid' }, scopes)).toBeUndefined();
+    expect(metadataViolation(rules, { ...registration('b:read', ['https://a.example/']), scope: 'openid' }, scopes)?.description).toMatch(/^scope: b:read is not allowed/);
+    // Without the resource servers' scopes at hand, nothing is assumed allowed.
+    expect(metadataViolation(rules, { ...registration('a:read', ['https://a.example/']), scope: 'openid' })?.code).toBe('invalid_client_metadata');
   });
 });
 

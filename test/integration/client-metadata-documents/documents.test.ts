@@ -45,16 +45,19 @@ function refusedLogs(clientId: string): string[] {
 }
 
 beforeAll(async () => {
-  host = await startDocumentHost(['cimd.test', 'private.test', 'stranger.test', 'elsewhere.test']);
+  host = await startDocumentHost(['cimd.test', 'private.test', 'stranger.test', 'elsewhere.test', 'flood.test', 'busy.test']);
   gh = await startTestGatehouse({
     env: {
-      GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS: 'cimd.test,private.test',
+      GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOSTS: 'cimd.test,private.test,flood.test,busy.test',
+      // cimd.test serves 16 client ids and fewer than 25 fetches in this file; flood.test and busy.test spend the budgets.
+      GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOST_CLIENTS: '18',
+      GATEHOUSE_CLIENT_METADATA_DOCUMENT_HOST_FETCHES_PER_MINUTE: '25',
       GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES: api,
       GATEHOUSE_CLIENT_METADATA_DOCUMENT_MAX_BYTES: '1024',
       GATEHOUSE_CLIENT_METADATA_DOCUMENT_TIMEOUT: '1s',
       GATEHOUSE_CLIENT_METADATA_DOCUMENT_CACHE_MIN: '0',
       // private.test answers with an RFC 1918 address: the guard must refuse it although the name is allowed.
-      GATEHOUSE_TEST_OUTBOUND_RESOLVE: 'cimd.test=127.0.0.1,private.test=10.20.30.40,stranger.test=127.0.0.1,elsewhere.test=127.0.0.1',
+      GATEHOUSE_TEST_OUTBOUND_RESOLVE: 'cimd.test=127.0.0.1,private.test=10.20.30.40,stranger.test=127.0.0.1,elsewhere.test=127.0.0.1,flood.test=127.0.0.1,busy.test=127.0.0.1',
       GATEHOUSE_TEST_OUTBOUND_CA_FILE: host.caFile,
     },
   });
@@ -196,6 +199,37 @@ describe('documents the guards refuse before anything is trusted', () => {
     const clientId = host.url('cimd.test', '/impostor.json');
     host.serve('/impostor.json', { body: document(host.url('cimd.test', '/someone-else.json')) });
     expect((await authorize(clientId)).status).toBe(400);
+  });
+});
+
+describe('per-host budgets', () => {
+  it('fetches at most the configured number of client ids of one host, and still serves those it has', async () => {
+    const ids = Array.from({ length: 19 }, (_, n) => host.url('flood.test', `/flood-${n}.json`));
+    ids.forEach((id, n) => host.serve(`/flood-${n}.json`, { body: document(id), headers: { 'cache-control': 'max-age=0' } }));
+    for (const id of ids.slice(0, 18)) expect((await authorize(id)).status, id).toBe(303);
+    const refused = await authorize(ids[18]!);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain('invalid_client');
+    // Refused before any request leaves Gatehouse, and the reason is in the log, not the answer.
+    expect(host.hits('/flood-18.json')).toBe(0);
+    expect(refused.body).not.toContain('client ids cached');
+    expect(refusedLogs(ids[18]!).join('\n')).toContain('already has 18 client ids cached');
+    // A client id already counted keeps working (fetched again: its document said max-age=0).
+    expect((await authorize(ids[0]!)).status).toBe(303);
+    expect(host.hits('/flood-0.json')).toBe(2);
+  });
+
+  it('fetches from one host at most the configured number of times a minute', async () => {
+    const clientId = host.url('busy.test', '/busy.json');
+    host.serve('/busy.json', { body: document(clientId), headers: { 'cache-control': 'max-age=0' } });
+    for (let n = 0; n < 25; n += 1) expect((await authorize(clientId)).status).toBe(303);
+    expect(host.hits('/busy.json')).toBe(25);
+    const refused = await authorize(clientId);
+    expect(refused.status).toBe(400);
+    expect(host.hits('/busy.json')).toBe(25);
+    expect(refusedLogs(clientId).join('\n')).toContain('fetch budget (25 a minute) is spent');
+    // Another host's budget is its own.
+    expect((await authorize(host.url('cimd.test', '/good.json'))).status).toBe(303);
   });
 });
 

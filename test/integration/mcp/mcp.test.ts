@@ -2,8 +2,10 @@
  * The official MCP SDK's client, with its own OAuth flow, against the example MCP
  * server (examples/mcp-server) protected by Gatehouse: discovery from the 401,
  * a client identified by its metadata document (served over real TLS under a
- * test CA), code + PKCE with `resource` through Gatehouse's sign-in and consent
- * pages, and a tool call; then the refusals a resource server owes.
+ * test CA) or registered dynamically (open registration under an agents
+ * policy, with its server's scope), code + PKCE with `resource` through
+ * Gatehouse's sign-in and consent pages, and a tool call; then the refusals a
+ * resource server owes.
  */
 import type { Server } from 'node:http';
 
@@ -73,11 +75,18 @@ beforeAll(async () => {
       GATEHOUSE_TEST_OUTBOUND_RESOLVE: 'agents.test=127.0.0.1',
       GATEHOUSE_TEST_OUTBOUND_CA_FILE: documents.caFile,
       GATEHOUSE_CLIENT_METADATA_DOCUMENT_RESOURCES: `${resource},${other}`,
+      GATEHOUSE_REGISTRATION: 'open',
+      GATEHOUSE_REGISTRATION_OPEN_POLICY: 'agents',
+      GATEHOUSE_RATE_LIMIT_REGISTRATION: 'ip=off,client=off',
     },
   });
   mcp = await listen({ issuer: gh.issuer, resourceFor: () => resource }, mcpPort);
   await gh.app.services.resources.add(operator, { audience: mcp.resource, name: 'MCP tools', scopes: [toolsScope], accessTokenTtl: 300, rbac: false });
   await gh.app.services.resources.add(operator, { audience: other, name: 'Other API', scopes: [toolsScope], accessTokenTtl: 300, rbac: false });
+  // docs/mcp.md §4: agents register without a token, public clients for these two servers only.
+  await gh.app.services.registrationPolicies.set(operator, 'agents', {
+    authMethods: ['none'], defaultAuthMethod: 'none', scopes: ['openid', 'offline_access'], resources: [mcp.resource, other],
+  });
   user = await gh.createUser();
 });
 
@@ -127,6 +136,54 @@ describe('an MCP client through Gatehouse', () => {
   });
 });
 
+describe('an MCP client that registers dynamically', () => {
+  it('registers with its server\'s scope, signs the user in with PKCE and resource, and calls a tool', async () => {
+    const provider = new MemoryProvider(undefined);
+    await expect(connect(provider)).rejects.toBeInstanceOf(UnauthorizedError);
+    // The SDK registered at /reg with scope = the server's scopes_supported (RFC 9728), which Gatehouse accepted.
+    const registered = provider.clientInformation() as { client_id: string; scope?: string } | undefined;
+    expect(registered?.client_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(registered?.scope?.split(' ')).toContain(toolsScope);
+    const stored = await gh.app.services.clients.find(registered!.client_id);
+    expect(stored).toMatchObject({ registrationPolicy: 'agents' });
+
+    const authorizationUrl = provider.authorizationUrl!;
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${gh.issuer}/auth`);
+    expect(authorizationUrl.searchParams.get('client_id')).toBe(registered!.client_id);
+    expect(authorizationUrl.searchParams.get('scope')).toBe(toolsScope);
+    expect(authorizationUrl.searchParams.get('resource')).toBe(mcp.resource);
+    expect(authorizationUrl.searchParams.get('code_challenge_method')).toBe('S256');
+
+    const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, authorizationUrl.href, user));
+    expect(callback.origin + callback.pathname).toBe(redirectUrl);
+    await new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider }).finishAuth(callback.searchParams.get('code')!);
+    const [, payload] = provider.tokens()!.access_token.split('.');
+    expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toMatchObject({ aud: mcp.resource, client_id: registered!.client_id, scope: toolsScope });
+
+    const { client } = await connect(provider);
+    const result = await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
+    expect(result.content).toEqual([{ type: 'text', text: '42' }]);
+    await client.close();
+
+    // The same registered client's token for the other API its policy allows: the MCP server refuses it.
+    const otherToken = await tokenFor(other, provider, registered!.client_id);
+    const refused = await fetch(mcp.resource, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${otherToken}` }, body: '{}' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it('is refused a registration that names the scope of a server its policy does not allow', async () => {
+    await gh.app.services.resources.add(operator, { audience: 'https://files.example.test/', name: 'Files', scopes: ['files:read'], accessTokenTtl: 300, rbac: false });
+    const refused = await fetch(`${gh.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...new MemoryProvider(undefined).clientMetadata, scope: `${toolsScope} files:read` }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^scope: files:read is not allowed/) });
+  });
+});
+
 describe('the MCP server refuses', () => {
   const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
   const post = (headers: Record<string, string>) =>
@@ -159,10 +216,8 @@ describe('the MCP server refuses', () => {
   });
 });
 
-/** A real Gatehouse token for `resource`, through the same metadata-document client and pages. */
-async function tokenFor(resource: string): Promise<string> {
-  const clientId = documents.url('agents.test', '/sdk-agent.json');
-  const provider = new MemoryProvider(clientId);
+/** A real Gatehouse token for `resource`, through the same metadata-document client (or a registered one) and pages. */
+async function tokenFor(resource: string, provider = new MemoryProvider(documents.url('agents.test', '/sdk-agent.json')), clientId = provider.clientMetadataUrl!): Promise<string> {
   // The SDK asks for its server's resource; a token for another one is what a confused or malicious client would hold.
   const step = await auth(provider, { serverUrl: mcp.resource });
   expect(step).toBe('REDIRECT');

@@ -91,6 +91,23 @@ describe('dynamic client registration', () => {
     expect((await gh.app.services.initialAccessTokens.find(token.id))?.uses).toBe(1);
   });
 
+  it('a registration with a token may name its policy\'s API scopes (RFC 7591 scope), and gets only those', async () => {
+    await gh.app.services.resources.add(operator, { rbac: false, audience: 'https://elsewhere.example.test/', name: 'Not the policy\'s', scopes: ['files:read'], accessTokenTtl: 300 });
+    const token = await mintToken(gh, { policy: 'partners', maxUses: 10 });
+    const service = { ...webClient, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+    const client = await registerOk(gh, { ...service, scope: 'read' }, token.value);
+    expect(client.scope).toBe('read openid email');
+    // write is the API's too, but this client did not register it (RFC 6749 §3.3).
+    const granted = await clientCredentials(gh, client.client_id, client.client_secret!, { resource: api, scope: 'read write' });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    expect(granted.body.scope).toBe('read');
+    for (const scope of ['files:read', 'read delete', 'openid roles']) {
+      const refused = await register(gh, { ...service, scope }, token.value);
+      expect(refused.status, scope).toBe(400);
+      expect(refused.body.error, scope).toBe('invalid_client_metadata');
+    }
+  });
+
   it('generates the client secret itself: a secret the client proposes is ignored and does not authenticate', async () => {
     const token = await mintToken(gh, { policy: 'partners' });
     const proposed = 'a-secret-the-client-would-like-to-use-0123456789';
