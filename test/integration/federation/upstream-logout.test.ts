@@ -8,45 +8,29 @@
  * post_logout_redirect_uri with its state. Without the flag, or with "stay
  * signed in", the upstream is not contacted.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { operator } from '../../../src/audit/events.js';
-import { SignIn, startTestBed, type TestBed } from '../mfa/sign-in-flow.js';
-import { startTestUpstream, type TestUpstream } from '../../support/upstream.js';
+import { SignIn } from '../mfa/sign-in-flow.js';
+import { useFederationBed } from './federation-bed.js';
 
 const postLogout = 'https://rp.example.test/signed-out';
-let bed: TestBed;
-let upstream: TestUpstream;
+const fed = useFederationBed();
 let counter = 0;
 
-beforeAll(async () => {
-  bed = await startTestBed({ GATEHOUSE_FEDERATION_ALLOW_HTTP_LOOPBACK: 'true' });
-  upstream = await startTestUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-  await bed?.gh.close();
-});
-
-async function addUpstream(endUpstreamSession: boolean) {
-  counter += 1;
-  return bed.gh.app.services.upstreams.create(operator, {
-    name: `corp${counter}`, displayName: `Corp ${counter}`, issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, linking: 'jit-create', endUpstreamSession,
-  });
-}
+const addUpstream = (endUpstreamSession: boolean) => fed.addUpstream({ endUpstreamSession });
 
 /** Signs a fresh upstream user in through Gatehouse for a client with a post-logout redirect URI; the ID token and the browser. */
 async function federatedSignIn(name: string) {
-  const rp = await bed.clientFor({ postLogoutRedirectUris: [postLogout] });
-  const signIn = await SignIn.begin(bed, { rp });
+  const rp = await fed.bed.clientFor({ postLogoutRedirectUris: [postLogout] });
+  const signIn = await SignIn.begin(fed.bed, { rp });
   const href = new RegExp(`href="(/interaction/[^"]+/upstream/${name})"`).exec(signIn.html)![1]!;
-  const toUpstream = await signIn.agent.request(new URL(href, bed.gh.issuer).href);
+  const toUpstream = await signIn.agent.request(new URL(href, fed.bed.gh.issuer).href);
   counter += 1;
-  upstream.next({ sub: `logout-user-${counter}-${Math.random().toString(36).slice(2)}`, email: `logout${counter}@corp.example`, email_verified: true });
+  fed.upstream.next({ sub: `logout-user-${counter}-${Math.random().toString(36).slice(2)}`, email: `logout${counter}@corp.example`, email_verified: true });
   const atUpstream = await signIn.agent.request(toUpstream.location!);
-  const { url } = await signIn.agent.follow(atUpstream.location!, bed.gh.issuer);
+  const { url } = await signIn.agent.follow(atUpstream.location!, fed.bed.gh.issuer);
   // Gatehouse redeemed the upstream's code on the way: the ID token it got.
-  const upstreamIdToken = upstream.lastIdToken!;
+  const upstreamIdToken = fed.upstream.lastIdToken!;
   signIn.callback = new URL(url);
   const tokens = await signIn.tokens();
   return { agent: signIn.agent, idToken: tokens.id_token!, upstreamIdToken, accountId: tokens.claims()!.sub };
@@ -54,10 +38,10 @@ async function federatedSignIn(name: string) {
 
 /** Opens Gatehouse's logout page for the RP and submits it; the confirm answer. */
 async function logOut(agent: SignIn['agent'], idToken: string, choice: 'yes' | 'stay') {
-  const page = await agent.request(`${bed.gh.issuer}/session/end?id_token_hint=${idToken}&post_logout_redirect_uri=${encodeURIComponent(postLogout)}&state=rp-state-${counter}`);
+  const page = await agent.request(`${fed.bed.gh.issuer}/session/end?id_token_hint=${idToken}&post_logout_redirect_uri=${encodeURIComponent(postLogout)}&state=rp-state-${counter}`);
   expect(page.status).toBe(200);
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
-  const confirmed = await agent.request(`${bed.gh.issuer}/session/end/confirm`, { form: choice === 'yes' ? { xsrf, logout: 'yes' } : { xsrf } });
+  const confirmed = await agent.request(`${fed.bed.gh.issuer}/session/end/confirm`, { form: choice === 'yes' ? { xsrf, logout: 'yes' } : { xsrf } });
   expect(confirmed.status).toBe(303);
   return { page, confirmed };
 }
@@ -66,21 +50,21 @@ describe('RP-initiated logout and the upstream session', () => {
   it('with --end-upstream-session, ends the upstream session with its ID token and returns the RP its state', async () => {
     const corp = await addUpstream(true);
     const { agent, idToken, upstreamIdToken, accountId } = await federatedSignIn(corp.name);
-    const before = upstream.endSessions.length;
+    const before = fed.upstream.endSessions.length;
     const { page, confirmed } = await logOut(agent, idToken, 'yes');
     // The confirmation form may lead on to the upstream: its CSP form-action allows that origin.
-    expect(page.headers.get('content-security-policy')).toContain(upstream.issuer);
+    expect(page.headers.get('content-security-policy')).toContain(fed.upstream.issuer);
 
     const toUpstream = new URL(confirmed.location!);
-    expect(toUpstream.origin + toUpstream.pathname).toBe(`${upstream.issuer}/logout`);
+    expect(toUpstream.origin + toUpstream.pathname).toBe(`${fed.upstream.issuer}/logout`);
     expect(toUpstream.searchParams.get('id_token_hint')).toBe(upstreamIdToken);
-    expect(toUpstream.searchParams.get('post_logout_redirect_uri')).toBe(`${bed.gh.issuer}/federation/logout-return`);
+    expect(toUpstream.searchParams.get('post_logout_redirect_uri')).toBe(`${fed.bed.gh.issuer}/federation/logout-return`);
     const state = toUpstream.searchParams.get('state')!;
     expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const atUpstream = await agent.request(toUpstream.href);
-    expect(upstream.endSessions.length).toBe(before + 1);
-    expect(upstream.endSessions.at(-1)!.get('id_token_hint')).toBe(upstreamIdToken);
+    expect(fed.upstream.endSessions.length).toBe(before + 1);
+    expect(fed.upstream.endSessions.at(-1)!.get('id_token_hint')).toBe(upstreamIdToken);
     const back = await agent.request(atUpstream.location!);
     expect(back.status).toBe(303);
     const atRp = new URL(back.location!);
@@ -91,34 +75,34 @@ describe('RP-initiated logout and the upstream session', () => {
     const replay = await agent.request(atUpstream.location!);
     expect(replay.status).toBe(400);
     expect(replay.location).toBeUndefined();
-    await bed.gh.app.audit.flush();
-    const { rows } = await bed.gh.app.db.query<{ detail: Record<string, unknown> }>("SELECT detail FROM audit_events WHERE type = 'federation.upstream_logout' AND subject = $1", [accountId]);
+    await fed.bed.gh.app.audit.flush();
+    const { rows } = await fed.bed.gh.app.db.query<{ detail: Record<string, unknown> }>("SELECT detail FROM audit_events WHERE type = 'federation.upstream_logout' AND subject = $1", [accountId]);
     expect(rows).toEqual([expect.objectContaining({ detail: expect.objectContaining({ upstream: corp.name, hint: 'id_token_hint' }) })]);
   });
 
   it('without the flag, the upstream is not contacted and the RP gets its state directly', async () => {
     const corp = await addUpstream(false);
     const { agent, idToken } = await federatedSignIn(corp.name);
-    const before = upstream.endSessions.length;
+    const before = fed.upstream.endSessions.length;
     const { page, confirmed } = await logOut(agent, idToken, 'yes');
-    expect(page.headers.get('content-security-policy')).not.toContain(upstream.issuer);
+    expect(page.headers.get('content-security-policy')).not.toContain(fed.upstream.issuer);
     const atRp = new URL(confirmed.location!);
     expect(atRp.origin + atRp.pathname).toBe(postLogout);
     expect(atRp.searchParams.get('state')).toBe(`rp-state-${counter}`);
-    expect(upstream.endSessions.length).toBe(before);
+    expect(fed.upstream.endSessions.length).toBe(before);
   });
 
   it('"stay signed in" keeps the Gatehouse session, so the upstream session is left alone too', async () => {
     const corp = await addUpstream(true);
     const { agent, idToken } = await federatedSignIn(corp.name);
-    const before = upstream.endSessions.length;
+    const before = fed.upstream.endSessions.length;
     const { confirmed } = await logOut(agent, idToken, 'stay');
     expect(new URL(confirmed.location!).origin + new URL(confirmed.location!).pathname).toBe(postLogout);
-    expect(upstream.endSessions.length).toBe(before);
+    expect(fed.upstream.endSessions.length).toBe(before);
   });
 
   it('an unknown return state is a plain page', async () => {
-    const answer = await fetch(`${bed.gh.issuer}/federation/logout-return?state=made-up`, { redirect: 'manual' });
+    const answer = await fetch(`${fed.bed.gh.issuer}/federation/logout-return?state=made-up`, { redirect: 'manual' });
     expect(answer.status).toBe(400);
     expect(answer.headers.get('location')).toBeNull();
     expect(await answer.text()).toContain('</html>');
