@@ -9,53 +9,17 @@
  */
 import type { Server } from 'node:http';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { auth, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { operator } from '../../../src/audit/events.js';
 import { listen, toolsScope } from '../../../examples/mcp-server/server.js';
 import { startDocumentHost, type DocumentHost } from '../../support/document-host.js';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
+import { connectAgent, finishAgentAuth, MemoryProvider } from '../../support/mcp-agent.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
 
 const redirectUrl = 'http://127.0.0.1:7788/callback';
-
-/** The SDK's OAuthClientProvider, kept in memory; `redirectToAuthorization` only records where the user would go. */
-class MemoryProvider implements OAuthClientProvider {
-  authorizationUrl: URL | undefined;
-  private saved: { client?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier?: string } = {};
-  constructor(readonly clientMetadataUrl: string | undefined) {}
-  get redirectUrl() {
-    return redirectUrl;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK agent', redirect_uris: [redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.saved.client;
-  }
-  saveClientInformation(client: OAuthClientInformationMixed) {
-    this.saved.client = client;
-  }
-  tokens() {
-    return this.saved.tokens;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved.tokens = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.saved.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.saved.verifier!;
-  }
-}
 
 let gh: TestGatehouse;
 let documents: DocumentHost;
@@ -96,12 +60,7 @@ afterAll(async () => {
   await documents?.close();
 });
 
-async function connect(provider: OAuthClientProvider): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider });
-  const client = new Client({ name: 'gatehouse-test-agent', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, transport };
-}
+const connect = (provider: MemoryProvider) => connectAgent(mcp.resource, provider);
 
 describe('an MCP client through Gatehouse', () => {
   it('discovers, identifies itself by metadata document, signs the user in with PKCE and calls a tool', async () => {
@@ -110,7 +69,7 @@ describe('an MCP client through Gatehouse', () => {
       body: JSON.stringify({ client_id: clientId, client_name: 'SDK agent', redirect_uris: [redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }),
       headers: { 'cache-control': 'max-age=300' },
     });
-    const provider = new MemoryProvider(clientId);
+    const provider = new MemoryProvider(clientId, redirectUrl);
 
     await expect(connect(provider)).rejects.toBeInstanceOf(UnauthorizedError);
     const authorizationUrl = provider.authorizationUrl!;
@@ -121,8 +80,7 @@ describe('an MCP client through Gatehouse', () => {
 
     const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, authorizationUrl.href, user));
     expect(callback.origin + callback.pathname).toBe(redirectUrl);
-    const first = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider });
-    await first.finishAuth(callback.searchParams.get('code')!);
+    await finishAgentAuth(mcp.resource, provider, callback.searchParams.get('code')!);
     const [, payload] = provider.tokens()!.access_token.split('.');
     expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toMatchObject({ aud: mcp.resource, client_id: clientId, scope: toolsScope });
 
@@ -138,7 +96,7 @@ describe('an MCP client through Gatehouse', () => {
 
 describe('an MCP client that registers dynamically', () => {
   it('registers with its server\'s scope, signs the user in with PKCE and resource, and calls a tool', async () => {
-    const provider = new MemoryProvider(undefined);
+    const provider = new MemoryProvider(undefined, redirectUrl);
     await expect(connect(provider)).rejects.toBeInstanceOf(UnauthorizedError);
     // The SDK registered at /reg with scope = the server's scopes_supported (RFC 9728), which Gatehouse accepted.
     const registered = provider.clientInformation() as { client_id: string; scope?: string } | undefined;
@@ -156,7 +114,7 @@ describe('an MCP client that registers dynamically', () => {
 
     const callback = new URL(await signInThroughPages(new UserAgent(), gh.issuer, authorizationUrl.href, user));
     expect(callback.origin + callback.pathname).toBe(redirectUrl);
-    await new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider }).finishAuth(callback.searchParams.get('code')!);
+    await finishAgentAuth(mcp.resource, provider, callback.searchParams.get('code')!);
     const [, payload] = provider.tokens()!.access_token.split('.');
     expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toMatchObject({ aud: mcp.resource, client_id: registered!.client_id, scope: toolsScope });
 
@@ -177,7 +135,7 @@ describe('an MCP client that registers dynamically', () => {
     const refused = await fetch(`${gh.issuer}/reg`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...new MemoryProvider(undefined).clientMetadata, scope: `${toolsScope} files:read` }),
+      body: JSON.stringify({ ...new MemoryProvider(undefined, redirectUrl).clientMetadata, scope: `${toolsScope} files:read` }),
     });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^scope: files:read is not allowed/) });
@@ -217,7 +175,7 @@ describe('the MCP server refuses', () => {
 });
 
 /** A real Gatehouse token for `resource`, through the same metadata-document client (or a registered one) and pages. */
-async function tokenFor(resource: string, provider = new MemoryProvider(documents.url('agents.test', '/sdk-agent.json')), clientId = provider.clientMetadataUrl!): Promise<string> {
+async function tokenFor(resource: string, provider = new MemoryProvider(documents.url('agents.test', '/sdk-agent.json'), redirectUrl), clientId = provider.clientMetadataUrl!): Promise<string> {
   // The SDK asks for its server's resource; a token for another one is what a confused or malicious client would hold.
   const step = await auth(provider, { serverUrl: mcp.resource });
   expect(step).toBe('REDIRECT');

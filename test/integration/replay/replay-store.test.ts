@@ -67,7 +67,7 @@ describe('the proof-replay store', () => {
     const store = createReplayStore(gh.app.db);
     const [old, other] = hashes(2);
     expect(await store.claim(old!, 60)).toBe(true);
-    await gh.app.db.query("UPDATE proof_replays SET expires_at = now() - interval '1 second' WHERE jti_hash = $1", [old]);
+    await gh.app.db.query("UPDATE proof_replays SET expires_at = now() - interval '1 second' WHERE jti_hash = $1", [old!]);
     expect(await Promise.all([store.claim(old!, 60), store.claim(other!, 60), store.claim(old!, 60)])).toEqual([true, true, false]);
   });
 });
