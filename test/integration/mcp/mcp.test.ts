@@ -17,6 +17,7 @@ import { listen, toolsScope } from '../../../examples/mcp-server/server.js';
 import { startDocumentHost, type DocumentHost } from '../../support/document-host.js';
 import { freePort, startTestGatehouse, type TestGatehouse } from '../../support/gatehouse.js';
 import { connectAgent, finishAgentAuth, MemoryProvider } from '../../support/mcp-agent.js';
+import { basic, fetchNonce, proof, proofKey, tokenRequest } from '../dpop/helpers.js';
 import { signInThroughPages, UserAgent } from '../../support/user-agent.js';
 
 const redirectUrl = 'http://127.0.0.1:7788/callback';
@@ -171,6 +172,37 @@ describe('the MCP server refuses', () => {
     expect((await post({ authorization: `Bearer ${h}.${p}.AAAA` })).status).toBe(401);
     // The right token passes the same request, so the refusals above are the token's.
     expect((await post({ authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+});
+
+describe('the MCP server with a DPoP-bound token', () => {
+  it('accepts it with a proof for the request, and refuses it as Bearer, without a proof, or with another key\'s proof', async () => {
+    const { clientId, clientSecret } = await gh.createClient({ type: 'service', name: 'DPoP agent', scope: toolsScope, dpopBoundTokens: true });
+    const key = await proofKey();
+    const tokenUrl = `${gh.issuer}/token`;
+    const authorization = basic(clientId, clientSecret!);
+    const nonce = await fetchNonce(tokenUrl, authorization, key);
+    const issued = await tokenRequest(tokenUrl, { authorization, dpop: await proof(key, { htm: 'POST', htu: tokenUrl, nonce }), body: { resource: mcp.resource, scope: toolsScope } });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(200);
+    expect(issued.body.token_type).toBe('DPoP');
+    const token = issued.body.access_token as string;
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const post = (headers: Record<string, string>) => fetch(mcp.resource, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: initialize });
+
+    const accepted = await post({ authorization: `DPoP ${token}`, dpop: await proof(key, { htm: 'POST', htu: mcp.resource, accessToken: token }) });
+    expect(accepted.status).toBe(200);
+    const other = await proofKey();
+    const refusals: Array<[string, Record<string, string>]> = [
+      ['as Bearer', { authorization: `Bearer ${token}` }],
+      ['without a proof', { authorization: `DPoP ${token}` }],
+      ['with another key\'s proof', { authorization: `DPoP ${token}`, dpop: await proof(other, { htm: 'POST', htu: mcp.resource, accessToken: token }) }],
+      ['with a proof for GET', { authorization: `DPoP ${token}`, dpop: await proof(key, { htm: 'GET', htu: mcp.resource, accessToken: token }) }],
+    ];
+    for (const [name, headers] of refusals) {
+      const refused = await post(headers);
+      expect(refused.status, name).toBe(401);
+      expect(refused.headers.get('www-authenticate'), name).toMatch(/^DPoP /);
+    }
   });
 });
 
