@@ -170,6 +170,11 @@ export function createServices(db: Db, config: ServiceSettings, secrets: SecretB
       await rbac.permissions.cache.invalidate(rbacCacheKey({ kind: 'user', id: account.id }));
       return account;
     },
+    async update(actor, id, change, expectedVersion) {
+      const account = await accountService.update(actor, id, change, expectedVersion);
+      if (account !== 'stale' && change.admin !== undefined) await rbac.permissions.cache.invalidate(rbacCacheKey({ kind: 'user', id: account.id }));
+      return account;
+    },
   };
   const keystore = createKeystore({
     db,
@@ -278,6 +283,12 @@ function withVerificationOnEmailChange(accounts: AccountService, verification: (
       const before: Account | undefined = await accounts.findById(id);
       const after = await accounts.updateProfile(actor, id, changes);
       if (after.email && !after.emailVerified && after.email.toLowerCase() !== before?.email?.toLowerCase()) await verification().send(actor, after.id);
+      return after;
+    },
+    async update(actor, id, change, expectedVersion) {
+      const before: Account | undefined = await accounts.findById(id);
+      const after = await accounts.update(actor, id, change, expectedVersion);
+      if (after !== 'stale' && after.email && !after.emailVerified && after.email.toLowerCase() !== before?.email?.toLowerCase()) await verification().send(actor, after.id);
       return after;
     },
   };

@@ -6,9 +6,12 @@ import { recordAs, type Actor, type Audit, type EventOrigin } from '../audit/eve
 import type { Db } from '../db/index.js';
 import { recordLocks, type Lockout, type LockoutStatus } from './lockout.js';
 import { passwordRefusal } from './password-rules.js';
+import { AccountError, createProfileOperations, type AccountChange, type ProfileChanges } from './profile.js';
 import { createPasswordHasher, type Argon2Params } from './passwords.js';
 import { newAccountSchema, passwordSchema, type NewAccount } from './schemas.js';
 import { createAccountStore, type AccountRow } from './store.js';
+
+export { AccountError, type AccountChange, type ProfileChanges };
 
 export interface Account {
   id: string;
@@ -23,6 +26,8 @@ export interface Account {
   admin: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Moves on with every write to the account, whichever path makes it (migration 0026): the admin API's ETag. */
+  version: number;
 }
 
 export type AuthenticationResult =
@@ -37,21 +42,8 @@ export type SignInResult =
   /** `lockedNow`: this failure used the account's (or address's) last attempt. */
   | { ok: false; reason: 'unknown_account' | 'wrong_password' | 'disabled'; lockedNow: { account: boolean; address: boolean }; accountId: string | undefined };
 
-/** Profile fields an operator may change; null clears one. */
-export interface ProfileChanges {
-  email?: string | null;
-  emailVerified?: boolean;
-  name?: string | null;
-  givenName?: string | null;
-  familyName?: string | null;
-}
-
 /** Not an argon2 hash: argon2.verify refuses it, so no password signs such an account in. */
 const noPassword = '!no-password';
-
-export class AccountError extends Error {
-  override name = 'AccountError';
-}
 
 /** A new password the rules refuse (src/accounts/password-rules.ts); the message says why, for the person who chose it. */
 export class PasswordRefusedError extends AccountError {
@@ -71,6 +63,7 @@ function toAccount(row: AccountRow): Account {
     admin: row.admin,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    version: Number(row.version),
   };
 }
 
@@ -92,6 +85,12 @@ export interface AccountService {
   setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account>;
   /** Replaces the profile fields named in `changes`; email changes must not collide with another account. */
   updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account>;
+  /**
+   * Profile fields and the administrator marker at once, if the account's
+   * version is still `expectedVersion` (compare-and-set: PATCH
+   * /admin/v1/users/{id} with If-Match); 'stale' when another write came first.
+   */
+  update(actor: Actor, id: string, change: AccountChange, expectedVersion: number): Promise<Account | 'stale'>;
   /** Checks a password, outside the lockout (operator tools and tests). */
   authenticate(login: string, password: string): Promise<AuthenticationResult>;
   /**
@@ -139,6 +138,7 @@ export interface PasswordPolicy {
 export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lockout, audit: Audit, signOut: SignOut = async () => undefined, policy: PasswordPolicy = { minLength: 12 }): AccountService {
   const store = createAccountStore(db);
   const passwords = createPasswordHasher(argon2);
+  const profiles = createProfileOperations({ db, store, audit });
 
   const identifiersOf = (row: Pick<AccountRow, 'username' | 'email' | 'name' | 'given_name' | 'family_name'>) => [row.username, row.email, row.name, row.given_name, row.family_name];
 
@@ -274,30 +274,21 @@ export function createAccountService(db: Db, argon2: Argon2Params, lockout: Lock
 
     async setAdmin(actor: Actor, idOrLogin: string, admin: boolean): Promise<Account> {
       const row = await resolve(idOrLogin);
-      if (!row) throw new AccountError('no such account');
-      await store.setAdmin(row.id, admin);
-      recordAs(audit, actor, { type: admin ? 'account.admin_granted' : 'account.admin_revoked', subject: row.id, detail: { role: 'administrator', adminPermission: true } });
-      return { ...toAccount(row), admin };
+      const updated = row && (await profiles.apply(actor, row.id, { admin }, null));
+      if (!updated || updated === 'stale') throw new AccountError('no such account');
+      return toAccount(updated);
     },
 
     async updateProfile(actor: Actor, id: string, changes: ProfileChanges): Promise<Account> {
-      const row = await store.findById(id);
-      if (!row) throw new AccountError('no such account');
-      const email = changes.email === undefined ? row.email : changes.email;
-      if (email && email.toLowerCase() !== row.email?.toLowerCase()) {
-        const other = await store.findByLogin(email);
-        if (other && other.id !== id) throw new AccountError('an account with that email already exists');
-      }
-      const updated = await store.setProfile(id, {
-        email,
-        emailVerified: changes.emailVerified ?? (email === row.email ? row.email_verified : false),
-        name: changes.name === undefined ? row.name : changes.name,
-        givenName: changes.givenName === undefined ? row.given_name : changes.givenName,
-        familyName: changes.familyName === undefined ? row.family_name : changes.familyName,
-      });
-      if (!updated) throw new AccountError('no such account');
-      recordAs(audit, actor, { type: 'account.updated', subject: id, detail: { fields: Object.keys(changes).sort() } });
+      const updated = await profiles.apply(actor, id, { profile: changes }, null);
+      if (!updated || updated === 'stale') throw new AccountError('no such account');
       return toAccount(updated);
+    },
+
+    async update(actor: Actor, id: string, change: AccountChange, expectedVersion: number): Promise<Account | 'stale'> {
+      const updated = await profiles.apply(actor, id, change, expectedVersion);
+      if (!updated) throw new AccountError('no such account');
+      return updated === 'stale' ? updated : toAccount(updated);
     },
 
     lockoutStatus: (accountId: string) => lockout.status(accountId),

@@ -34,6 +34,15 @@ export const rolePatchBody = z
   .strictObject({ description: z.string().trim().max(500).optional(), permissions: z.array(permissionSchema).max(500).optional().describe('Replaces every permission of the role.') })
   .meta({ id: 'RolePatch' });
 
+export const permissionsBody = z
+  .strictObject({ permissions: z.array(permissionSchema).min(1).max(500).describe('Added to the role; the ones it already carries are left as they are.') })
+  .meta({ id: 'PermissionGrant' });
+
+export const permissionQuery = z.strictObject({
+  audience: permissionSchema.shape.audience.describe('The resource server of the permission to remove.'),
+  scope: permissionSchema.shape.scope.describe('Its scope.'),
+});
+
 export const groupSchema = z
   .strictObject({ name: z.string(), description: z.string(), members: z.array(z.string()).describe('User ids.'), roles: z.array(z.string()), created_at: timestamp })
   .meta({ id: 'Group' });

@@ -36,7 +36,6 @@ function permission(value: string): Permission {
 
 const collectPermission = (value: string, previous: Permission[] = []) => [...previous, permission(value)];
 
-const samePermission = (a: Permission, b: Permission) => a.audience === b.audience && a.scope === b.scope;
 
 async function findRole({ services }: CliContext, name: string): Promise<Role> {
   const role = await services.rbac.findRole(name);
@@ -161,17 +160,13 @@ Example:
       });
     });
 
+  // Row by row in the service (src/rbac/role-changes.ts): two grants to one role at once both survive.
   const changePermissions = (verb: 'grant' | 'revoke') => async (name: string, given: string[], options: Json) => {
     const listed = given.map(permission);
     await withContext(async (context) => {
-      const role = await findRole(context, name);
-      const permissions =
-        verb === 'grant'
-          ? [...role.permissions, ...listed.filter((p) => !role.permissions.some((q) => samePermission(p, q)))]
-          : role.permissions.filter((p) => !listed.some((q) => samePermission(p, q)));
-      const missing = verb === 'revoke' ? listed.filter((p) => !role.permissions.some((q) => samePermission(p, q))) : [];
-      if (missing.length) throw new CliError(`${name} does not carry ${missing.map(permissionText).join(', ')}`);
-      const updated = await withInput({ permissions }, (value) => context.services.rbac.updateRole(operator, name, value));
+      await findRole(context, name);
+      const { rbac } = context.services;
+      const updated = await withInput(listed, (value) => (verb === 'grant' ? rbac.grantPermissions(operator, name, value) : rbac.revokePermissions(operator, name, value)));
       if (options.json) return printJson(roleJson(updated));
       printRole(updated);
     });

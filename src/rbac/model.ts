@@ -16,6 +16,8 @@ export interface Role {
   permissions: Permission[];
   createdAt: Date;
   updatedAt: Date;
+  /** Moves on with every change of the role or its permissions (migration 0026): the admin API's ETag. */
+  version: number;
 }
 
 export interface Group {
@@ -34,6 +36,7 @@ export const toRole = (row: RoleRow): Role => ({
   permissions: row.permissions,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  version: Number(row.version),
 });
 
 export const toGroup = (row: GroupRow): Group => ({ name: row.name, description: row.description, members: row.members, roles: row.roles, createdAt: row.created_at });

@@ -12,7 +12,8 @@ import { adminAudience, adminScopes } from '../resources/admin-audience.js';
 import { isAdminPermission } from './built-in.js';
 import { createPermissionReader, cacheKey, type Effective, type PermissionReader, type Subject } from './effective.js';
 import { createGroupOperations } from './groups.js';
-import { holderSchema, newRoleSchema, rbacNameSchema, roleChangeSchema, type Holder, type NewGroup, type NewRole, type Permission, type RoleChange } from './schemas.js';
+import { createRoleChanges } from './role-changes.js';
+import { holderSchema, newRoleSchema, rbacNameSchema, type Holder, type NewGroup, type NewRole, type Permission, type RoleChange } from './schemas.js';
 import { createRbacStore, type RoleRow } from './store.js';
 import { RbacError, toRole, type Group, type Role } from './model.js';
 
@@ -23,7 +24,14 @@ export interface RbacService {
   /** The effective-permission cache, which the composition root starts and stops. */
   permissions: PermissionReader;
   createRole(actor: Actor, input: NewRole): Promise<Role>;
+  /** Changes the description or replaces the whole permission set (`roles set`). */
   updateRole(actor: Actor, name: string, change: RoleChange): Promise<Role>;
+  /** The same, if the role's version is still `expectedVersion` (PATCH with If-Match); 'stale' when another write came first. */
+  updateRoleIfVersion(actor: Actor, name: string, change: RoleChange, expectedVersion: number): Promise<Role | 'stale'>;
+  /** Adds permissions row by row: a concurrent grant to the same role is never lost (`roles grant`, POST …/permissions). */
+  grantPermissions(actor: Actor, name: string, permissions: readonly Permission[]): Promise<Role>;
+  /** Removes the permissions named, all or none (`roles revoke`, DELETE …/permissions). */
+  revokePermissions(actor: Actor, name: string, permissions: readonly Permission[]): Promise<Role>;
   removeRole(actor: Actor, name: string): Promise<void>;
   findRole(name: string): Promise<Role | undefined>;
   listRoles(): Promise<Role[]>;
@@ -82,6 +90,7 @@ export function createRbacService(db: Db, deps: RbacDeps): RbacService {
     if (largest.groups > limit) throw new RbacError(`this would put a user in ${largest.groups} groups; at most ${limit} fit in a token (GATEHOUSE_RBAC_CLAIM_LIMIT)`, 'conflict');
   }
 
+  const roleChanges = createRoleChanges({ db, store, audit, permissions: permissions.cache, checkPermissions });
   const groups = createGroupOperations({ db, store, audit, permissions: permissions.cache, userExists: deps.userExists, checkClaimLimit });
 
   return {
@@ -97,28 +106,7 @@ export function createRbacService(db: Db, deps: RbacDeps): RbacService {
       recordAs(audit, actor, { type: 'role.created', subject: r.name, detail: { permissions: row.permissions, adminPermission: carriesAdmin(row.permissions) } });
       return toRole(row);
     },
-    async updateRole(actor, name, input) {
-      const change = roleChangeSchema.parse(input);
-      if (change.permissions) await checkPermissions(change.permissions);
-      const { before, after } = await db.transaction(async (tx) => {
-        const found = await store.findRoleForUpdate(tx, name);
-        if (!found) throw new RbacError(`no such role: ${name}`, 'not_found');
-        if (found.built_in) throw new RbacError(`${name} is a built-in role and cannot be changed`, 'conflict');
-        const previous = await mustFindRole(name, tx);
-        if (change.description !== undefined) await store.setDescription(tx, name, change.description);
-        if (change.permissions) {
-          await store.replacePermissions(tx, name, change.permissions);
-          await store.touchRole(tx, name);
-          // Every holder of the role, through any group: cheaper to drop all than to find them.
-          await permissions.cache.invalidateAll(tx);
-        }
-        return { before: previous, after: await mustFindRole(name, tx) };
-      });
-      const added = after.permissions.filter((p) => !before.permissions.some((q) => q.audience === p.audience && q.scope === p.scope));
-      const removed = before.permissions.filter((p) => !after.permissions.some((q) => q.audience === p.audience && q.scope === p.scope));
-      recordAs(audit, actor, { type: 'role.updated', subject: name, detail: { added, removed, adminPermission: carriesAdmin(added) || carriesAdmin(removed) } });
-      return toRole(after);
-    },
+    ...roleChanges,
     async removeRole(actor, name) {
       const role = await mustFindRole(name);
       if (role.built_in) throw new RbacError(`${name} is a built-in role and cannot be removed`, 'conflict');

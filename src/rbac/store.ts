@@ -14,6 +14,8 @@ export interface RoleRow {
   permissions: Permission[];
   created_at: Date;
   updated_at: Date;
+  /** Bumped by trigger on every UPDATE of the role, and so by every change of its permissions (migration 0026). */
+  version: number | string;
 }
 
 export interface GroupRow {
@@ -34,7 +36,7 @@ export interface HeldRow {
 
 const holderColumn = { user: 'account_id', group: 'group_name', client: 'client_id' } as const;
 
-const roleSelect = `SELECT r.name, r.description, r.built_in, r.created_at, r.updated_at,
+const roleSelect = `SELECT r.name, r.description, r.built_in, r.created_at, r.updated_at, r.version,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('audience', p.audience, 'scope', p.scope) ORDER BY p.audience, p.scope)
             FROM role_permissions p WHERE p.role = r.name), '[]'::jsonb) AS permissions
   FROM roles r`;
@@ -51,8 +53,8 @@ export function createRbacStore(db: Db) {
       return rowCount > 0;
     },
     /** Locks the role until the transaction ends, so two changes of one role apply one after the other. */
-    async findRoleForUpdate(tx: Queryable, name: string): Promise<Pick<RoleRow, 'name' | 'built_in'> | undefined> {
-      const { rows } = await tx.query<Pick<RoleRow, 'name' | 'built_in'>>('SELECT name, built_in FROM roles WHERE name = $1 FOR UPDATE', [name]);
+    async findRoleForUpdate(tx: Queryable, name: string): Promise<Pick<RoleRow, 'name' | 'built_in' | 'version'> | undefined> {
+      const { rows } = await tx.query<Pick<RoleRow, 'name' | 'built_in' | 'version'>>('SELECT name, built_in, version FROM roles WHERE name = $1 FOR UPDATE', [name]);
       return rows[0];
     },
     async replacePermissions(tx: Queryable, role: string, permissions: readonly Permission[]): Promise<void> {
@@ -63,11 +65,28 @@ export function createRbacStore(db: Db) {
         [role, JSON.stringify(permissions)],
       );
     },
+    /** Adds rows one by one (a concurrent grant's rows survive); returns the ones that were not there yet. */
+    async addPermissions(tx: Queryable, role: string, permissions: readonly Permission[]): Promise<Permission[]> {
+      const { rows } = await tx.query<Permission>(
+        `INSERT INTO role_permissions (role, audience, scope)
+         SELECT $1, p->>'audience', p->>'scope' FROM jsonb_array_elements($2::jsonb) AS p ON CONFLICT DO NOTHING
+         RETURNING audience, scope`,
+        [role, JSON.stringify(permissions)],
+      );
+      return rows;
+    },
+    /** Deletes exactly the rows named; returns the ones that were there. */
+    async removePermissions(tx: Queryable, role: string, permissions: readonly Permission[]): Promise<Permission[]> {
+      const { rows } = await tx.query<Permission>(
+        `DELETE FROM role_permissions
+          WHERE role = $1 AND (audience, scope) IN (SELECT p->>'audience', p->>'scope' FROM jsonb_array_elements($2::jsonb) AS p)
+         RETURNING audience, scope`,
+        [role, JSON.stringify(permissions)],
+      );
+      return rows;
+    },
     async setDescription(tx: Queryable, role: string, description: string): Promise<void> {
       await tx.query('UPDATE roles SET description = $2, updated_at = now() WHERE name = $1', [role, description]);
-    },
-    async touchRole(tx: Queryable, role: string): Promise<void> {
-      await tx.query('UPDATE roles SET updated_at = now() WHERE name = $1', [role]);
     },
     async findRole(name: string, executor: Queryable = db): Promise<RoleRow | undefined> {
       const { rows } = await executor.query<RoleRow>(`${roleSelect} WHERE r.name = $1`, [name]);

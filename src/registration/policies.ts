@@ -14,6 +14,8 @@ export interface RegistrationPolicy {
   rules: PolicyRules;
   createdAt: Date;
   updatedAt: Date;
+  /** Moves on with every write (migration 0026): the admin API's ETag. */
+  version: number;
 }
 
 const toPolicy = (row: PolicyRow): RegistrationPolicy => ({
@@ -23,11 +25,17 @@ const toPolicy = (row: PolicyRow): RegistrationPolicy => ({
   rules: policyRulesSchema.parse(row.rules),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  version: Number(row.version),
 });
 
 export interface PolicyService {
   /** Creates or replaces a policy; options not given take their defaults (the whole policy is what the operator typed). */
   set(actor: Actor, name: string, input: PolicyInput, description?: string): Promise<RegistrationPolicy>;
+  /**
+   * Replaces an existing policy as `set` does, if its version is still
+   * `expectedVersion` (PUT with If-Match); 'stale' when another write came first.
+   */
+  replace(actor: Actor, name: string, input: PolicyInput, description: string | undefined, expectedVersion: number): Promise<RegistrationPolicy | 'stale'>;
   find(name: string): Promise<RegistrationPolicy | undefined>;
   list(): Promise<RegistrationPolicy[]>;
   remove(actor: Actor, name: string): Promise<void>;
@@ -44,6 +52,18 @@ export function createPolicyService(db: Db, audit: Audit): PolicyService {
     async set(actor: Actor, name: string, input: PolicyInput, description?: string): Promise<RegistrationPolicy> {
       const rules = policyRulesSchema.parse(input);
       const policy = toPolicy(await store.upsert({ name: policyNameSchema.parse(name), rules, description: description?.trim() || null }));
+      recordAs(audit, actor, { type: 'registration_policy.saved', subject: policy.name, detail: { description: policy.description, rules: policy.rules } });
+      return policy;
+    },
+
+    async replace(actor: Actor, name: string, input: PolicyInput, description: string | undefined, expectedVersion: number): Promise<RegistrationPolicy | 'stale'> {
+      const rules = policyRulesSchema.parse(input);
+      const row = await store.replaceIfVersion({ name, rules, description: description?.trim() || null }, expectedVersion);
+      if (!row) {
+        if (!(await store.find(name))) throw new RegistrationAdminError(`no such policy: ${name}`);
+        return 'stale';
+      }
+      const policy = toPolicy(row);
       recordAs(audit, actor, { type: 'registration_policy.saved', subject: policy.name, detail: { description: policy.description, rules: policy.rules } });
       return policy;
     },

@@ -9,7 +9,7 @@
 import type { Effective, Group, Holder, Role } from '../../rbac/rbac.js';
 import { adminAudience, adminScopes } from '../../resources/admin-audience.js';
 import type { Services } from '../../services.js';
-import { checkIfMatch, etagOf } from '../etag.js';
+import { etagOf, updateIfMatch, versionTag } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { page } from '../pagination.js';
 import { AdminProblem } from '../problem.js';
@@ -23,6 +23,8 @@ import {
   newGroupBody,
   newRoleBody,
   permissionEntrySchema,
+  permissionQuery,
+  permissionsBody,
   rbacListQuery,
   roleNamesSchema,
   roleParams,
@@ -107,28 +109,45 @@ export function rbacOperations(services: Pick<Services, 'rbac' | 'accounts' | 'c
       responses: { 201: { description: 'The role.', schema: roleSchema } },
       async handle({ body, caller }) {
         const role = await rbac.createRole(caller.actor, { name: body.name, ...(body.description !== undefined ? { description: body.description } : {}), permissions: body.permissions ?? [] });
-        const json = roleJson(role);
-        return { status: 201, body: json, etag: etagOf(json), headers: { Location: `/admin/v1/roles/${encodeURIComponent(role.name)}` } };
+        return { status: 201, body: roleJson(role), etag: versionTag(role), headers: { Location: `/admin/v1/roles/${encodeURIComponent(role.name)}` } };
       },
     }),
     operation({
       id: 'getRole', method: 'GET', path: '/roles/{name}', tag: 'rbac', scope: 'admin:roles.read', summary: 'Read a role', params: roleParams, responses: oneRole,
       async handle({ params }) {
-        const json = roleJson(await roleByName(params.name));
-        return { status: 200, body: json, etag: etagOf(json) };
+        const role = await roleByName(params.name);
+        return { status: 200, body: roleJson(role), etag: versionTag(role) };
       },
     }),
     operation({
       id: 'updateRole', method: 'PATCH', path: '/roles/{name}', tag: 'rbac', scope: 'admin:roles.write', summary: 'Change the description or replace the permissions (If-Match required; built-in roles are fixed)',
       params: roleParams, body: rolePatchBody, etag: true, audited: true, responses: oneRole,
       async handle({ params, body, caller, ifMatch }) {
-        checkIfMatch(ifMatch, roleJson(await roleByName(params.name)));
-        const role = await rbac.updateRole(caller.actor, params.name, {
+        const change = {
           ...(body.description !== undefined ? { description: body.description } : {}),
           ...(body.permissions !== undefined ? { permissions: body.permissions } : {}),
-        });
-        const json = roleJson(role);
-        return { status: 200, body: json, etag: etagOf(json) };
+        };
+        // Compare-and-set on the role's version (src/rbac/role-changes.ts): of two replaces holding one ETag, one wins, the other gets 412.
+        const role = await updateIfMatch(ifMatch, await roleByName(params.name), (expected) => rbac.updateRoleIfVersion(caller.actor, params.name, change, expected));
+        return { status: 200, body: roleJson(role), etag: versionTag(role) };
+      },
+    }),
+    operation({
+      id: 'grantRolePermissions', method: 'POST', path: '/roles/{name}/permissions', tag: 'rbac', scope: 'admin:roles.write',
+      summary: 'Add permissions to a role, keeping the ones it has (no If-Match: concurrent grants all survive; built-in roles are fixed)',
+      params: roleParams, body: permissionsBody, audited: true, responses: oneRole,
+      async handle({ params, body, caller }) {
+        const role = await rbac.grantPermissions(caller.actor, (await roleByName(params.name)).name, body.permissions);
+        return { status: 200, body: roleJson(role), etag: versionTag(role) };
+      },
+    }),
+    operation({
+      id: 'revokeRolePermission', method: 'DELETE', path: '/roles/{name}/permissions', tag: 'rbac', scope: 'admin:roles.write',
+      summary: 'Remove one permission from a role, keeping the others (404 when the role does not carry it)',
+      params: roleParams, query: permissionQuery, audited: true, responses: oneRole,
+      async handle({ params, query, caller }) {
+        const role = await rbac.revokePermissions(caller.actor, (await roleByName(params.name)).name, [{ audience: query.audience, scope: query.scope }]);
+        return { status: 200, body: roleJson(role), etag: versionTag(role) };
       },
     }),
     operation({

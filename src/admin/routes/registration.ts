@@ -11,7 +11,7 @@ import type { InitialAccessToken } from '../../registration/initial-access-token
 import type { PolicyInput } from '../../registration/policy.js';
 import { policyNameSchema, type RegistrationPolicy } from '../../registration/policies.js';
 import type { Services } from '../../services.js';
-import { checkIfMatch, etagOf } from '../etag.js';
+import { updateIfMatch, versionTag } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
 import { createdKey, page } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
@@ -111,15 +111,15 @@ export function registrationOperations(services: Pick<Services, 'registrationPol
         const name = await judged(async () => policyNameSchema.parse(body.name), 'body.name');
         if (await policies.find(name)) throw new AdminProblem(409, 'A registration policy with this name exists; replace it with PUT.', { type: problemTypes.conflict });
         const policy = await judged(() => policies.set(caller.actor, name, rulesInput(body.rules), body.description), 'body.rules');
-        return { status: 201, body: policyJson(policy), etag: etagOf(policyJson(policy)), headers: { Location: `/admin/v1/registration-policies/${encodeURIComponent(policy.name)}` } };
+        return { status: 201, body: policyJson(policy), etag: versionTag(policy), headers: { Location: `/admin/v1/registration-policies/${encodeURIComponent(policy.name)}` } };
       },
     }),
     operation({
       id: 'getRegistrationPolicy', method: 'GET', path: '/registration-policies/{name}', tag: 'registration', scope: 'admin:registration.read', summary: 'Read a registration policy',
       params: policyParams, responses: onePolicy,
       async handle({ params }) {
-        const body = policyJson(await byName(params.name));
-        return { status: 200, body, etag: etagOf(body) };
+        const policy = await byName(params.name);
+        return { status: 200, body: policyJson(policy), etag: versionTag(policy) };
       },
     }),
     operation({
@@ -128,11 +128,10 @@ export function registrationOperations(services: Pick<Services, 'registrationPol
       params: policyParams, body: policyReplaceBody, etag: true, audited: true, responses: onePolicy,
       async handle({ params, body, caller, ifMatch }) {
         const current = await byName(params.name);
-        checkIfMatch(ifMatch, policyJson(current));
         const description = body.description === undefined ? (current.description ?? undefined) : (body.description ?? undefined);
-        const policy = await judged(() => policies.set(caller.actor, current.name, rulesInput(body.rules), description), 'body.rules');
-        const json = policyJson(policy);
-        return { status: 200, body: json, etag: etagOf(json) };
+        // Compare-and-set on the version: of two writers holding one ETag, exactly one wins, the other gets 412.
+        const policy = await updateIfMatch(ifMatch, current, (expected) => judged(() => policies.replace(caller.actor, current.name, rulesInput(body.rules), description, expected), 'body.rules'));
+        return { status: 200, body: policyJson(policy), etag: versionTag(policy) };
       },
     }),
     operation({

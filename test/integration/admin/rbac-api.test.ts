@@ -93,7 +93,7 @@ describe('admin API: roles, groups and permissions', () => {
 
     const read = await call('GET', '/roles/orders-reader', { token: reader });
     const etag = read.headers.get('etag')!;
-    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(etag).toMatch(/^"\d+\.[0-9a-z]+"$/);
     const noIfMatch = await call('PATCH', '/roles/orders-reader', { token: full, body: { description: 'x' } });
     expect(noIfMatch.status).toBe(428);
     const stale = await call('PATCH', '/roles/orders-reader', { token: full, body: { description: 'x' }, headers: { 'if-match': '"stale"' } });

@@ -96,6 +96,19 @@ describe('gatehouse roles and groups', () => {
     refused(await run('roles', 'show', 'scratch'), /no such role: scratch/);
   });
 
+  it('two `roles grant` at once to one role: both permissions survive (rows added, not the set rewritten)', async () => {
+    ok(await run('roles', 'add', 'orders-both', '--json'));
+    const grants = [`${api}#orders:read`, `${api}#orders:write`].map((p) => () => run('roles', 'grant', 'orders-both', p, '--json'));
+    // Two processes on PostgreSQL race for real; the embedded database admits one process at a time, so there they run in turn.
+    const results = integrationDbKind() === 'postgres' ? await Promise.all(grants.map((g) => g())) : [await grants[0]!(), await grants[1]!()];
+    for (const result of results) ok(result);
+    const shown = ok<{ permissions: Array<{ scope: string }> }>(await run('roles', 'show', 'orders-both', '--json'));
+    expect(shown.permissions.map((p) => p.scope)).toEqual(['orders:read', 'orders:write']);
+    // A revoke naming one held and one not held is refused and removes neither.
+    refused(await run('roles', 'revoke', 'orders-both', `${api}#orders:read`, 'urn:gatehouse:admin#admin:keys.read'), /does not carry urn:gatehouse:admin#admin:keys.read/);
+    expect(ok<{ permissions: unknown[] }>(await run('roles', 'show', 'orders-both', '--json')).permissions).toHaveLength(2);
+  });
+
   it('assigns to a user, a group and a client; effective permissions say where each comes from', async () => {
     ok(await run('roles', 'add', 'orders-writer', '--permission', `${api}#orders:write`, '--json'));
     refused(await run('roles', 'assign', 'orders-reader'), /name exactly one holder/);
