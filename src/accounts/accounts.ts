@@ -26,7 +26,7 @@ export interface Account {
   admin: boolean;
   createdAt: Date;
   updatedAt: Date;
-  /** Moves on with every write to the account, whichever path makes it (migration 0026): the admin API's ETag. */
+  /** Moves on with every write to the account, whichever path makes it (migration 0023): the admin API's ETag. */
   version: number;
 }
 

@@ -14,7 +14,7 @@ export interface AccountRow {
   admin: boolean;
   created_at: Date;
   updated_at: Date;
-  /** Bumped by trigger on every UPDATE (migration 0026): the admin API's ETag and compare-and-set. */
+  /** Bumped by trigger on every UPDATE (migration 0023): the admin API's ETag and compare-and-set. */
   version: number | string;
 }
 

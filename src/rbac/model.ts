@@ -16,7 +16,7 @@ export interface Role {
   permissions: Permission[];
   createdAt: Date;
   updatedAt: Date;
-  /** Moves on with every change of the role or its permissions (migration 0026): the admin API's ETag. */
+  /** Moves on with every change of the role or its permissions (migration 0023): the admin API's ETag. */
   version: number;
 }
 

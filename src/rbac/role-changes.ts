@@ -8,7 +8,7 @@
  *   role's version (If-Match): the role's row is locked and its version
  *   compared inside the transaction, so of two writers holding one version
  *   exactly one wins.
- * Any change of permissions touches the role (migration 0026's trigger), which
+ * Any change of permissions touches the role (migration 0023's trigger), which
  * moves its version on, and drops every cached effective permission set on
  * every node (NOTIFY at commit) since any user, group or client may hold it.
  */

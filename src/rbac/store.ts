@@ -14,7 +14,7 @@ export interface RoleRow {
   permissions: Permission[];
   created_at: Date;
   updated_at: Date;
-  /** Bumped by trigger on every UPDATE of the role, and so by every change of its permissions (migration 0026). */
+  /** Bumped by trigger on every UPDATE of the role, and so by every change of its permissions (migration 0023). */
   version: number | string;
 }
 

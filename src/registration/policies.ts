@@ -14,7 +14,7 @@ export interface RegistrationPolicy {
   rules: PolicyRules;
   createdAt: Date;
   updatedAt: Date;
-  /** Moves on with every write (migration 0026): the admin API's ETag. */
+  /** Moves on with every write (migration 0023): the admin API's ETag. */
   version: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Atomic If-Match for users, registration policies and roles (issue 14 §4,
- * migration 0026), and grant/revoke of single role permissions (issue 15):
+ * migration 0023), and grant/revoke of single role permissions (issue 15):
  * the ETag is the row's version, which every write moves on whichever path
  * makes it, and the write is a compare-and-set, so two writers racing with
  * one ETag give exactly one 200 and one 412. Grants add rows, so concurrent
