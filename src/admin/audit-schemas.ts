@@ -30,6 +30,11 @@ export const auditQuery = z.strictObject({
   until: z.iso.datetime().optional(),
   type: z.string().max(100).optional().describe('Exact type, or a prefix ending in `.` or `*`.'),
   actor: z.string().max(300).optional().describe('Matches the actor or the subject.'),
+  subject: z.string().max(300).optional().describe('Matches the subject only.'),
+});
+/** The search's filters without paging: the export streams every matching row. */
+export const auditExportQuery = auditQuery.omit({ limit: true, cursor: true }).extend({
+  format: z.enum(['jsonl', 'csv']).describe('`jsonl`: one AuditEvent JSON object a line (application/jsonl); `csv`: RFC 4180 with a header row (text/csv).'),
 });
 export const chainReportSchema = z
   .strictObject({

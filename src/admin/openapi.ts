@@ -71,7 +71,7 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
       responses[status] = {
         description: r.description,
         ...(Object.keys(responseHeaders).length ? { headers: responseHeaders } : {}),
-        ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
+        ...(r.schema ? { content: Object.fromEntries((r.media ?? ['application/json']).map((type) => [type, { schema: schemaOf(r.schema!, 'output') }])) } : {}),
       };
     }
     Object.assign(responses, {

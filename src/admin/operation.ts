@@ -44,7 +44,7 @@ export interface Operation<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
   query?: Q;
   body?: B;
   /** Responses besides the errors every operation may give (400, 401, 403, 404, 429). */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, { description: string; schema?: z.ZodType; /** Media types of a body that is not JSON (each with `schema`). */ media?: readonly string[] }>;
   /** The service records this call's audit event itself (every write); otherwise the router records `admin.call`. */
   audited?: boolean;
   /** Updates that need `If-Match` (428 without, 412 when stale). */

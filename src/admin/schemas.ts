@@ -222,6 +222,9 @@ export const resourceSchema = z
     access_token_ttl: z.number().int(),
     token_format: z.enum(['jwt', 'opaque']),
     signing_alg: z.string(),
+    rbac: z.boolean().describe('Tokens for this audience carry only the scopes the subject holds through roles (docs/rbac.md).'),
+    unheld_scopes: z.enum(['drop', 'refuse']).describe('A requested scope the subject does not hold: dropped, or the request refused with invalid_scope.'),
+    token_claims: z.array(z.enum(['roles', 'groups'])).describe('Claims the access tokens carry besides scope.'),
     created_at: timestamp,
   })
   .meta({ id: 'ResourceServer' });
@@ -237,6 +240,12 @@ export const protectedResourceMetadataSchema = z
   })
   .meta({ id: 'ProtectedResourceMetadata', description: 'RFC 9728 metadata for the resource server to publish at /.well-known/oauth-protected-resource (Link header: its location).' });
 export const resourceListQuery = z.strictObject({ limit, cursor });
+/** Access control of a resource server (docs/rbac.md): on create and on PATCH. */
+const resourceAccessControl = {
+  rbac: z.boolean().optional().describe('Narrow the scopes of this server\'s tokens to what the subject holds (default true).'),
+  unheld_scopes: z.enum(['drop', 'refuse']).optional(),
+  token_claims: z.array(z.enum(['roles', 'groups'])).max(2).optional(),
+};
 export const newResourceBody = z
   .strictObject({
     audience: newResourceSchema.shape.audience,
@@ -245,6 +254,7 @@ export const newResourceBody = z
     access_token_ttl: z.number().int().min(30).max(86_400),
     token_format: z.enum(['jwt', 'opaque']).optional(),
     signing_alg: z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']).optional(),
+    ...resourceAccessControl,
   })
   .meta({ id: 'NewResourceServer' });
 
@@ -255,6 +265,7 @@ export const resourcePatchBody = z
     access_token_ttl: newResourceBody.shape.access_token_ttl.optional(),
     token_format: newResourceBody.shape.token_format,
     signing_alg: newResourceBody.shape.signing_alg,
+    ...resourceAccessControl,
   })
   .meta({ id: 'ResourceServerPatch' });
 

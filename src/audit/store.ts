@@ -57,6 +57,8 @@ export interface AuditFilter {
   type?: string;
   /** Matches the actor or the subject: "everything about alice". */
   actor?: string;
+  /** Matches the subject only: "what was done to alice". */
+  subject?: string;
   /** Only rows after this seq (`audit tail --follow`). */
   afterSeq?: number;
   /** Only rows before this seq (the admin API's cursor, paging from newest to oldest). */
@@ -166,8 +168,9 @@ export function createAuditStore(db: Db) {
            AND ($5::text IS NULL OR actor = $5 OR subject = $5)
            AND ($6::bigint IS NULL OR seq > $6)
            AND ($8::bigint IS NULL OR seq < $8)
+           AND ($9::text IS NULL OR subject = $9)
          ORDER BY seq DESC LIMIT $7`,
-        [filter.since ?? null, filter.until ?? null, type ?? null, prefix, filter.actor ?? null, filter.afterSeq ?? null, filter.limit, filter.beforeSeq ?? null],
+        [filter.since ?? null, filter.until ?? null, type ?? null, prefix, filter.actor ?? null, filter.afterSeq ?? null, filter.limit, filter.beforeSeq ?? null, filter.subject ?? null],
       );
       return rows.map(toRow).reverse();
     },

@@ -5,6 +5,7 @@ import { operation, type Operation } from '../operation.js';
 import { auditEventSchema, auditQuery, chainReportSchema } from '../audit-schemas.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { AdminProblem, problemTypes } from '../problem.js';
+import { auditEventBody, auditExportOperation } from './audit-export.js';
 import {
   keyListSchema,
   kidParams,
@@ -76,22 +77,11 @@ export function auditOperations(reader: AuditReader): Operation[] {
           ...(query.until ? { until: new Date(query.until) } : {}),
           ...(query.type ? { type: query.type } : {}),
           ...(query.actor ? { actor: query.actor } : {}),
+          ...(query.subject ? { subject: query.subject } : {}),
           ...(before !== undefined ? { beforeSeq: Number(before) } : {}),
           limit: query.limit + 1,
         });
-        const items = rows.slice(0, query.limit).map((row) => ({
-          seq: row.seq,
-          occurred_at: row.occurredAt.toISOString(),
-          type: row.type,
-          outcome: row.outcome ?? null,
-          actor: row.actor ?? null,
-          subject: row.subject ?? null,
-          client_id: row.clientId ?? null,
-          ip: row.ip ?? null,
-          request_id: row.requestId ?? null,
-          detail: row.detail ?? {},
-          hash: row.hash.toString('hex'),
-        }));
+        const items = rows.slice(0, query.limit).map(auditEventBody);
         const last = items.at(-1);
         return { status: 200, body: { items, next_cursor: rows.length > query.limit && last ? encodeCursor(String(last.seq)) : null } };
       },
@@ -104,5 +94,6 @@ export function auditOperations(reader: AuditReader): Operation[] {
         return { status: 200, body: { ok: report.ok, rows: report.rows, head: report.head, problems: report.problems } };
       },
     }),
+    auditExportOperation(reader),
   ];
 }

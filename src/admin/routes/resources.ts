@@ -1,6 +1,6 @@
 /** /admin/v1/resource-servers: thin handlers over the resource service. */
 import { protectedResourceMetadata, protectedResourceMetadataUrl } from '../../resources/protected-resource-metadata.js';
-import type { ResourceServer } from '../../resources/resources.js';
+import type { AccessControlChange, ResourceServer } from '../../resources/resources.js';
 import type { Services } from '../../services.js';
 import { updateIfMatch, versionTag } from '../etag.js';
 import { operation, type Operation } from '../operation.js';
@@ -15,8 +15,18 @@ const resourceJson = (r: ResourceServer) => ({
   access_token_ttl: r.accessTokenTtl,
   token_format: r.tokenFormat,
   signing_alg: r.signingAlg,
+  rbac: r.rbac,
+  unheld_scopes: r.unheldScopes,
+  token_claims: r.tokenClaims,
   created_at: r.createdAt.toISOString(),
 });
+
+/** The access-control fields of a create or PATCH body, in the service's names; undefined when none is given. */
+function accessControl(body: { rbac?: boolean | undefined; unheld_scopes?: 'drop' | 'refuse' | undefined; token_claims?: Array<'roles' | 'groups'> | undefined }) {
+  const change = { rbac: body.rbac, unheldScopes: body.unheld_scopes, tokenClaims: body.token_claims };
+  const given = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+  return Object.keys(given).length ? (given as AccessControlChange) : undefined;
+}
 
 /** `authorisation`: what the RFC 9728 metadata says of Gatehouse as the resource server's authorization server. */
 export function resourceOperations(services: Pick<Services, 'resources'>, authorisation: { issuer: string; dpopSigningAlgs: readonly string[] }): Operation[] {
@@ -46,6 +56,7 @@ export function resourceOperations(services: Pick<Services, 'resources'>, author
           accessTokenTtl: body.access_token_ttl,
           ...(body.token_format ? { tokenFormat: body.token_format } : {}),
           ...(body.signing_alg ? { signingAlg: body.signing_alg } : {}),
+          ...accessControl(body),
         });
         return { status: 201, body: resourceJson(r), etag: versionTag(r), headers: { Location: `/admin/v1/resource-servers/${encodeURIComponent(r.audience)}` } };
       },
@@ -60,12 +71,15 @@ export function resourceOperations(services: Pick<Services, 'resources'>, author
     }),
     operation({
       id: 'updateResourceServer', method: 'PATCH', path: '/resource-servers/{audience}', tag: 'resources', scope: 'admin:resources.write',
-      summary: 'Change name, scopes, token lifetime, format or algorithm (If-Match required; the audience is read-only)',
+      summary: 'Change name, scopes, token lifetime, format, algorithm or access control (If-Match required; the audience is read-only)',
       params: audienceParams, body: resourcePatchBody, etag: true, audited: true, responses: one,
       async handle({ params, body, caller, ifMatch }) {
         const { name, scopes, access_token_ttl: accessTokenTtl, token_format: tokenFormat, signing_alg: signingAlg } = body;
         const change = Object.fromEntries(Object.entries({ name, scopes, accessTokenTtl, tokenFormat, signingAlg }).filter(([, v]) => v !== undefined));
-        const r = await updateIfMatch(ifMatch, await byAudience(params.audience), (expected) => resources.update(caller.actor, params.audience, change, expected));
+        let r = await updateIfMatch(ifMatch, await byAudience(params.audience), (expected) => resources.update(caller.actor, params.audience, change, expected));
+        // Access control is its own audited change (resource.access_control_changed), made once If-Match has held.
+        const control = accessControl(body);
+        if (control) r = await resources.setAccessControl(caller.actor, params.audience, control);
         return { status: 200, body: resourceJson(r), etag: versionTag(r) };
       },
     }),

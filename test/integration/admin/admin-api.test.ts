@@ -326,6 +326,10 @@ describe('admin API v1', () => {
       expect(calls.items.length).toBeGreaterThan(0);
       expect(calls.items[0]!.actor).toMatch(/^admin:/);
       expect(calls.items[0]!.request_id).toBeTruthy();
+      // The export streams the same rows with the same filters, as JSON lines or CSV.
+      const exported = await call('GET', '/audit/export?format=jsonl&type=admin.call', { token: full });
+      expect(exported.headers.get('content-type')).toMatch(/^application\/jsonl/);
+      expect(exported.text.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type).every((t) => t === 'admin.call')).toBe(true);
       const verified = await call('POST', '/audit/verify', { token: full });
       expect(verified.body).toMatchObject({ ok: true, problems: [] });
     });
