@@ -34,6 +34,8 @@ export interface SignInDeps {
   render(ctx: Context, template: string, data: Record<string, unknown>, status?: number): void;
 }
 
+/** A console page id (views/static/console/app.js), the only place a sign-in may return to. */
+const returnPage = /^[a-z][a-z-]{0,30}$/;
 const random = () => randomBytes(32).toString('base64url');
 const challengeOf = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 
@@ -47,12 +49,17 @@ export function consoleSignIn(deps: SignInDeps) {
   }
 
   return {
-    /** GET /console/login[?step_up=1]: to /auth; `step_up` asks for the password and second factor again (prompt=login). */
+    /**
+     * GET /console/login[?step_up=1][&return=<page>]: to /auth. `step_up` answers the admin API's RFC 9470
+     * challenge: a fresh sign-in with the second factor (max_age=0, acr_values mfa, prompt=login);
+     * `return` names the console page to come back to (a page id, nothing else: no open redirect).
+     */
     login(ctx: Context): void {
       const state = random();
       const nonce = random();
       const verifier = random();
-      setCookie(ctx, pendingCookie, deps.sessions.sealPending({ state, nonce, verifier }), 600);
+      const back = typeof ctx.query.return === 'string' && returnPage.test(ctx.query.return) ? ctx.query.return : '';
+      setCookie(ctx, pendingCookie, deps.sessions.sealPending({ state, nonce, verifier, back }), 600);
       const url = new URL(`${deps.issuer.replace(/\/$/, '')}/auth`);
       url.search = new URLSearchParams({
         client_id: consoleClientId,
@@ -64,7 +71,7 @@ export function consoleSignIn(deps: SignInDeps) {
         nonce,
         code_challenge: challengeOf(verifier),
         code_challenge_method: 'S256',
-        ...(ctx.query.step_up === '1' ? { prompt: 'login' } : {}),
+        ...(ctx.query.step_up === '1' ? { prompt: 'login', max_age: '0', acr_values: acr.multiFactor } : {}),
       }).toString();
       ctx.status = 303;
       ctx.redirect(url.toString());
@@ -106,7 +113,7 @@ export function consoleSignIn(deps: SignInDeps) {
       clearCookie(ctx, pendingCookie);
       setCookie(ctx, sessionCookie, id, lifetime);
       ctx.status = 303;
-      ctx.redirect(consoleUrl(deps.issuer, '/'));
+      ctx.redirect(consoleUrl(deps.issuer, pending.back ? `/#/${pending.back}` : '/'));
     },
 
   };

@@ -44,6 +44,16 @@ describe('console backend', () => {
     expect(pending).not.toContain(to.searchParams.get('state')!);
     const stepUp = new URL((await get('/console/login?step_up=1')).headers.get('location')!);
     expect(stepUp.searchParams.get('prompt')).toBe('login');
+    // RFC 9470 step-up: a fresh sign-in (max_age=0) with the second factor asked for.
+    expect(stepUp.searchParams.get('max_age')).toBe('0');
+    expect(stepUp.searchParams.get('acr_values')).toBe('urn:gatehouse:acr:mfa');
+    expect(to.searchParams.has('max_age')).toBe(false);
+    // `return` takes a console page id only; anything else (an address elsewhere) is dropped, so no open redirect.
+    for (const back of ['keys', 'https://evil.example/', '//evil.example', '/x']) {
+      const answer = await get(`/console/login?step_up=1&return=${encodeURIComponent(back)}`);
+      expect(answer.status).toBe(303);
+      expect(new URL(answer.headers.get('location')!).origin).toBe(gh.issuer);
+    }
   });
 
   it('refuses a callback without its sign-in cookie, with another sign-in\'s state, or with a forged cookie: a plain 400 page, no session', async () => {

@@ -2,7 +2,7 @@
 // Pages to act: users, clients, audit events. Each action names its
 // consequence before it runs; the admin API decides and audits.
 import { html, useEffect, useState } from './preact-htm.js';
-import { api } from './api.js';
+import { api, stepUpUrl } from './api.js';
 
 function useList(load, deps) {
   const [state, setState] = useState({ items: [], error: '' });
@@ -34,7 +34,7 @@ function useConfirm() {
   const node = html`${pending && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text" aria-modal="false">
       <p id="confirm-text">${pending.message}</p>
       <button type="button" onClick=${confirm}>Confirm</button> <button type="button" onClick=${() => setPending(undefined)}>Cancel</button></div>`}
-    <p class=${outcome?.ok === false ? 'error' : 'outcome'} role="status" data-testid="outcome">${outcome?.text ?? ''}${outcome?.stepUp && html` <a href="/console/login?step_up=1">Sign in again</a>`}</p>`;
+    <p class=${outcome?.ok === false ? 'error' : 'outcome'} role="status" data-testid="outcome">${outcome?.text ?? ''}${outcome?.stepUp && html` <a href=${stepUpUrl()}>Sign in again</a>`}</p>`;
   return [node, ask];
 }
 
