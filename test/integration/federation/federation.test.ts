@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { operator } from '../../../src/audit/events.js';
 import { createSecretBox } from '../../../src/crypto/secret-box.js';
 import type { NewUpstream } from '../../../src/federation/schemas.js';
-import { SignIn } from '../mfa/sign-in-flow.js';
+import { acrMfa, enrolTotp, SignIn, totp } from '../mfa/sign-in-flow.js';
 import type { Misbehaviour, UpstreamUser } from '../../support/upstream.js';
 import { useFederationBed } from './federation-bed.js';
 
@@ -406,5 +406,47 @@ describe('links from the account page (service)', () => {
     const query2 = new URL(callback.headers.get('location')!, fed.bed.gh.issuer).searchParams;
     expect(await signIns.completeAccountLink(other.id, query2)).toEqual({ kind: 'failed', reason: 'upstream_response_rejected' });
     expect(await signIns.beginAccountLink(other.id, 'no-such-upstream', expiry)).toBeUndefined();
+  });
+});
+
+describe('the second factor after an upstream sign-in', () => {
+  /** A just-in-time account made through `corp`, then given TOTP: its seed and the upstream user. */
+  async function enrolledThrough(corp: { name: string }) {
+    const user = uniqueUser();
+    const first = await throughUpstream(corp.name, user);
+    await arrive(first.signIn, first.callback);
+    const accountId = (await first.signIn.tokens()).claims()!.sub;
+    const { seed } = await enrolTotp(fed.bed.gh, accountId);
+    return { user, accountId, seed };
+  }
+
+  it('always-ask: a TOTP account is asked for its code although the upstream says it did MFA', async () => {
+    const corp = await addUpstream({ secondFactor: 'always-ask' });
+    const { user, seed } = await enrolledThrough(corp);
+    const { signIn, callback } = await throughUpstream(corp.name, { ...user, amr: ['pwd', 'mfa'] });
+    await arrive(signIn, callback);
+    expect(signIn.callback).toBeUndefined();
+    expect(signIn.html).toMatch(/action="[^"]*\/totp"/);
+    await signIn.code(await totp(seed));
+    const claims = (await signIn.tokens()).claims()!;
+    expect(claims.acr).toBe(acrMfa);
+    expect(claims.amr).toEqual(expect.arrayContaining(['fed', 'otp']));
+  });
+
+  it('trust-upstream: the upstream\'s MFA (amr) stands in for the code; its password alone does not', async () => {
+    const corp = await addUpstream({ secondFactor: 'trust-upstream' });
+    const { user, seed } = await enrolledThrough(corp);
+    const trusted = await throughUpstream(corp.name, { ...user, amr: ['pwd', 'mfa'] });
+    await arrive(trusted.signIn, trusted.callback);
+    const claims = (await trusted.signIn.tokens()).claims()!;
+    expect(claims.acr).toBe(acrMfa);
+    expect(claims.amr).toEqual(['fed', 'mfa']);
+
+    const weak = await throughUpstream(corp.name, { ...user, amr: ['pwd'] });
+    await arrive(weak.signIn, weak.callback);
+    expect(weak.signIn.callback).toBeUndefined();
+    expect(weak.signIn.html).toMatch(/action="[^"]*\/totp"/);
+    await weak.signIn.code(await totp(seed));
+    expect((await weak.signIn.tokens()).claims()!.acr).toBe(acrMfa);
   });
 });
